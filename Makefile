@@ -1,0 +1,52 @@
+# h100sim: two commands do everything on a fresh machine.
+#   make run   set up the virtual environment and run the baseline scenario
+#   make test  set up (packages, headless Chromium, offline app assets) and run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ASSETS := .cache/solara-assets
+ASSETS_STAMP := $(ASSETS)/.complete
+export SOLARA_ASSETS_PROXY_CACHE_DIR := $(abspath $(ASSETS))
+export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
+export MPLBACKEND := Agg
+
+.PHONY: setup run test test-fast app bench browser assets clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+run: setup
+	$(VENV)/bin/h100sim run
+
+# Headless Chromium for the browser tests (Debian package; Playwright's own download is blocked).
+browser:
+	bash .ci/install-browser
+
+# The app's JavaScript/CSS, fetched once from the npm registry into Solara's proxy cache.
+assets: $(ASSETS_STAMP)
+
+$(ASSETS_STAMP): setup viz/assets.py
+	$(PY) -m viz.assets --cache-dir $(ASSETS)
+
+test: setup browser assets
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+# Everything but the browser and notebook tests, for quick iteration.
+test-fast: setup
+	$(PY) -m pytest -n 2 --dist loadgroup -q -m "not browser"
+
+app: setup assets
+	$(VENV)/bin/h100sim app
+
+bench: setup
+	$(PY) -m experiments.bench
+
+clean:
+	rm -rf $(VENV) .cache results .pytest_cache

@@ -1,0 +1,83 @@
+"""What every firm has: a cash account and a card account in the model's ledgers, and a fleet."""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+
+class Firm(mesa.Agent):
+    """A firm with books. Cash and cards live in the model's ledgers, so they always balance."""
+
+    kind = "firm"
+
+    def __init__(self, model, name: str, region: str):
+        super().__init__(model)
+        self.name = name
+        self.region = region
+        self.account = model.cash.open(f"{self.kind}:{name}")
+        model.cards.open(f"{self.kind}:{name}")       # same index in both ledgers
+        model.nextgen_cards.open(f"{self.kind}:{name}")
+        self.cohorts: list[list[float]] = []  # [delivery step, hopper cards, nextgen cards, H100-eq]
+
+    # -- books ----------------------------------------------------------------------------------
+    @property
+    def cash(self) -> float:
+        return self.model.cash[self.account]
+
+    @property
+    def gpus(self) -> float:
+        """Hopper cards held (the H100 market's unit)."""
+        return self.model.cards[self.account]
+
+    @property
+    def fleet_eq(self) -> float:
+        """Owned compute in H100-equivalents (Hopper variants and next-generation cards)."""
+        return float(sum(c[3] for c in self.cohorts))
+
+    def receive_cards(self, hopper: float, hopper_eq: float, nextgen: float = 0.0,
+                      nextgen_eq: float = 0.0) -> None:
+        """Add delivered cards as cohorts (one per generation, so each ages and sells on its own)."""
+        if hopper > 0:
+            self.cohorts.append([self.model.steps, hopper, 0.0, hopper_eq])
+        if nextgen > 0:
+            self.cohorts.append([self.model.steps, 0.0, nextgen, nextgen_eq])
+
+    def remove_cards(self, hopper: float, to: int) -> float:
+        """Take Hopper cards out of the fleet (oldest first) to account `to`; returns H100-eq removed."""
+        left, eq_removed = hopper, 0.0
+        for c in self.cohorts:
+            if left <= 0:
+                break
+            if c[1] <= 0:
+                continue
+            take = min(c[1], left)
+            eq_take = c[3] * take / c[1]
+            c[1] -= take
+            c[3] -= eq_take
+            eq_removed += eq_take
+            left -= take
+        self.model.cards.transfer(self.account, to, hopper - left, "card_sale")
+        self.cohorts = [c for c in self.cohorts if c[1] > 1e-9 or c[2] > 1e-9]
+        return eq_removed
+
+    def retire(self, life_weeks: int) -> float:
+        """Retire cohorts older than their useful life; returns H100-eq retired."""
+        now = self.model.steps
+        eq = 0.0
+        keep = []
+        for c in self.cohorts:
+            if now - c[0] >= life_weeks:
+                self.model.cards.transfer(self.account, self.model.acct_retired, c[1], "retired")
+                self.model.nextgen_cards.transfer(self.account, self.model.acct_retired, c[2], "retired")
+                eq += c[3]
+            else:
+                keep.append(c)
+        self.cohorts = keep
+        return eq
+
+    def pay(self, to: int, amount: float, kind: str) -> None:
+        self.model.cash.transfer(self.account, to, amount, kind)
+
+    def rng(self) -> np.random.Generator:
+        return self.model.rng

@@ -1,0 +1,69 @@
+"""GreyBroker: buys cards where that is legal and sells them into restricted regions.
+
+It sources through shell companies registered abroad (the vendor's end-user checks catch some
+orders) and on the used-card market, ships with a deposit up front and the balance on delivery,
+and asks a price that covers its landed cost, the risk of seizure and a margin, raising the margin
+while it sells out and cutting it when cards sit unsold (DOMAIN §7).
+"""
+
+from __future__ import annotations
+
+from agents.base import Firm
+from model.grey import seizure_probability
+
+SOURCING_REVIEW = 4
+
+
+class GreyBroker(Firm):
+    kind = "broker"
+
+    def __init__(self, model, index: int):
+        super().__init__(model, f"broker-{index}", "ROW")
+        g = model.cfg.grey
+        self.markup = g.broker_markup
+        self.cost_basis = model.card_price_new
+        self.offset = int(model.rng.integers(SOURCING_REVIEW))
+        self.demand_seen = 0.0      # cards restricted buyers asked for recently
+        self.caught = 0
+
+    def p_seize(self) -> float:
+        g = self.model.cfg.grey
+        return seizure_probability(g.seizure_prob, g.seizure_odds_multiplier)
+
+    def ask(self) -> float:
+        """Price per card that covers landed cost and the expected loss to seizures, plus margin."""
+        return self.cost_basis * 1.02 * (1.0 + self.markup) / max(1e-6, 1.0 - self.p_seize())
+
+    def step(self) -> None:
+        m = self.model
+        g = m.cfg.grey
+        stock = self.gpus
+        if (m.steps + self.offset) % SOURCING_REVIEW == 0 and self.demand_seen > 0:
+            pipeline = stock + m.orders.backlog_of(self.account)
+            want = min(g.sourcing_cards_per_week * SOURCING_REVIEW * 3, self.demand_seen * 2) - pipeline
+            if want > 1:
+                if m.rng.random() < m.cfg.vendor.end_user_check_catch:
+                    self.caught += 1        # the end-user check stops the shell company's order
+                elif m.rules.allowed(m.catalog["H100 SXM5"], "ROW", m.date):
+                    m.place_order(self, "H100 SXM5", want, nextgen_ok=False, region="ROW", shell=True)
+        # Buy used cards when the grey price leaves a margin over them.
+        if self.demand_seen > 0:
+            limit = m.grey_price * (1.0 - self.p_seize()) / (1.0 + g.broker_markup) / 1.02
+            m.card_bids.add(buyer=self.unique_id, qty=g.sourcing_cards_per_week, price=limit)
+        if stock > 1e-9:
+            m.grey_asks.add(seller=self.unique_id, qty=stock, price=self.ask())
+        self.demand_seen *= 0.9
+
+    def on_sale(self, sold_share: float) -> None:
+        g = self.model.cfg.grey
+        if sold_share > 0.99:
+            self.markup = min(3.0, self.markup * 1.1 + 0.01)
+        elif sold_share < 0.5:
+            self.markup = max(g.broker_markup, self.markup * 0.9)
+
+    def add_cost(self, cards: float, price: float) -> None:
+        """Average the purchase price of new stock into the cost basis."""
+        held = self.gpus
+        total = held + cards
+        if total > 0:
+            self.cost_basis = (self.cost_basis * held + price * cards) / total

@@ -1,0 +1,284 @@
+"""ModelCreator: a funded team that trains foundation models, fine-tunes open ones, or stops.
+
+Each quarter it weighs the value of beating the best open-weight model (its capability edge over
+open weights) against the compute price it faces, and picks the mode with the larger surplus:
+train from scratch on a large cluster, fine-tune on a small one, or stop. Each week it uses its own
+fleet and its reservations first, bids for the rest, and hands idle hours to a reseller. When it
+trains and keeps being rationed it reserves capacity for one or three years (three when lead times
+are long: signing just to get in the queue). The largest build their own clusters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.base import Firm
+from model.contracts import LARGE, SMALL
+from model.finance import cost_price
+from model.hours_market import FINETUNE, INFERENCE, TRAIN
+from model.timeline import HOURS_PER_WEEK
+
+TRAIN_MODE, FINETUNE_MODE, IDLE_MODE = "train", "finetune", "idle"
+QUARTER = 13
+
+
+class ModelCreator(Firm):
+    kind = "creator"
+
+    def __init__(self, model, spec: dict):
+        super().__init__(model, spec["name"], spec["region"])
+        self.capability = spec["capability"]
+        self.train_gpus = float(spec["train_gpus"])
+        self.funding = spec["funding_musd"] * 1e6
+        self.cloud = spec["cloud"]            # a Cloud agent, or None for own clusters
+        self.build_own = spec["build_own"]
+        self.favoured = spec["favoured"]
+        self.inference_gpus = float(spec["inference_gpus"])
+        self.founded = spec["founded"]        # step it enters the market
+        self.finetune_gpus = float(model.cfg.demand.finetune_gpus_max)
+        self.mode = IDLE_MODE
+        self.deployed = False
+        self.review_offset = int(model.rng.integers(QUARTER))
+        self.reseller = model.random.choice(model.resellers)
+        self.ask_mult = np.ones(2)            # adaptive ask for idle hours, per tier
+        self.rationed = 0.0                   # recent share of its training need left unmet
+        self.v_train = self.v_ft = 0.0
+        self.ordered_for = None               # the rule that a stockpile was ordered for
+        self.funded = False
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.model.steps >= self.founded
+
+    def step(self) -> None:
+        if not self.active:
+            return
+        if not self.funded:
+            self.model.fund(self, self.funding)
+            self.funded = True
+        if (self.model.steps + self.review_offset) % QUARTER == 0:
+            self.plan()
+        self.procure()
+        self.post_demand()
+
+    # -- the quarterly decision -----------------------------------------------------------------
+    def values(self) -> tuple[float, float]:
+        """Value per GPU-hour of training (from the capability edge) and of fine-tuning."""
+        m = self.model
+        d = m.cfg.demand
+        edge = self.capability - m.open_quality
+        v_train = d.value_per_edge_hour * edge * m.climate if edge >= d.train_margin else 0.0
+        v_ft = d.value_per_edge_hour * d.finetune_edge * m.climate
+        if m.open_quality < d.finetuner_quality_need_min:
+            v_ft = 0.0
+        return v_train, v_ft
+
+    def plan(self) -> None:
+        m = self.model
+        d = m.cfg.demand
+        # Funding rounds arrive more often in a warm climate.
+        if m.rng.random() < min(0.95, d.round_prob_per_quarter * m.climate):
+            m.fund(self, self.funding * m.climate * m.rng.uniform(0.3, 1.0))
+        self.v_train, self.v_ft = self.values()
+        # The price of a training hour is what the team would pay: the market, or a place in the
+        # reservation queue at its cloud (later, but at the reserved rate); owners pay their cost.
+        p_large, p_small = m.expected_price(LARGE), m.expected_price(SMALL)
+        p_train = min(p_large, self.cloud.reserved_rate(156)) if self.cloud else p_large
+        if self.build_own:
+            p_train = min(p_train, self.own_cost())
+        surplus_train = (self.v_train - p_train) * self.job_gpus() * d.training_duty_cycle \
+            if self.v_train > 0 else -np.inf
+        surplus_ft = (self.v_ft - p_small) * self.finetune_gpus if self.v_ft > 0 else -np.inf
+        best = max(surplus_train, surplus_ft, 0.0)
+        if best == surplus_train and best > 0:
+            self.mode = TRAIN_MODE
+        elif best == surplus_ft and best > 0:
+            self.mode = FINETUNE_MODE
+        else:
+            self.mode = IDLE_MODE
+        if self.mode != IDLE_MODE:
+            self.deployed = True
+        self._maybe_build_own(p_large)
+
+    def own_cost(self) -> float:
+        """Cost per GPU-hour of a card bought today and run for its life (finance.cost_price)."""
+        m = self.model
+        capex = m.card_price_new + m.cfg.cloud.infra_capex_per_gpu
+        return cost_price(capex, m.cfg.cloud.opex_per_gpu_hour, 0.8, m.cfg.supply.card_life_years,
+                          m.cfg.cloud.hyperscaler_hurdle)
+
+    def _maybe_build_own(self, p_large: float) -> None:
+        """The largest leave the clouds when owning a cluster costs less than renting one."""
+        m = self.model
+        if self.build_own or self.region != "US" or self.mode != TRAIN_MODE:
+            return
+        if self.train_gpus < m.cfg.demand.own_build_min_gpus:
+            return
+        capex = m.card_price_new + m.cfg.cloud.infra_capex_per_gpu
+        rent = min(p_large, self.cloud.reserved_rate(156) if self.cloud else p_large)
+        if self.own_cost() < 0.6 * rent and self.cash > 0.6 * capex * self.train_gpus:
+            self.build_own = True
+
+    # -- securing capacity ----------------------------------------------------------------------
+    def target_fleet(self) -> float:
+        need = self.job_gpus() if self.mode == TRAIN_MODE else 0.0
+        if self.mode == FINETUNE_MODE:
+            need = self.finetune_gpus
+        return need + self.inference_need()
+
+    def job_gpus(self) -> float:
+        """The size of run a team can fund: its wish-list cluster scaled by the funding climate."""
+        d = self.model.cfg.demand
+        return self.train_gpus * float(np.clip(self.model.climate / d.wishlist_climate, 0.2, 3.0))
+
+    def inference_need(self) -> float:
+        return self.inference_gpus * self.model.inference_index if self.deployed else 0.0
+
+    def procure(self) -> None:
+        m = self.model
+        if self.build_own:
+            self._order_cards()
+        elif self.mode == TRAIN_MODE and self.cloud is not None:
+            self._reserve()
+
+    def _reserve(self) -> None:
+        m = self.model
+        held = m.reserved_gpus(self, LARGE, future=True)
+        gap = self.job_gpus() - held
+        if gap < m.cfg.demand.large_cluster_min_gpus:
+            return
+        rate_1y = self.cloud.reserved_rate(52)
+        if not (self.rationed > 0.2 or rate_1y < m.expected_price(LARGE)):
+            return
+        panic = m.lead_time_weeks > m.cfg.demand.reservation_panic_lead_weeks
+        weeks = 156 if panic else 52
+        rate = self.cloud.reserved_rate(weeks)
+        if rate > self.v_train:
+            return
+        c = m.cfg.cloud
+        prepaid = float(m.rng.uniform(c.prepaid_share_min, c.prepaid_share_max))
+        per_gpu = prepaid * rate * HOURS_PER_WEEK * weeks
+        budget = m.cfg.demand.compute_budget_share * self.cash
+        gpus = min(gap, budget / per_gpu) if per_gpu > 0 else gap
+        if gpus < m.cfg.demand.large_cluster_min_gpus:
+            return
+        m.sign_reservation(self, self.cloud, LARGE, gpus, weeks, rate, prepaid)
+
+    def _order_cards(self) -> None:
+        """Own-cluster builders order cards from the vendor (legal channel) or via brokers."""
+        m = self.model
+        if self.mode == IDLE_MODE and self.fleet_eq > 0:
+            return
+        if self.own_cost() > max(m.expected_price(LARGE), self.v_train):
+            return
+        product, perf = m.best_legal_product(self.region)
+        backlog = m.orders.backlog_of(self.account)
+        gap = self.target_fleet() - self.fleet_eq - backlog - self.grey_pipeline()
+        pending = m.rules.pending_ban(m.catalog[product], self.region, m.date) if product else None
+        if pending is not None and self.ordered_for != pending.name:
+            # Stockpile: a known rule will close this channel, so order next year's cards now.
+            self.ordered_for = pending.name
+            gap = max(gap, 0.0) + self.train_gpus * 0.5
+        if gap <= 0:
+            return
+        if product is not None and perf >= 0.5:
+            price = m.card_price_for(product)
+            afford = (m.cfg.demand.compute_budget_share * self.cash - backlog * price) / price
+            qty = min(gap / perf, afford)
+            if qty > 1:
+                m.place_order(self, product, qty, nextgen_ok=(self.region == "US"))
+            if self.region != "US" and m.lead_time_weeks > m.cfg.demand.budget_weeks:
+                self._bid_grey(gap * 0.5)
+        elif self.region != "US":
+            self._bid_grey(gap)
+
+    def grey_pipeline(self) -> float:
+        return self.model.grey_pipeline_of(self)
+
+    def _bid_grey(self, gap: float) -> None:
+        m = self.model
+        value = max(self.v_train, self.v_ft) * 8760 * 0.7 * m.cfg.grey.card_value_years
+        if value <= 0 or gap <= 0:
+            return
+        qty = min(gap, max(50.0, 0.1 * gap))
+        afford = m.cfg.demand.compute_budget_share * self.cash / qty
+        limit = min(value, afford)
+        if limit > 0:
+            m.grey_bids.add(buyer=self.unique_id, qty=qty, price=limit)
+
+    # -- the week's demand ------------------------------------------------------------------------
+    def post_demand(self) -> None:
+        """Use own fleet and reservations first, bid for the rest, resell what is idle."""
+        m = self.model
+        d = m.cfg.demand
+        ent_large = m.reserved_gpus(self, LARGE) + (self.fleet_eq if self.build_own else 0.0)
+        ent_small = m.reserved_gpus(self, SMALL)
+        needs = []
+        if self.mode == TRAIN_MODE:
+            needs.append((TRAIN, LARGE, self.job_gpus() * d.training_duty_cycle, self.v_train))
+            # ablations and experiments run on small clusters beside the big run
+            needs.append((TRAIN, SMALL, self.job_gpus() * d.research_share, self.v_train))
+        elif self.mode == FINETUNE_MODE:
+            needs.append((FINETUNE, SMALL, self.finetune_gpus, self.v_ft))
+        inf = self.inference_need()
+        if inf > 0:
+            needs.append((INFERENCE, SMALL, inf, m.alt_cost))
+        weekly_hours = sum(n[2] for n in needs) * HOURS_PER_WEEK
+        budget_limit = (d.compute_budget_share * max(self.cash, 0.0) / (weekly_hours * d.budget_weeks)
+                        if weekly_hours > 0 else 0.0)
+        self.wanted_train = 0.0
+        for use, tier, gpus, value in needs:
+            from_large = min(gpus, ent_large)
+            ent_large -= from_large
+            from_small = min(gpus - from_large, ent_small) if tier == SMALL else 0.0
+            ent_small -= from_small
+            m.use_own(use, from_large + from_small)
+            rest = gpus - from_large - from_small
+            if use == TRAIN and tier == LARGE:
+                self.wanted_train = rest
+            limit = min(value, budget_limit)
+            if rest > 1e-9 and limit > 0 and self.region != "CN":
+                m.add_line(self, use, tier, rest, limit)
+        if self.region == "CN":
+            return  # restricted buyers cannot rent these clusters; their idle hours stay home
+        for tier, idle in ((LARGE, ent_large), (SMALL, ent_small)):
+            if idle > 1e-9:
+                ask = max(m.cfg.cloud.opex_per_gpu_hour, m.last_spot(tier) * self.ask_mult[tier])
+                m.add_ask(self, tier, idle, ask, resale=True)
+
+    # -- feedback from the markets ----------------------------------------------------------------
+    def on_hours(self, use: int, wanted: float, got: float) -> None:
+        if use == TRAIN and wanted > 0:
+            self.rationed = 0.7 * self.rationed + 0.3 * (1.0 - got / wanted)
+
+    def on_ask(self, tier: int, sold_share: float) -> None:
+        """Lower the ask for hours that did not sell, raise it when everything sold."""
+        if sold_share < 0.5:
+            self.ask_mult[tier] = max(0.1, self.ask_mult[tier] * 0.92)
+        elif sold_share > 0.99:
+            self.ask_mult[tier] = min(2.0, self.ask_mult[tier] * 1.05)
+
+    def quality_edge(self) -> float:
+        return self.capability - self.model.open_quality
+
+
+def generate_creators(model, n: int, region: str, clouds: list, own: bool) -> list[dict]:
+    """Specs for the unnamed training start-ups (DOMAIN §5: training start-ups hold thousands)."""
+    rng = model.rng
+    specs = []
+    sizes = np.array([c.size for c in clouds])
+    for k in range(n):
+        gpus = float(np.clip(np.exp(rng.normal(np.log(1024), 0.8)), 256, 8192))
+        specs.append(dict(
+            name=f"{region}-startup-{k}", region=region,
+            capability=float(rng.uniform(0.45, 0.85)),
+            train_gpus=round(gpus),
+            funding_musd=gpus * 0.15 * float(np.exp(rng.normal(0.0, 0.4))),
+            cloud=None if own else clouds[int(rng.choice(len(clouds), p=sizes / sizes.sum()))],
+            build_own=own, favoured=False,
+            inference_gpus=0.1 * gpus,
+            founded=int(rng.integers(0, 40)),
+        ))
+    return specs
+

@@ -1,0 +1,109 @@
+"""FineTuner: the many small teams that adapt open-weight models on one to four nodes.
+
+There are thousands of them and they decide alike, so their rule is written once, over the whole
+population at a time, with numpy (:class:`FineTunerPool`); each :class:`FineTuner` agent is a view
+of one row (its cash lives in the ledger, its state in the pool's arrays). A team starts once the
+best open-weight model is good enough for its purpose and the price of a small cluster is below
+what an hour is worth to it; it stops when the price rises above that (price-elastic demand). A
+team with a deployed model also buys inference hours, unless the cheaper parts serve it for less.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.base import Firm
+from model.contracts import SMALL
+from model.hours_market import FINETUNE, INFERENCE
+from model.timeline import HOURS_PER_WEEK
+
+QUARTER = 13
+
+
+class FineTuner(Firm):
+    kind = "finetuner"
+
+    def __init__(self, model, index: int):
+        super().__init__(model, f"ft-{index}", "US")
+        self.index = index
+
+    @property
+    def mode(self) -> str:
+        return "finetune" if self.model.finetuners.active[self.index] else "idle"
+
+    def step(self) -> None:
+        """Single-agent step (for use on its own); the model steps the whole pool at once."""
+        self.model.finetuners.step(np.array([self.index]))
+
+
+class FineTunerPool:
+    """Vectorised state and decision rule of all fine-tuning teams."""
+
+    def __init__(self, model, agents: list[FineTuner]):
+        self.model = model
+        d = model.cfg.demand
+        rng = model.rng
+        n = len(agents)
+        self.agents = agents
+        self.account = np.array([a.account for a in agents], dtype=np.int64)
+        self.need = rng.uniform(d.finetuner_quality_need_min, d.finetuner_quality_need_max, n)
+        self.edge = d.finetune_edge * rng.uniform(0.4, 1.6, n)
+        self.gpus = rng.integers(d.finetune_gpus_min, d.finetune_gpus_max + 1, n).astype(float)
+        self.inference_gpus = d.inference_gpus_per_finetuner * rng.uniform(0.5, 1.5, n)
+        self.funding = d.finetuner_funding_musd * 1e6 * np.exp(rng.normal(0.0, 0.5, n))
+        self.offset = rng.integers(0, QUARTER, n)
+        self.active = np.zeros(n, dtype=bool)
+        self.deployed = np.zeros(n, dtype=bool)
+        self.founded = np.zeros(n, dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.account)
+
+    def value(self) -> np.ndarray:
+        m = self.model
+        return m.cfg.demand.value_per_edge_hour * self.edge * m.climate
+
+    def step(self, idx: np.ndarray | None = None) -> None:
+        m = self.model
+        if idx is None:
+            idx = np.arange(len(self))
+        if idx.size == 0:
+            return
+        cash = m.cash.balance[self.account[idx]]
+        value = self.value()[idx]
+        price = m.expected_price(SMALL)
+        usable = m.open_quality >= self.need[idx]
+        # Enter when an hour is worth more than it costs; leave when it is worth 20% less.
+        start = usable & ~self.active[idx] & (value > price)
+        stop = self.active[idx] & (~usable | (value < 0.8 * price) | (cash <= 0) & self.founded[idx])
+        new = start & ~self.founded[idx]
+        if new.any():  # a new team raises its seed round when it starts
+            m.fund_many(self.account[idx[new]], self.funding[idx[new]])
+            self.founded[idx[new]] = True
+        # Follow-on rounds, quarterly, likelier in a warm climate.
+        due = self.founded[idx] & ((m.steps + self.offset[idx]) % QUARTER == 0)
+        if due.any():
+            p = min(0.95, m.cfg.demand.round_prob_per_quarter * m.climate)
+            lucky = due & (m.rng.random(idx.size) < p)
+            if lucky.any():
+                m.fund_many(self.account[idx[lucky]],
+                            self.funding[idx[lucky]] * m.climate * m.rng.uniform(0.3, 1.0, lucky.sum()))
+        active = (self.active[idx] | start) & ~stop
+        self.active[idx] = active
+        self.deployed[idx] |= active
+        cash = m.cash.balance[self.account[idx]]
+        # Budget: plan half a year of the current job at most.
+        inf_need = np.where(self.deployed[idx], self.inference_gpus[idx] * m.inference_index, 0.0)
+        ft_need = np.where(active, self.gpus[idx], 0.0)
+        hours = (ft_need + inf_need) * HOURS_PER_WEEK * m.cfg.demand.budget_weeks
+        budget = np.where(hours > 0, m.cfg.demand.compute_budget_share * np.maximum(cash, 0.0)
+                          / np.maximum(hours, 1e-9), 0.0)
+        ft_limit = np.minimum(value, budget)
+        inf_limit = np.minimum(m.alt_cost, budget)
+        ok_ft = (ft_need > 0) & (ft_limit > 0)
+        ok_inf = (inf_need > 0) & (inf_limit > 0)
+        m.add_lines(self.account[idx[ok_ft]], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])
+        m.add_lines(self.account[idx[ok_inf]], INFERENCE, SMALL, inf_need[ok_inf], inf_limit[ok_inf])
+
+    def count_active(self) -> int:
+        return int(self.active.sum())

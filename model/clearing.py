@@ -1,0 +1,120 @@
+"""Market clearing, vectorised with numpy.
+
+* :func:`clear_uniform` — a call market: bids and asks cross once at one uniform price (the middle
+  of the interval of prices that maximise traded volume). Used for spot hours, used cards and the
+  grey channel.
+* :func:`allocate_posted` — posted prices: sellers with fixed prices and capacities serve buyers in
+  a given (random) order. Used for on-demand hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Clearing:
+    price: float            # NaN when nothing trades
+    volume: float
+    bid_fill: np.ndarray    # quantity each bid bought
+    ask_fill: np.ndarray    # quantity each ask sold
+    best_bid: float         # NaN when there are no bids
+    best_ask: float         # NaN when there are no asks
+
+    @property
+    def traded(self) -> bool:
+        return self.volume > 0
+
+    def indicative(self) -> float:
+        """The clearing price, else the middle of the spread, else the one quote there is."""
+        if self.traded:
+            return self.price
+        quotes = [q for q in (self.best_bid, self.best_ask) if np.isfinite(q)]
+        return float(np.mean(quotes)) if quotes else float("nan")
+
+
+def _fill_by_priority(qty, price, eligible, volume, descending):
+    """Fill `volume` among eligible orders, best price first, pro rata within a price level."""
+    fill = np.zeros_like(qty)
+    if volume <= 0 or not eligible.any():
+        return fill
+    p = np.where(eligible, price, np.nan)
+    q = np.where(eligible, qty, 0.0)
+    key = -p if descending else p                     # smaller key = higher priority
+    key = np.where(eligible, key, np.inf)
+    order = np.argsort(key, kind="stable")
+    sk, sq = key[order], q[order]
+    levels, start = np.unique(sk, return_index=True)
+    level_qty = np.add.reduceat(sq, start)
+    before = np.concatenate([[0.0], np.cumsum(level_qty)[:-1]])  # qty at strictly better levels
+    share = np.clip((volume - before) / np.where(level_qty > 0, level_qty, 1.0), 0.0, 1.0)
+    lvl = np.searchsorted(levels, sk)
+    fill[order] = sq * share[lvl]
+    fill[~eligible] = 0.0
+    return fill
+
+
+def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
+    """Uniform-price double auction. Quantities must be >= 0; prices finite."""
+    bq = np.asarray(bid_qty, dtype=np.float64)
+    bp = np.asarray(bid_price, dtype=np.float64)
+    aq = np.asarray(ask_qty, dtype=np.float64)
+    ap = np.asarray(ask_price, dtype=np.float64)
+    if np.any(bq < 0) or np.any(aq < 0):
+        raise ValueError("order quantities must be >= 0")
+    live_b, live_a = bq > 0, aq > 0
+    best_bid = float(bp[live_b].max()) if live_b.any() else float("nan")
+    best_ask = float(ap[live_a].min()) if live_a.any() else float("nan")
+    empty = Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
+    if not live_b.any() or not live_a.any() or best_bid < best_ask:
+        return empty
+    cand = np.unique(np.concatenate([bp[live_b], ap[live_a]]))
+    # Demand D(p): bids priced >= p. Supply S(p): asks priced <= p.
+    ob = np.argsort(bp[live_b])
+    sbp, sbq = bp[live_b][ob], bq[live_b][ob]
+    suffix = np.concatenate([np.cumsum(sbq[::-1])[::-1], [0.0]])
+    demand = suffix[np.searchsorted(sbp, cand, side="left")]
+    oa = np.argsort(ap[live_a])
+    sap, saq = ap[live_a][oa], aq[live_a][oa]
+    prefix = np.concatenate([[0.0], np.cumsum(saq)])
+    supply = prefix[np.searchsorted(sap, cand, side="right")]
+    traded = np.minimum(demand, supply)
+    vmax = float(traded.max())
+    if vmax <= 0:
+        return empty
+    best = np.flatnonzero(traded >= vmax * (1 - 1e-12))
+    price = 0.5 * (cand[best[0]] + cand[best[-1]])
+    bid_fill = _fill_by_priority(bq, bp, live_b & (bp >= price), vmax, descending=True)
+    ask_fill = _fill_by_priority(aq, ap, live_a & (ap <= price), vmax, descending=False)
+    return Clearing(float(price), vmax, bid_fill, ask_fill, best_bid, best_ask)
+
+
+def allocate_posted(capacity, price, bid_qty, bid_limit, priority):
+    """Posted-price allocation.
+
+    Sellers (capacity, price) are visited cheapest first; each serves, in `priority` order, the
+    buyers whose limit covers its price, until its capacity runs out. Returns a (sellers x buyers)
+    array of quantities bought. A buyer never buys more than it asked for, a seller never sells
+    more than its capacity.
+    """
+    cap = np.asarray(capacity, dtype=np.float64)
+    prc = np.asarray(price, dtype=np.float64)
+    want = np.asarray(bid_qty, dtype=np.float64).copy()
+    limit = np.asarray(bid_limit, dtype=np.float64)
+    prio = np.asarray(priority, dtype=np.int64)
+    fills = np.zeros((len(cap), len(want)))
+    for j in np.argsort(prc, kind="stable"):
+        if cap[j] <= 0:
+            continue
+        ok = (want[prio] > 0) & (limit[prio] >= prc[j])
+        if not ok.any():
+            continue
+        idx = prio[ok]
+        w = want[idx]
+        before = np.cumsum(w) - w
+        take = np.clip(cap[j] - before, 0.0, w)
+        fills[j, idx] = take
+        want[idx] -= take
+    return fills

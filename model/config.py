@@ -1,0 +1,650 @@
+"""Scenarios as data: TOML files loaded into a typed, validated, read-only config.
+
+Every scenario file is checked against :data:`SCHEMA` (type, range, allowed values). A
+counterfactual names ``extends = "baseline"`` and lists only what it changes. Any value can also be
+overridden by keyword, by its leaf name (``seizure_odds_multiplier=5``), its dotted name
+(``"grey.seizure_odds_multiplier"``) or with a double underscore (``grey__seizure_odds_multiplier``),
+so the model works from the CLI, SolaraViz sliders and ``mesa.batch_run`` alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model.errors import InputError
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+
+
+# --------------------------------------------------------------------------------------------
+# Field types
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class F:
+    """One scalar field: kind in {float, int, bool, str, date}, optional bounds or choices."""
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False  # lo excluded: "> lo" rather than ">= lo"
+    choices: tuple[str, ...] | None = None
+    optional: bool = False
+    doc: str = ""
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "date":
+            return "an ISO date such as 2023-10-23"
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "str":
+            return "a string"
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
+        if self.hi is not None:
+            parts.append(f"<= {self.hi:g}")
+        noun = "an integer" if self.kind == "int" else "a number"
+        return noun + (" " + " and ".join(parts) if parts else "")
+
+
+@dataclass(frozen=True)
+class Series:
+    """A time series given as ``[[date, value], ...]`` (dates increasing), values within bounds."""
+
+    lo: float | None = None
+    hi: float | None = None
+    doc: str = ""
+
+    def allowed(self) -> str:
+        rng = []
+        if self.lo is not None:
+            rng.append(f">= {self.lo:g}")
+        if self.hi is not None:
+            rng.append(f"<= {self.hi:g}")
+        return "a list of [date, value] pairs with increasing dates" + (
+            ", values " + " and ".join(rng) if rng else ""
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    """A list of tables (``[[section.name]]``), each validated against ``fields``."""
+
+    fields: dict[str, Any]
+    key: str = "name"
+    doc: str = ""
+
+    def allowed(self) -> str:
+        return "a list of tables with keys " + ", ".join(self.fields)
+
+
+@dataclass(frozen=True)
+class StrList:
+    doc: str = ""
+
+    def allowed(self) -> str:
+        return "a list of strings"
+
+
+P = F("float", 0.0, 1.0)  # a probability or a share
+POS = F("float", 0.0, None, lo_open=True)
+NONNEG = F("float", 0.0)
+
+REGIONS = ("US", "CN", "ROW")
+
+RULE = {
+    "name": F("str"),
+    "announce": F("date"),
+    "effective": F("date"),
+    "rescinded": F("date", optional=True),
+    "heard": F("date", optional=True, doc="when restricted buyers learn of it (stockpiling)"),
+    "regions": StrList(),
+    "products": StrList(doc="named products caught regardless of specs"),
+    "tpp_min": F("float", 0.0, optional=True),
+    "io_min_gbps": F("float", 0.0, optional=True),
+    "alt_tpp_min": F("float", 0.0, optional=True),
+    "alt_density_min": F("float", 0.0, optional=True),
+    "licence_fee_share": F("float", 0.0, 1.0, optional=True,
+                           doc="sales allowed under licence for this share of revenue"),
+}
+
+CREATOR = {
+    "name": F("str"),
+    "region": F("str", choices=REGIONS),
+    "capability": F("float", 0.0, 1.0),
+    "train_gpus": F("int", 8, 1_000_000),
+    "funding_musd": F("float", 0.0, lo_open=True),
+    "cloud": F("str"),
+    "founded": F("date", optional=True),
+    "build_own": F("bool"),
+    "favoured": F("bool"),
+    "inference_gpus": F("int", 0, 2_000_000),
+}
+
+CLOUD = {
+    "name": F("str"),
+    "kind": F("str", choices=("hyperscaler", "private")),
+    "region": F("str", choices=REGIONS),
+    "legacy_gpus": F("int", 0, 5_000_000, doc="A100-era fleet at start, in H100-equivalents"),
+    "ondemand_price": F("float", 0.0, lo_open=True),
+    "favoured": F("bool"),
+    "own_chips": F("bool"),
+    "size": F("float", 0.0, lo_open=True, doc="relative appetite for new capacity"),
+}
+
+RELEASE = {
+    "name": F("str"),
+    "date": F("date"),
+    "quality": F("float", 0.0, 1.0),
+}
+
+SCHEMA: dict[str, dict[str, Any]] = {
+    "run": {
+        "start": F("date"),
+        "end": F("date"),
+        "agent_data_every": F("int", 1, 520),
+    },
+    "supply": {
+        "packaging_wafers_per_month": Series(0.0),
+        "packaging_multiplier": NONNEG,
+        "packaging_multiplier_from": F("date"),
+        "vendor_packaging_share": Series(0.0, 1.0),
+        "hopper_per_wafer": POS,
+        "hopper_share_of_output": Series(0.0, 1.0),
+        "h100_first_ship": F("date"),
+        "nextgen_h100_equivalents": POS,
+        "card_life_years": F("float", 0.5, 20.0),
+        "legacy_retire_years": F("float", 0.5, 20.0),
+    },
+    "vendor": {
+        "list_price": POS,
+        "unit_cost": NONNEG,
+        "price_review_weeks": F("int", 1, 104),
+        "price_step": F("float", 0.0, 0.5),
+        "target_lead_weeks": POS,
+        "max_price_multiple": F("float", 1.0, 5.0),
+        "min_price_multiple": F("float", 0.1, 1.0),
+        "favoured_weight": POS,
+        "own_chip_weight": POS,
+        "max_customer_share": F("float", 0.0, 1.0, lo_open=True),
+        "end_user_check_catch": P,
+        "integration_weeks": F("int", 0, 52),
+        "nextgen_price_share": POS,
+    },
+    "cloud": {
+        "infra_capex_per_gpu": NONNEG,
+        "opex_per_gpu_hour": NONNEG,
+        "hyperscaler_hurdle": F("float", 0.0, 1.0),
+        "private_hurdle": F("float", 0.0, 1.0),
+        "hyperscaler_review_weeks": F("int", 1, 104),
+        "private_review_weeks": F("int", 1, 104),
+        "hyperscaler_halflife_weeks": POS,
+        "private_halflife_weeks": POS,
+        "price_step_up": F("float", 0.0, 1.0),
+        "price_step_down": F("float", 0.0, 0.9),
+        "reserved_discount_1y": F("float", 0.05, 1.0),
+        "reserved_discount_3y": F("float", 0.05, 1.0),
+        "max_reserved_share": P,
+        "prepaid_share_min": P,
+        "prepaid_share_max": P,
+        "order_review_weeks": F("int", 1, 52),
+        "target_utilization": F("float", 0.1, 1.0),
+        "order_aggressiveness": NONNEG,
+        "spot_floor_share": F("float", 0.0, 1.0),
+        "large_tier_share": P,
+        "reseller_fee": F("float", 0.0, 0.5),
+        "credit_ltv": F("float", 0.0, 1.0),
+        "hyperscaler_capital_busd": NONNEG,
+        "private_capital_busd": NONNEG,
+    },
+    "demand": {
+        "funding_climate": Series(0.0),
+        "funding_multiplier": NONNEG,
+        "round_prob_per_quarter": P,
+        "value_per_edge_hour": NONNEG,
+        "compute_budget_share": F("float", 0.0, 1.0, lo_open=True),
+        "budget_weeks": F("float", 1.0, 520.0),
+        "train_margin": F("float", 0.0, 1.0),
+        "finetune_edge": F("float", 0.0, 1.0),
+        "training_duty_cycle": F("float", 0.05, 1.0),
+        "research_share": F("float", 0.0, 2.0),
+        "wishlist_climate": POS,
+        "finetune_gpus_min": F("int", 1, 32),
+        "finetune_gpus_max": F("int", 1, 32),
+        "large_cluster_min_gpus": F("int", 8, 100_000),
+        "own_build_min_gpus": F("int", 8, 10_000_000),
+        "inference_demand_index": Series(0.0),
+        "alt_inference_cost": Series(0.0),
+        "inference_gpus_per_finetuner": NONNEG,
+        "finetuner_funding_musd": POS,
+        "finetuner_quality_need_min": P,
+        "finetuner_quality_need_max": P,
+        "reservation_panic_lead_weeks": NONNEG,
+    },
+    "openweights": {
+        "releases": Table(RELEASE),
+        "pace": F("float", 0.0, 10.0),
+        "freeze_from": F("date", optional=True),
+    },
+    "grey": {
+        "seizure_prob": F("float", 0.0, 0.99),
+        "seizure_odds_multiplier": NONNEG,
+        "fake_share": P,
+        "deposit_share": P,
+        "delivery_weeks_min": F("int", 1, 104),
+        "delivery_weeks_max": F("int", 1, 104),
+        "fx_cny_per_usd": POS,
+        "broker_markup": NONNEG,
+        "sourcing_cards_per_week": NONNEG,
+        "fine_share": NONNEG,
+        "legal_premium_h100": NONNEG,
+        "card_value_years": POS,
+    },
+    "policy": {
+        "export_controls": F("bool"),
+        "rules": Table(RULE),
+    },
+    "population": {
+        "scale": F("float", 0.0, 100.0),
+        "mid_creators": F("int", 0, 100_000),
+        "cn_mid_creators": F("int", 0, 100_000),
+        "row_creators": F("int", 0, 100_000),
+        "finetuners": F("int", 0, 1_000_000),
+        "resellers": F("int", 1, 1_000),
+        "brokers": F("int", 0, 10_000),
+        "creators": Table(CREATOR),
+        "clouds": Table(CLOUD),
+    },
+}
+
+#: leaf name -> dotted key, for overrides by leaf name (leaf names are unique by design)
+LEAVES: dict[str, str] = {}
+for _section, _fields in SCHEMA.items():
+    for _leaf in _fields:
+        if _leaf in LEAVES:
+            raise RuntimeError(f"config leaf name {_leaf!r} is not unique")
+        LEAVES[_leaf] = f"{_section}.{_leaf}"
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _where(source: str | None) -> str:
+    return f"{source}: " if source else ""
+
+
+def _to_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _check_scalar(f: F, value: Any, key: str, source: str | None) -> Any:
+    def bad() -> InputError:
+        return InputError(f"{_where(source)}{key} = {value!r} is not allowed; expected {f.allowed()}")
+
+    if f.kind == "date":
+        d = _to_date(value)
+        if d is None:
+            raise bad()
+        return d
+    if f.kind == "bool":
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if f.kind == "str":
+        if not isinstance(value, str):
+            raise bad()
+        if f.choices and value not in f.choices:
+            raise InputError(f"{_where(source)}{key} = {value!r} is not allowed; expected "
+                             f"{f.allowed()}{_suggest(value, f.choices)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad()
+    if f.kind == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise bad()
+            value = int(value)
+    else:
+        value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise bad()
+    if f.lo is not None and (value < f.lo or (f.lo_open and value <= f.lo)):
+        raise bad()
+    if f.hi is not None and value > f.hi:
+        raise bad()
+    return value
+
+
+def _check_series(s: Series, value: Any, key: str, source: str | None) -> tuple:
+    def bad(detail: str) -> InputError:
+        return InputError(f"{_where(source)}{key} = {value!r} is not allowed ({detail}); "
+                          f"expected {s.allowed()}")
+
+    if not isinstance(value, (list, tuple)) or not value:
+        raise bad("not a non-empty list")
+    out = []
+    for point in value:
+        if not isinstance(point, (list, tuple)) or len(point) != 2:
+            raise bad(f"point {point!r} is not a [date, value] pair")
+        d = _to_date(point[0])
+        if d is None:
+            raise bad(f"{point[0]!r} is not a date")
+        v = point[1]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise bad(f"{v!r} is not a number")
+        if (s.lo is not None and v < s.lo) or (s.hi is not None and v > s.hi):
+            raise bad(f"{v!r} is out of range")
+        if out and d <= out[-1][0]:
+            raise bad(f"date {d} does not increase")
+        out.append((d, float(v)))
+    return tuple(out)
+
+
+def _check_table(t: Table, value: Any, key: str, source: str | None) -> tuple:
+    if not isinstance(value, (list, tuple)):
+        raise InputError(f"{_where(source)}{key} is not allowed; expected {t.allowed()}")
+    rows = []
+    for i, row in enumerate(value):
+        label = f"{key}[{i}]"
+        if not isinstance(row, dict):
+            raise InputError(f"{_where(source)}{label} = {row!r} is not a table; expected {t.allowed()}")
+        if t.key in row and isinstance(row[t.key], str):
+            label = f"{key}[{row[t.key]!r}]"
+        clean = {}
+        for k, v in row.items():
+            if k not in t.fields:
+                raise InputError(f"{_where(source)}{label}: unknown key {k!r}{_suggest(k, t.fields)}; "
+                                 f"allowed keys: {', '.join(t.fields)}")
+            clean[k] = _check_any(t.fields[k], v, f"{label}.{k}", source)
+        for k, spec in t.fields.items():
+            if k not in clean:
+                if isinstance(spec, StrList):
+                    clean[k] = ()
+                elif isinstance(spec, F) and spec.optional:
+                    clean[k] = None
+                else:
+                    raise InputError(f"{_where(source)}{label}: missing key {k!r} ({spec.allowed()})")
+        rows.append(Section(clean))
+    return tuple(rows)
+
+
+def _check_any(spec: Any, value: Any, key: str, source: str | None) -> Any:
+    if isinstance(spec, F):
+        if value is None and spec.optional:
+            return None
+        return _check_scalar(spec, value, key, source)
+    if isinstance(spec, Series):
+        return _check_series(spec, value, key, source)
+    if isinstance(spec, Table):
+        return _check_table(spec, value, key, source)
+    if isinstance(spec, StrList):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(x, str) for x in value):
+            raise InputError(f"{_where(source)}{key} = {value!r} is not allowed; expected {spec.allowed()}")
+        return tuple(value)
+    raise TypeError(spec)  # pragma: no cover - schema bug
+
+
+# --------------------------------------------------------------------------------------------
+# Config objects
+# --------------------------------------------------------------------------------------------
+class Section:
+    """Read-only attribute access to one validated section or table row."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]):
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("config is read-only; pass overrides when building the model")
+
+    def __getitem__(self, name: str) -> Any:
+        return self._data[name]
+
+    def get(self, name: str, default=None):
+        return self._data.get(name, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _plain(v) for k, v in self._data.items()}
+
+    def __repr__(self) -> str:
+        return f"Section({self._data!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Section) and self.to_dict() == other.to_dict()
+
+
+def _plain(v: Any) -> Any:
+    """JSON-able form (dates as ISO strings, sections as dicts, tuples as lists)."""
+    if isinstance(v, Section):
+        return v.to_dict()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
+
+
+@dataclass(frozen=True)
+class Config:
+    """A fully resolved scenario: every section of :data:`SCHEMA`, validated."""
+
+    name: str
+    sections: dict[str, Section] = field(repr=False)
+    source: str = ""
+
+    def __getattr__(self, name: str) -> Section:
+        sections = object.__getattribute__(self, "sections")
+        if name in sections:
+            return sections[name]
+        raise AttributeError(name)
+
+    def get(self, dotted: str) -> Any:
+        section, leaf = dotted.split(".", 1)
+        return self.sections[section][leaf]
+
+    def flat(self) -> dict[str, Any]:
+        """``{dotted key: JSON-able value}`` for manifests, sweeps and comparisons."""
+        return {f"{s}.{k}": _plain(v) for s, sec in self.sections.items() for k, v in sec._data.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {s: sec.to_dict() for s, sec in self.sections.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+def list_scenarios() -> list[str]:
+    """Names of the scenarios shipped in ``model/scenarios/``."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"scenario file {label!r} does not exist")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: malformed TOML: {err}") from None
+
+
+def _resolve_path(scenario: str | Path) -> tuple[str, Path]:
+    text = str(scenario)
+    if text.endswith(".toml") or "/" in text or Path(text).is_file():
+        path = Path(text)
+        if not path.is_file():
+            raise InputError(f"scenario file {text!r} does not exist")
+        return path.stem, path
+    path = SCENARIO_DIR / f"{text}.toml"
+    if not path.is_file():
+        raise InputError(f"unknown scenario {text!r}{_suggest(text, list_scenarios())}; "
+                         f"available: {', '.join(list_scenarios())} (or a path to a .toml file)")
+    return text, path
+
+
+def _raw_scenario(scenario: str | Path, seen: tuple[str, ...] = ()) -> tuple[str, dict, str]:
+    name, path = _resolve_path(scenario)
+    if str(path.resolve()) in seen:
+        raise InputError(f"{path}: 'extends' makes a cycle: {' -> '.join(seen)}")
+    raw = _read_toml(path, str(scenario))
+    parent = raw.pop("extends", None)
+    raw.pop("description", None)
+    if parent is None:
+        return name, raw, str(path)
+    if not isinstance(parent, str):
+        raise InputError(f"{path}: extends = {parent!r} is not allowed; expected a scenario name")
+    _, base, _ = _raw_scenario(parent if "/" in parent or parent.endswith(".toml")
+                               else parent, seen + (str(path.resolve()),))
+    _check_sections(raw, str(path))
+    for section, values in raw.items():
+        base.setdefault(section, {}).update(values)
+    return name, base, str(path)
+
+
+def _check_sections(raw: dict, source: str) -> None:
+    for section, values in raw.items():
+        if section not in SCHEMA:
+            raise InputError(f"{source}: unknown section [{section}]{_suggest(section, SCHEMA)}; "
+                             f"allowed: {', '.join(SCHEMA)}")
+        if not isinstance(values, dict):
+            raise InputError(f"{source}: [{section}] must be a table")
+        for leaf in values:
+            if leaf not in SCHEMA[section]:
+                raise InputError(f"{source}: unknown key {section}.{leaf}"
+                                 f"{_suggest(leaf, SCHEMA[section])}; allowed in [{section}]: "
+                                 f"{', '.join(SCHEMA[section])}")
+
+
+def resolve_key(key: str) -> str:
+    """Map a leaf, dotted or double-underscore key to its dotted name, or refuse it."""
+    k = key.replace("__", ".")
+    if "." in k:
+        section, leaf = k.split(".", 1)
+        if section in SCHEMA and leaf in SCHEMA[section]:
+            return k
+    elif k in LEAVES:
+        return LEAVES[k]
+    options = list(LEAVES) + list(LEAVES.values())
+    raise InputError(f"unknown parameter {key!r}{_suggest(k, options)}; "
+                     "use a key of the scenario file, e.g. seizure_odds_multiplier or grey.fake_share")
+
+
+def load_scenario(scenario: str | Path = "baseline", **overrides: Any) -> Config:
+    """Load, merge (``extends``), override and validate a scenario. Raises InputError."""
+    name, raw, source = _raw_scenario(scenario)
+    _check_sections(raw, source)
+    raw = copy.deepcopy(raw)
+    for key, value in overrides.items():
+        dotted = resolve_key(key)
+        section, leaf = dotted.split(".", 1)
+        raw.setdefault(section, {})[leaf] = value
+    sections = {}
+    for section, fields in SCHEMA.items():
+        values = raw.get(section, {})
+        clean = {}
+        for leaf, spec in fields.items():
+            key = f"{section}.{leaf}"
+            src = "override" if _overridden(overrides, key) else source
+            if leaf not in values:
+                if isinstance(spec, F) and spec.optional:
+                    clean[leaf] = None
+                    continue
+                raise InputError(f"{source}: missing key {key} ({spec.allowed()})")
+            clean[leaf] = _check_any(spec, values[leaf], key, src)
+        sections[section] = Section(clean)
+    cfg = Config(name=name, sections=sections, source=source)
+    _check_consistency(cfg)
+    return cfg
+
+
+def _overridden(overrides: dict, dotted: str) -> bool:
+    return any(resolve_key(k) == dotted for k in overrides)
+
+
+def _check_consistency(cfg: Config) -> None:
+    """Cross-field rules that a per-field check cannot see."""
+    r = cfg.run
+    if r.end <= r.start:
+        raise InputError(f"run.end = {r.end} is not allowed; it must be after run.start = {r.start}")
+    if (r.end - r.start).days > 366 * 30:
+        raise InputError(f"run.end = {r.end} is not allowed; the horizon is limited to 30 years")
+    g = cfg.grey
+    if g.delivery_weeks_max < g.delivery_weeks_min:
+        raise InputError(f"grey.delivery_weeks_max = {g.delivery_weeks_max} is not allowed; "
+                         f"it must be >= grey.delivery_weeks_min = {g.delivery_weeks_min}")
+    d = cfg.demand
+    if d.finetune_gpus_max < d.finetune_gpus_min:
+        raise InputError(f"demand.finetune_gpus_max = {d.finetune_gpus_max} is not allowed; "
+                         f"it must be >= demand.finetune_gpus_min = {d.finetune_gpus_min}")
+    if d.finetuner_quality_need_max < d.finetuner_quality_need_min:
+        raise InputError("demand.finetuner_quality_need_max must be >= demand.finetuner_quality_need_min")
+    c = cfg.cloud
+    if c.prepaid_share_max < c.prepaid_share_min:
+        raise InputError(f"cloud.prepaid_share_max = {c.prepaid_share_max} is not allowed; "
+                         f"it must be >= cloud.prepaid_share_min = {c.prepaid_share_min}")
+    clouds = {cl.name for cl in cfg.population.clouds}
+    if not clouds:
+        raise InputError("population.clouds is not allowed to be empty; at least one cloud sells hours")
+    for cr in cfg.population.creators:
+        if cr.cloud not in clouds and cr.cloud != "own":
+            raise InputError(f"population.creators[{cr.name!r}].cloud = {cr.cloud!r} is not allowed; "
+                             f"expected 'own' or a cloud name{_suggest(cr.cloud, clouds)}")
+    for rule in cfg.policy.rules:
+        if rule.effective < rule.announce:
+            raise InputError(f"policy.rules[{rule.name!r}].effective = {rule.effective} is before "
+                             f"its announce date {rule.announce}")
+        for reg in rule.regions:
+            if reg not in REGIONS:
+                raise InputError(f"policy.rules[{rule.name!r}].regions has {reg!r}; allowed: "
+                                 f"{', '.join(REGIONS)}{_suggest(reg, REGIONS)}")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` (value in TOML syntax; bare words are strings) for ``--set``."""
+    if "=" not in text:
+        raise InputError(f"--set {text!r} is not allowed; expected key=value, e.g. "
+                         "--set seizure_odds_multiplier=5")
+    key, _, value = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise InputError(f"--set {text!r} is not allowed; the key before '=' is empty")
+    resolve_key(key)
+    value = value.strip()
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        if value and all(ch.isalnum() or ch in "-_." for ch in value):
+            parsed = value
+        else:
+            raise InputError(f"--set {text!r}: value {value!r} is not a TOML value "
+                             "(a number, true/false, a date, a quoted string or a list)") from None
+    return key, parsed

@@ -1,0 +1,89 @@
+"""The economics of owning a GPU: NPV, IRR and payback for a price path (DOMAIN §8).
+
+Agents use these to decide (a cloud orders cards when a new card's IRR beats its hurdle rate) and
+the outputs report them (`new_capacity_irr`). Cash flows are weekly; rates are annual.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.timeline import HOURS_PER_WEEK, WEEKS_PER_YEAR
+
+
+def weekly_rate(annual: float) -> float:
+    return (1.0 + annual) ** (1.0 / WEEKS_PER_YEAR) - 1.0
+
+
+def npv(annual_rate: float, cashflows) -> float:
+    """Net present value of weekly cash flows, the first at week 0 (undiscounted)."""
+    cf = np.asarray(cashflows, dtype=np.float64)
+    disc = (1.0 + weekly_rate(annual_rate)) ** -np.arange(len(cf))
+    return float(cf @ disc)
+
+
+def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> float:
+    """Annual internal rate of return of weekly cash flows, by bisection.
+
+    Returns NaN when the NPV does not change sign on [lo, hi] (no investment to speak of, or it
+    never pays back).
+    """
+    cf = np.asarray(cashflows, dtype=np.float64)
+    f_lo, f_hi = npv(lo, cf), npv(hi, cf)
+    if np.sign(f_lo) == np.sign(f_hi):
+        return float("nan")
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        f_mid = npv(mid, cf)
+        if np.sign(f_mid) == np.sign(f_lo):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+        if hi - lo < tol:
+            break
+    return 0.5 * (lo + hi)
+
+
+def payback_weeks(cashflows) -> float:
+    """Weeks until cumulative cash flow turns non-negative (inf if never)."""
+    cum = np.cumsum(np.asarray(cashflows, dtype=np.float64))
+    hit = np.flatnonzero(cum >= 0)
+    return float(hit[0]) if hit.size else float("inf")
+
+
+def gpu_cashflows(capex: float, price_path, utilization: float, opex_per_hour: float,
+                  salvage: float = 0.0):
+    """Weekly cash flows of one GPU: capex at week 0, then rent on used hours less running cost."""
+    prices = np.asarray(price_path, dtype=np.float64)
+    cf = np.empty(len(prices) + 1)
+    cf[0] = -capex
+    cf[1:] = HOURS_PER_WEEK * (prices * utilization - opex_per_hour)
+    cf[-1] += salvage
+    return cf
+
+
+def expected_price_path(p_now: float, p_longrun: float, halflife_weeks: float, weeks: int):
+    """Adaptive expectation: today's price reverting to a long-run level with a half-life."""
+    k = np.arange(1, weeks + 1)
+    return p_longrun + (p_now - p_longrun) * 0.5 ** (k / halflife_weeks)
+
+
+def annuity_factor(annual_rate: float, years: float) -> float:
+    """Annual payment that repays 1 over `years` at `annual_rate`."""
+    if annual_rate <= 0:
+        return 1.0 / years
+    return annual_rate / (1.0 - (1.0 + annual_rate) ** -years)
+
+
+def cost_price(capex: float, opex_per_hour: float, utilization: float, life_years: float,
+               rate: float) -> float:
+    """Rental price per GPU-hour at which a new GPU just earns `rate` (the long-run anchor)."""
+    hours = 8760.0 * utilization
+    return capex * annuity_factor(rate, life_years) / hours + opex_per_hour / utilization
+
+
+def new_card_irr(capex: float, p_now: float, p_longrun: float, halflife_weeks: float,
+                 utilization: float, opex_per_hour: float, life_years: float) -> float:
+    weeks = int(round(life_years * WEEKS_PER_YEAR))
+    path = expected_price_path(p_now, p_longrun, halflife_weeks, weeks)
+    return irr(gpu_cashflows(capex, path, utilization, opex_per_hour))

@@ -1,0 +1,163 @@
+"""Supply: packaging capacity -> cards made each week -> the vendor's order book.
+
+Output is set by CoWoS packaging capacity (DOMAIN §4), not by demand. The vendor allocates each
+week's output to its order book pro rata to weighted outstanding orders (favoured customers weigh
+more, hyperscalers with their own chips less), with a per-customer quota cap. Lead time is
+*measured* from the backlog (backlog / recent output), never set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.timeline import interp
+
+HOPPER, NEXTGEN = 0, 1
+
+
+def weekly_output(cfg, when: dt.date) -> tuple[float, float]:
+    """(Hopper cards, next-generation cards) made in the week starting `when`."""
+    s = cfg.supply
+    wafers = interp(s.packaging_wafers_per_month, when)
+    if when >= s.packaging_multiplier_from:
+        wafers *= s.packaging_multiplier
+    wafers_week = wafers * 12.0 / 52.0 * interp(s.vendor_packaging_share, when)
+    hopper_share = interp(s.hopper_share_of_output, when)
+    hopper = wafers_week * s.hopper_per_wafer * hopper_share if when >= s.h100_first_ship else 0.0
+    # A next-generation package does the work of `nextgen_h100_equivalents` H100s; assume the same
+    # H100-equivalents per wafer, so the switch neither adds nor removes compute by itself.
+    nextgen = wafers_week * s.hopper_per_wafer / s.nextgen_h100_equivalents * (1.0 - hopper_share)
+    return hopper, nextgen
+
+
+def prorata_allocate(supply: float, want, weight, cap) -> np.ndarray:
+    """Share `supply` among orders in proportion to weight*want, never above want or cap.
+
+    Water-filling: what a capped order cannot take is shared again among the others.
+    """
+    want = np.asarray(want, dtype=np.float64)
+    limit = np.minimum(want, np.asarray(cap, dtype=np.float64))
+    w = np.asarray(weight, dtype=np.float64) * want
+    got = np.zeros_like(want)
+    left = float(supply)
+    for _ in range(len(want) + 1):
+        room = limit - got
+        open_ = (room > 1e-12) & (w > 0)
+        if left <= 1e-12 or not open_.any():
+            break
+        share = left * w * open_ / w[open_].sum()
+        take = np.minimum(share, room)
+        got += take
+        left -= float(take.sum())
+    return got
+
+
+@dataclass
+class OrderBook:
+    """The vendor's backlog of orders, as parallel arrays (one entry per order)."""
+
+    customer: list = field(default_factory=list)   # account index
+    product: list = field(default_factory=list)    # product name ordered
+    region: list = field(default_factory=list)
+    nextgen_ok: list = field(default_factory=list)  # may be filled with next-generation cards
+    weight: list = field(default_factory=list)
+    price: list = field(default_factory=list)      # per H100-equivalent, locked at order time
+    placed: list = field(default_factory=list)
+    shell: list = field(default_factory=list)      # placed by a broker through a shell company
+    outstanding: list = field(default_factory=list)
+
+    def place(self, customer: int, product: str, qty: float, weight: float, price: float,
+              region: str, step: int, nextgen_ok: bool, shell: bool = False) -> None:
+        if qty <= 0:
+            return
+        self.customer.append(customer)
+        self.product.append(product)
+        self.region.append(region)
+        self.nextgen_ok.append(nextgen_ok)
+        self.weight.append(weight)
+        self.price.append(price)
+        self.placed.append(step)
+        self.shell.append(shell)
+        self.outstanding.append(float(qty))
+
+    def backlog(self) -> float:
+        return float(sum(self.outstanding))
+
+    def backlog_of(self, customer: int) -> float:
+        return float(sum(q for c, q in zip(self.customer, self.outstanding) if c == customer))
+
+    def cancel(self, keep) -> float:
+        """Drop orders where keep[i] is False; returns the quantity cancelled."""
+        dropped = 0.0
+        for name in ("customer", "product", "region", "nextgen_ok", "weight", "price", "placed",
+                     "shell", "outstanding"):
+            col = getattr(self, name)
+            if name == "outstanding":
+                dropped = float(sum(q for q, k in zip(col, keep) if not k))
+            setattr(self, name, [x for x, k in zip(col, keep) if k])
+        return dropped
+
+    def allocate(self, hopper: float, nextgen_eq: float, max_share: float) -> list["Delivery"]:
+        """Allocate a week's output and return what each order receives.
+
+        Next-generation output (in H100-equivalents) goes first to the orders that accept it;
+        Hopper output then fills what is left, pro rata to weight, with each customer's total
+        capped at `max_share` of the week's output (the quota). Filled orders leave the book.
+        """
+        n = len(self.outstanding)
+        if n == 0:
+            return []
+        want = np.array(self.outstanding)
+        weight = np.array(self.weight)
+        inv = np.unique(np.array(self.customer), return_inverse=True)[1]
+        cust_want = np.bincount(inv, weights=want)
+        cap = max_share * (hopper + nextgen_eq) * want / np.maximum(cust_want[inv], 1e-12)
+        ng_ok = np.array(self.nextgen_ok, dtype=bool)
+        ng = prorata_allocate(nextgen_eq, np.where(ng_ok, want, 0.0), weight, cap)
+        hop = prorata_allocate(hopper, want - ng, weight, np.maximum(cap - ng, 0.0))
+        deliveries = [
+            Delivery(self.customer[i], self.product[i], self.region[i], self.price[i],
+                     self.shell[i], float(hop[i]), float(ng[i]))
+            for i in np.flatnonzero((hop + ng) > 0)
+        ]
+        out = want - ng - hop
+        self.outstanding = [float(x) for x in out]
+        if (out <= 1e-9).any():
+            self.cancel(list(out > 1e-9))
+        return deliveries
+
+
+@dataclass(frozen=True)
+class Delivery:
+    customer: int
+    product: str
+    region: str
+    price: float          # per H100-equivalent
+    shell: bool
+    hopper: float         # Hopper cards
+    nextgen_eq: float     # next-generation capacity, in H100-equivalents
+
+
+def lead_time_weeks(backlog: float, planned_output, integration_weeks: float) -> float:
+    """Weeks a new order waits: until cumulative planned output covers the backlog ahead of it.
+
+    `planned_output` is the vendor's output for the coming weeks (its booked packaging capacity);
+    past its end the last week's rate is assumed. Zero output means an infinite wait.
+    """
+    planned = np.asarray(planned_output, dtype=np.float64)
+    if backlog <= 0:
+        return float(integration_weeks)
+    cum = np.cumsum(planned)
+    if cum.size and cum[-1] >= backlog:
+        k = int(np.searchsorted(cum, backlog))      # week index in which the backlog is cleared
+        before = cum[k - 1] if k > 0 else 0.0
+        frac = (backlog - before) / planned[k] if planned[k] > 0 else 0.0
+        return float(k + frac + integration_weeks)
+    last = planned[-1] if planned.size else 0.0
+    if last <= 0:
+        return float("inf")
+    done = cum[-1] if cum.size else 0.0
+    return float(planned.size + (backlog - done) / last + integration_weeks)
