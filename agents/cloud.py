@@ -10,6 +10,8 @@ clouds pay more for capital but extrapolate good times longer, and hand unsold h
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from agents.base import Firm
@@ -41,6 +43,7 @@ class Cloud(Firm):
         self.revenue_rate = self.list_price  # recent revenue per GPU-hour sold
         self.irr = float("nan")
         self.reseller = None
+        self.demand_hist: deque = deque(maxlen=27)   # weekly demand seen (sold + turned away)
 
     # -- capacity -------------------------------------------------------------------------------
     def legacy(self) -> float:
@@ -123,8 +126,13 @@ class Cloud(Firm):
             return
         growth = min(0.25, c.order_aggressiveness * excess)
         cap = self.capacity().sum()
-        used = self.util * cap
-        target = (used + self.unmet) / c.target_utilization * (1.0 + growth)
+        demand = self.util * cap + self.unmet
+        # Cards ordered today arrive after the lead time: size the order to the demand expected
+        # then, extrapolating the last half-year's growth (capped, at most half a year ahead).
+        if len(self.demand_hist) == self.demand_hist.maxlen and self.demand_hist[0] > 0:
+            trend = float(np.clip(demand / self.demand_hist[0], 0.5, 3.0))
+            demand *= trend ** (min(m.lead_time_weeks, 26.0) / 26.0)
+        target = demand / c.target_utilization * (1.0 + growth)
         backlog = m.orders.backlog_of(self.account)
         qty = target - cap - backlog
         price = m.card_price_new + c.infra_capex_per_gpu
@@ -139,5 +147,6 @@ class Cloud(Firm):
         self.util = 0.8 * self.util + 0.2 * min(1.0, sold / cap)
         self.util_list = 0.8 * self.util_list + 0.2 * min(1.0, sold_at_list / cap)
         self.unmet = 0.8 * self.unmet + 0.2 * unmet
+        self.demand_hist.append(self.util * cap + self.unmet)
         if sold > 0:
             self.revenue_rate = 0.8 * self.revenue_rate + 0.2 * revenue / (sold * 168.0)

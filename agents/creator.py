@@ -20,6 +20,7 @@ from model.timeline import HOURS_PER_WEEK
 
 TRAIN_MODE, FINETUNE_MODE, IDLE_MODE = "train", "finetune", "idle"
 QUARTER = 13
+GREY_TRANCHES = (1.0, 0.8, 0.6)   # value of successive thirds of a grey order (assumption)
 
 
 class ModelCreator(Firm):
@@ -182,30 +183,35 @@ class ModelCreator(Firm):
             gap = max(gap, 0.0) + self.train_gpus * 0.5
         if gap <= 0:
             return
+        # Brokers only sell what the legal channel cannot: the full H100 where a rule forbids it.
+        h100_barred = not m.rules.allowed(m.catalog["H100 SXM5"], self.region, m.date)
         if product is not None and perf >= 0.5:
             price = m.card_price_for(product)
             afford = (m.cfg.demand.compute_budget_share * self.cash - backlog * price) / price
             qty = min(gap / perf, afford)
             if qty > 1:
                 m.place_order(self, product, qty, nextgen_ok=(self.region == "US"))
-            if self.region != "US" and m.lead_time_weeks > m.cfg.demand.budget_weeks:
-                self._bid_grey(gap * 0.5)
-        elif self.region != "US":
+            if h100_barred and m.lead_time_weeks > m.cfg.demand.budget_weeks:
+                self._bid_grey(gap * 0.5)   # cannot wait for the legal queue
+        elif h100_barred:
             self._bid_grey(gap)
 
     def grey_pipeline(self) -> float:
         return self.model.grey_pipeline_of(self)
 
     def _bid_grey(self, gap: float) -> None:
+        """Bid for smuggled cards in tranches of falling value: the first cards a team gets are
+        worth the most to it (diminishing returns), so scarcity shows up in the grey price."""
         m = self.model
         value = max(self.v_train, self.v_ft) * 8760 * 0.7 * m.cfg.grey.card_value_years
         if value <= 0 or gap <= 0:
             return
         qty = min(gap, max(50.0, 0.1 * gap))
         afford = m.cfg.demand.compute_budget_share * self.cash / qty
-        limit = min(value, afford)
-        if limit > 0:
-            m.grey_bids.add(buyer=self.unique_id, qty=qty, price=limit)
+        for k, worth in enumerate(GREY_TRANCHES):
+            limit = min(value * worth, afford)
+            if limit > 0:
+                m.grey_bids.add(buyer=self.unique_id, qty=qty / len(GREY_TRANCHES), price=limit)
 
     # -- the week's demand ------------------------------------------------------------------------
     def post_demand(self) -> None:

@@ -136,7 +136,10 @@ class H100Market(mesa.Model):
         self._climate = series_on_grid(d.funding_climate, dates) * d.funding_multiplier
         self._alt_cost = series_on_grid(d.alt_inference_cost, dates)
         self._inference_index = series_on_grid(d.inference_demand_index, dates)
-        out = [weekly_output(cfg, dt.date.fromisoformat(str(x))) for x in dates.astype("datetime64[D]")]
+        # The vendor's planned output runs two years past the horizon, so the lead time of an order
+        # placed in the last week is still read off a real schedule.
+        plan = step_dates(self.start, self.n_steps + 104)
+        out = [weekly_output(cfg, dt.date.fromisoformat(str(x))) for x in plan.astype("datetime64[D]")]
         self._output = np.array(out)
 
     def _drivers_at(self, step: int) -> None:
@@ -221,7 +224,7 @@ class H100Market(mesa.Model):
         start = self.steps
         if free < gpus:
             shortfall = gpus - max(free, 0.0)
-            start = self.steps + int(np.ceil(self.lead_time_weeks))
+            start = self.steps + int(np.ceil(min(self.lead_time_weeks, 520.0)))
             self.place_order(cloud, "H100 SXM5", shortfall / c.max_reserved_share, nextgen_ok=True)
         due = self.reservations.sign(holder.unique_id, cloud.cloud_index, tier, gpus, start, weeks,
                                      rate, prepaid)
@@ -485,9 +488,19 @@ class H100Market(mesa.Model):
         sizes = np.array([c.size for c in clouds])
         at_list = res.od_sold.sum(axis=1) + reserved.sum(axis=1)
         sold_gpus = at_list + res.cloud_spot_sold.sum(axis=1)
+        # Revenue per cloud from every channel: on demand, reservations (at contract rates) and
+        # spot hours handed to resellers.
+        rb = self.reservations
+        if len(rb):
+            act = rb.active(self.steps)
+            res_revenue = np.bincount(rb.provider[act], weights=rb.gpus[act] * rb.price[act] * hours,
+                                      minlength=n_c)
+        else:
+            res_revenue = np.zeros(n_c)
+        spot_revenue = (res.cloud_spot_sold * np.nan_to_num(res.spot_price)[None, :]).sum(axis=1) * hours
         for i, c in enumerate(clouds):
             turned_away = float(unmet[lines["limit"] >= od_price[i]].sum()) if len(unmet) else 0.0
-            revenue = float(res.od_sold[i].sum() * hours * od_price[i])
+            revenue = float(res.od_sold[i].sum() * hours * od_price[i] + res_revenue[i] + spot_revenue[i])
             c.on_week(sold_gpus[i], at_list[i], turned_away * sizes[i] / sizes.sum(), revenue)
         # Prices: clearing price, else mid of the spread, else last week's.
         last = self.spot_hist[-1]

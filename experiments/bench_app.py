@@ -1,0 +1,90 @@
+"""Benchmark of the browser app's server side: one step of the model plus the page's redraw.
+
+    python -m experiments.bench_app [--steps 40] [--at 10 100 200]
+
+Renders the app's page (viz/app.py, default size: baseline preset, Market tab) with Solara in
+this process, as the server does for a browser tab, and clicks Step. The time of a click is what
+one step costs the server while a user plays the model: ``model.step()``, then every component
+that shows model state rebuilds (headline, six chart specs, step counter). It is reported next to
+the model step alone, so the redraw's share is visible. The browser's own drawing of the charts
+(Vega, on the client) is not included. A benchmark, not a test: it prints figures and asserts
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+
+def _time_clicks(button, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        button.click()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.bench_app", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20, help="clicks timed at each point")
+    parser.add_argument("--at", type=int, nargs="+", default=[0, 100, 200],
+                        help="weeks into the run at which to time (default: 0 100 200)")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+
+    import ipyvuetify as v
+    import solara
+
+    from viz import levers
+    from viz.app import Page
+    from viz.components import market_specs
+
+    built: list = []
+    original = levers.AppMarket.__init__
+
+    def spy(self, **kwargs):
+        original(self, **kwargs)
+        built.append(self)
+
+    levers.AppMarket.__init__ = spy
+    try:
+        box, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    finally:
+        levers.AppMarket.__init__ = original
+    model = built[-1]
+    step = rc.find(v.Btn, children=["Step"]).widget
+    twin = levers.build_model()  # the same model without a page, for the step alone
+
+    print(f"app step + redraw, baseline preset, {args.steps} clicks per point "
+          f"(median / max, ms)")
+    print(f"{'week':>6} {'step+redraw':>14} {'model step':>12} {'redraw':>8} {'specs':>7}")
+    for at in sorted(args.at):
+        at = min(at, model.n_steps - args.steps)
+        while model.steps < at:
+            step.click()
+        while twin.steps < at:
+            twin.step()
+        clicks = _time_clicks(step, args.steps)
+        alone = []
+        for _ in range(args.steps):
+            t = time.perf_counter()
+            twin.step()
+            alone.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        market_specs(model)
+        specs = time.perf_counter() - t
+        med, mx = statistics.median(clicks), max(clicks)
+        med_alone = statistics.median(alone)
+        print(f"{at:>6} {med * 1e3:>7.0f} / {mx * 1e3:<5.0f} {med_alone * 1e3:>12.0f} "
+              f"{(med - med_alone) * 1e3:>8.0f} {specs * 1e3:>7.0f}")
+    rc.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

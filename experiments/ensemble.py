@@ -1,0 +1,131 @@
+"""Ensembles: one scenario run for several seeds, and the median / 10-90% band across them.
+
+Runs are independent, so with ``workers > 1`` they go to a process pool. ``import mesa`` sets the
+multiprocessing start method to "spawn", so workers import this module afresh; the per-run
+function is at module level and returns only the series frame. Results come back in the order of
+``seeds`` whatever the number of workers, so outputs are identical for any ``workers``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from model.errors import InputError
+
+
+def run_one(scenario: str, seed: int, overrides: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Run one scenario to its end for one seed and return its series."""
+    from model import H100Market, release_model
+
+    m = H100Market(scenario=scenario, seed=int(seed), **dict(overrides or {}))
+    try:
+        m.run_to_end(progress=False)
+        return m.series()
+    finally:
+        release_model(m)
+
+
+def _check_args(seeds: Sequence[int], workers: int) -> list[int]:
+    seeds = list(seeds)
+    if not seeds:
+        raise InputError("an ensemble needs at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise InputError(f"seed {s!r} is not allowed; expected a non-negative integer")
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"seeds {seeds!r} repeat; each run of an ensemble needs its own seed")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers = {workers!r} is not allowed; expected an integer >= 1")
+    return [int(s) for s in seeds]
+
+
+def run_ensemble(
+    scenario: str,
+    seeds: Sequence[int],
+    workers: int = 1,
+    overrides: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> list[pd.DataFrame]:
+    """Series of ``scenario`` for each seed, in the order of ``seeds``.
+
+    ``overrides`` are config values as for ``H100Market(**overrides)``. Bad scenarios or
+    overrides raise InputError before any run starts.
+    """
+    from model import load_scenario
+
+    seeds = _check_args(seeds, workers)
+    overrides = dict(overrides or {})
+    load_scenario(scenario, **overrides)  # refuse bad input here, not inside a worker
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(seeds), desc=f"{scenario} x{len(seeds)} seeds", unit="run",
+                   leave=False)
+    results: dict[int, pd.DataFrame] = {}
+    try:
+        if workers == 1 or len(seeds) == 1:
+            for s in seeds:
+                results[s] = run_one(scenario, s, overrides)
+                if bar is not None:
+                    bar.update(1)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=ctx) as pool:
+                futures = {pool.submit(run_one, scenario, s, overrides): s for s in seeds}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [results[s] for s in seeds]
+
+
+def band(frames: Sequence[pd.DataFrame], column: str) -> pd.DataFrame:
+    """Median, 10th and 90th percentile across runs, per date.
+
+    ``column`` is a series name or a ratio ``"a / b"``. Returns a DataFrame indexed by date
+    (DatetimeIndex named ``date``) with columns ``median``, ``p10``, ``p90``. Runs with different
+    dates are aligned on date; a date missing from a run (or a NaN) is skipped for that run;
+    infinite values count as such (see :func:`experiments.targets.nan_quantile`).
+    """
+    from experiments.targets import metric_series, nan_quantile
+
+    if not frames:
+        raise ValueError("band needs at least one run")
+    wide = pd.concat([metric_series(df, column).rename(i) for i, df in enumerate(frames)], axis=1)
+    wide = wide.sort_index()
+    values = wide.to_numpy(dtype=float)
+    out = pd.DataFrame(index=wide.index)
+    out["median"] = nan_quantile(values, 0.5, axis=1)
+    out["p10"] = nan_quantile(values, 0.1, axis=1)
+    out["p90"] = nan_quantile(values, 0.9, axis=1)
+    out.index.name = "date"
+    return out
+
+
+def bands(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """:func:`band` for several columns; missing columns are skipped."""
+    have = set(frames[0].columns) if frames else set()
+    return {c: band(frames, c) for c in columns if all(p.strip() in have for p in c.split("/"))}
+
+
+def scenario_events(scenario: str, overrides: Mapping[str, Any] | None = None) -> list[tuple]:
+    """The scenario's chart markers ``[(date, label, kind), ...]`` (``H100Market.events``).
+
+    Builds the model without running it; events come from the scenario's configuration.
+    """
+    from model import H100Market, release_model
+
+    m = H100Market(scenario=scenario, seed=0, **dict(overrides or {}))
+    try:
+        return [tuple(ev) for ev in m.events]
+    finally:
+        release_model(m)

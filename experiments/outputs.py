@@ -1,0 +1,250 @@
+"""Writing one run to disk: series (Parquet + CSV), agent data, manifest and charts.
+
+An output directory holds exactly one run::
+
+    series.parquet  series.csv  agents.parquet  manifest.json  charts/*.png
+
+It is written atomically: everything goes to a temporary directory next to it, which then
+replaces the old directory with ``os.replace``, so a crash never leaves a half-written run. An
+existing directory holding a different run (another scenario, seed or parameters in its
+manifest), or anything that is not a run, is only replaced with ``force=True``.
+
+``manifest.json`` records what is needed to replay the run exactly (scenario, resolved
+parameters ``m.config.flat()``, seed) and how it was made (package version, git commit, times).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from model.errors import InputError
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def package_version() -> str:
+    """The installed h100sim version, else the one in pyproject.toml, else 'unknown'."""
+    try:
+        return importlib.metadata.version("h100sim")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        with (PROJECT_ROOT / "pyproject.toml").open("rb") as fh:
+            return str(tomllib.load(fh)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+def git_state(root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the project checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            res = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                                 timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return res.stdout.strip() if res.returncode == 0 else None
+
+    commit = git("rev-parse", "--verify", "-q", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit or None, "dirty": None if status is None else bool(status)}
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (dt.date, dt.datetime, pd.Timestamp)):
+        return v.isoformat()
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, tuple):
+        return list(v)
+    if hasattr(v, "item"):  # numpy scalars
+        return v.item()
+    raise TypeError(f"not JSON-able: {v!r}")
+
+
+def identity(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What makes two runs the same run: scenario, seed, resolved parameters."""
+    params = manifest.get("params")
+    if params is not None:  # compare in JSON form (tuples vs lists, dates vs strings)
+        params = json.loads(json.dumps(params, default=_json_default, sort_keys=True))
+    return {"scenario": manifest.get("scenario"), "seed": manifest.get("seed"), "params": params}
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """Read a manifest.json (a file, or a run directory holding one). Raises InputError."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / MANIFEST
+    if not p.is_file():
+        raise InputError(f"manifest {str(path)!r} does not exist; expected a manifest.json "
+                         "written by `h100sim run`")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{p}: not a valid JSON manifest ({err})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: not a run manifest (expected a JSON object)")
+    missing = [k for k in ("scenario", "seed", "params") if k not in data]
+    if missing:
+        raise InputError(f"{p}: not a run manifest; missing key(s) {', '.join(missing)}")
+    if isinstance(data["seed"], bool) or not isinstance(data["seed"], int) or data["seed"] < 0:
+        raise InputError(f"{p}: seed = {data['seed']!r} is not allowed; expected an integer >= 0")
+    if not isinstance(data["params"], dict):
+        raise InputError(f"{p}: params = {data['params']!r} is not allowed; expected an object")
+    return data
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    out = []
+    for key in ("scenario", "seed"):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
+    po, pn = old.get("params") or {}, new.get("params") or {}
+    changed = sorted(k for k in set(po) | set(pn) if po.get(k) != pn.get(k))
+    if changed:
+        shown = ", ".join(f"{k} {po.get(k)!r} -> {pn.get(k)!r}" for k in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        out.append(f"params {shown}{more}")
+    return out
+
+
+def check_out_dir(out_dir: str | Path, run_identity: Mapping[str, Any], force: bool = False) -> None:
+    """Refuse (InputError) to replace ``out_dir`` if it holds something other than this run.
+
+    Call it before a long run, so a clash is reported before the work is done; :func:`write_run`
+    checks again.
+    """
+    out = Path(out_dir)
+    if not out.exists() or force:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"output directory {str(out)!r} is a file; choose another --out")
+        return
+    if not out.is_dir():
+        raise InputError(f"output directory {str(out)!r} is a file; choose another --out")
+    if not any(out.iterdir()):
+        return
+    mpath = out / MANIFEST
+    try:
+        old = identity(json.loads(mpath.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        raise InputError(f"output directory {str(out)!r} is not empty and holds no readable "
+                         f"{MANIFEST}; choose another --out, or pass --force to replace it") from None
+    new = identity(run_identity)
+    if old != new:
+        diff = "; ".join(_differences(old, new))
+        raise InputError(f"output directory {str(out)!r} holds a different run ({diff}); "
+                         "choose another --out, or pass --force to replace it")
+
+
+def _parts(model_or_frames: Any) -> dict[str, Any]:
+    """A model, or a mapping with 'series' and optionally 'agents', 'events', 'scenario',
+    'params' -> the pieces to write."""
+    if hasattr(model_or_frames, "series") and callable(model_or_frames.series):
+        m = model_or_frames
+        return {"series": m.series(), "agents": m.agent_frame(), "events": list(m.events),
+                "scenario": m.config.name, "params": m.config.flat(),
+                "scenario_source": getattr(m.config, "source", None), "n_steps": m.n_steps}
+    if isinstance(model_or_frames, Mapping) and isinstance(model_or_frames.get("series"),
+                                                           pd.DataFrame):
+        return dict(model_or_frames)
+    raise TypeError("write_run needs an H100Market or a mapping with a 'series' DataFrame")
+
+
+def write_run(model_or_frames: Any, out_dir: str | Path, manifest_info: Mapping[str, Any],
+              *, force: bool = False, charts: bool = True) -> dict[str, Path]:
+    """Write one run to ``out_dir`` atomically and return ``{kind: path}`` of what was written.
+
+    ``model_or_frames`` is a finished :class:`model.H100Market` or a mapping with ``series``
+    (required), ``agents``, ``events``, ``scenario``, ``params``. ``manifest_info`` adds to the
+    manifest; it must hold ``seed`` and should hold ``started``/``finished`` (datetimes) and
+    ``wall_time_s``; ``scenario``/``params`` there override those of the model. Raises
+    InputError if ``out_dir`` holds a different run and ``force`` is false.
+    """
+    parts = _parts(model_or_frames)
+    info = dict(manifest_info)
+    if "seed" not in info:
+        raise ValueError("manifest_info needs the run's seed")
+    series: pd.DataFrame = parts["series"]
+    agents: pd.DataFrame | None = parts.get("agents")
+    events = [(ev[0], ev[1], ev[2] if len(ev) > 2 else "") for ev in parts.get("events") or ()]
+    git = git_state()
+    manifest: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "scenario": info.pop("scenario", parts.get("scenario")),
+        "scenario_source": info.pop("scenario_source", parts.get("scenario_source")),
+        "seed": int(info.pop("seed")),
+        "params": info.pop("params", parts.get("params")),
+        "overrides": info.pop("overrides", {}),
+        "version": package_version(),
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
+        "python": platform.python_version(),
+        "n_steps": parts.get("n_steps", max(len(series) - 1, 0)),
+        "first_date": str(pd.Timestamp(series["date"].iloc[0]).date()) if len(series) else None,
+        "last_date": str(pd.Timestamp(series["date"].iloc[-1]).date()) if len(series) else None,
+        "events": [{"date": d, "label": text, "kind": kind} for d, text, kind in events],
+    }
+    manifest.update(info)  # started, finished, wall_time_s, command, ...
+    check_out_dir(out_dir, manifest, force)
+
+    out = Path(out_dir)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        files: dict[str, Path] = {}
+        series.to_parquet(tmp / "series.parquet", index=False)
+        files["series_parquet"] = Path("series.parquet")
+        series.to_csv(tmp / "series.csv", index=False, date_format="%Y-%m-%d")
+        files["series_csv"] = Path("series.csv")
+        if agents is not None:
+            agents.to_parquet(tmp / "agents.parquet", index=False)
+            files["agents_parquet"] = Path("agents.parquet")
+        if charts:
+            from experiments.charts import write_run_charts
+
+            for p in write_run_charts(series, events, tmp / "charts",
+                                      label=str(manifest["scenario"])):
+                files[f"chart_{p.stem}"] = Path("charts") / p.name
+        manifest["files"] = sorted(str(p) for p in files.values())
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n",
+                                    encoding="utf-8")
+        files["manifest"] = Path(MANIFEST)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
+        _replace_dir(tmp, out.resolve())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {k: out / v for k, v in files.items()}
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move directory ``new`` to ``target``, replacing what is there, never leaving neither."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    if not target.is_dir():
+        raise InputError(f"output directory {str(target)!r} is a file; choose another --out")
+    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

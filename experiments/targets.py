@@ -1,0 +1,543 @@
+"""Calibration targets: a TOML file of facts the model's series must reproduce.
+
+A targets file is a list of ``[[target]]`` tables::
+
+    [[target]]
+    id = "spot-peak-2023"
+    metric = "spot_price"              # a model series, or a ratio "a / b" of two series
+    window = ["2023-04-01", "2023-12-31"]
+    stat = "max"                       # see STATS
+    op = "between"                     # ">=" | "<=" | "between"
+    value = [6.0, 12.0]                # a number, a [low, high] pair, or ISO dates for date_of_*
+    source = "DOMAIN.md §6"
+    scenario = "baseline"              # optional; default "baseline"
+
+``stat = "pct_change"`` compares two windows: ``window_stat`` over ``window`` divided by
+``base_stat`` over ``base_window``, minus one (both stats default to ``mean``).
+
+Everything is checked when the file is read (:func:`load_targets`): unknown keys, metrics, stats
+and operators, windows outside the scenario's run horizon and malformed values raise
+:class:`model.errors.InputError` naming the file, the target id, the field, the value and what is
+allowed. :func:`compute_stat` is the one place a statistic of a series is computed; the sweep
+code imports it too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from model.errors import InputError
+
+#: statistics of one window; date_of_* return a datetime.date, the others a float
+NUMERIC_STATS = ("max", "min", "mean", "median", "sum", "first", "last")
+DATE_STATS = ("date_of_max", "date_of_min")
+STATS = NUMERIC_STATS + DATE_STATS + ("pct_change",)
+OPS = (">=", "<=", "between")
+
+REQUIRED_FIELDS = ("id", "metric", "window", "stat", "op", "value", "source")
+OPTIONAL_FIELDS = ("scenario", "base_window", "base_stat", "window_stat")
+FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+PCT_FIELDS = ("base_window", "base_stat", "window_stat")
+TOP_LEVEL_KEYS = ("target", "title", "description")
+
+DateLike = dt.date | str | pd.Timestamp | np.datetime64
+Window = tuple[dt.date, dt.date]
+
+
+# --------------------------------------------------------------------------------------------
+# Computing a statistic of a series
+# --------------------------------------------------------------------------------------------
+def _suggest(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def split_metric(metric: str) -> tuple[str, ...]:
+    """``"a / b"`` -> ``("a", "b")``; ``"a"`` -> ``("a",)``. Does not check the names."""
+    parts = tuple(p.strip() for p in str(metric).split("/"))
+    return parts
+
+
+def metric_series(df: pd.DataFrame, metric: str) -> pd.Series:
+    """The metric as a float Series indexed by date (DatetimeIndex).
+
+    ``metric`` is a column of ``df`` or a ratio ``"a / b"`` of two columns (a zero denominator
+    gives NaN). ``df`` has a ``date`` column or a DatetimeIndex.
+    """
+    if "date" in df.columns:
+        index = pd.DatetimeIndex(pd.to_datetime(df["date"]))
+    elif isinstance(df.index, pd.DatetimeIndex):
+        index = df.index
+    else:
+        raise InputError("the frame has neither a 'date' column nor a DatetimeIndex")
+    parts = split_metric(metric)
+    if len(parts) not in (1, 2) or not all(parts):
+        raise InputError(f"metric {metric!r} is not allowed; expected a series name or 'a / b'")
+    columns = [c for c in df.columns if c != "date"]
+    for name in parts:
+        if name not in df.columns or name == "date":
+            raise InputError(f"metric {metric!r}: unknown series {name!r}{_suggest(name, columns)}; "
+                             f"available: {', '.join(columns)}")
+    values = df[parts[0]].to_numpy(dtype=float)
+    if len(parts) == 2:
+        denom = df[parts[1]].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(denom != 0, values / np.where(denom != 0, denom, 1.0), np.nan)
+    return pd.Series(values, index=index, name=str(metric))
+
+
+def _as_date(value: DateLike) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def _window_values(series: pd.Series, window: Sequence[DateLike]) -> pd.Series:
+    start, end = (_as_date(w) for w in window)
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    part = series[(series.index >= lo) & (series.index <= hi)]
+    if part.empty:
+        first = series.index.min().date() if len(series) else None
+        last = series.index.max().date() if len(series) else None
+        raise InputError(f"window [{start}, {end}] holds no row of {series.name!r} "
+                         f"(the series runs from {first} to {last}, weekly)")
+    return part
+
+
+def _one_stat(part: pd.Series, stat: str) -> float | dt.date | None:
+    valid = part.dropna()
+    if valid.empty:
+        return None if stat in DATE_STATS else math.nan
+    if stat == "max":
+        return float(valid.max())
+    if stat == "min":
+        return float(valid.min())
+    if stat == "mean":
+        return float(valid.mean())
+    if stat == "median":
+        return float(valid.median())
+    if stat == "sum":
+        return float(valid.sum())
+    if stat == "first":
+        return float(valid.iloc[0])
+    if stat == "last":
+        return float(valid.iloc[-1])
+    if stat == "date_of_max":
+        return valid.idxmax().date()
+    if stat == "date_of_min":
+        return valid.idxmin().date()
+    raise InputError(f"stat {stat!r} is not allowed{_suggest(stat, STATS)}; allowed: {', '.join(STATS)}")
+
+
+def compute_stat(
+    df: pd.DataFrame,
+    metric: str,
+    window: Sequence[DateLike],
+    stat: str,
+    *,
+    base_window: Sequence[DateLike] | None = None,
+    base_stat: str = "mean",
+    window_stat: str = "mean",
+) -> float | dt.date | None:
+    """One statistic of one metric of one run.
+
+    df       a run's series (a ``date`` column or a DatetimeIndex, one row per week)
+    metric   a column name, or ``"a / b"`` for the ratio of two columns
+    window   ``(start, end)``, inclusive; dates, ISO strings or Timestamps
+    stat     one of :data:`STATS`:
+             max, min, mean, median, sum, first, last -> float;
+             date_of_max, date_of_min -> datetime.date (first occurrence);
+             pct_change -> ``window_stat(window) / base_stat(base_window) - 1`` (needs base_window)
+
+    NaN values (e.g. a ratio over a zero) are skipped; a window with no valid value gives NaN
+    (None for date_of_*). A window holding no row at all raises InputError.
+    """
+    if stat not in STATS:
+        raise InputError(f"stat {stat!r} is not allowed{_suggest(stat, STATS)}; "
+                         f"allowed: {', '.join(STATS)}")
+    series = metric_series(df, metric)
+    if stat != "pct_change":
+        return _one_stat(_window_values(series, window), stat)
+    if base_window is None:
+        raise InputError("stat 'pct_change' needs a base_window")
+    for name, s in (("window_stat", window_stat), ("base_stat", base_stat)):
+        if s not in NUMERIC_STATS:
+            raise InputError(f"{name} {s!r} is not allowed{_suggest(s, NUMERIC_STATS)}; "
+                             f"allowed: {', '.join(NUMERIC_STATS)}")
+    now = _one_stat(_window_values(series, window), window_stat)
+    base = _one_stat(_window_values(series, base_window), base_stat)
+    if base is None or now is None or math.isnan(base) or math.isnan(now) or base == 0:
+        return math.nan
+    return now / base - 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One validated target. ``value`` is a float or date (>=, <=) or a (low, high) pair."""
+
+    id: str
+    metric: str
+    window: Window
+    stat: str
+    op: str
+    value: Any
+    source: str
+    scenario: str = "baseline"
+    base_window: Window | None = None
+    base_stat: str = "mean"
+    window_stat: str = "mean"
+
+    @property
+    def is_date(self) -> bool:
+        return self.stat in DATE_STATS
+
+    def compute(self, df: pd.DataFrame) -> float | dt.date | None:
+        """This target's statistic on one run."""
+        return compute_stat(df, self.metric, self.window, self.stat, base_window=self.base_window,
+                            base_stat=self.base_stat, window_stat=self.window_stat)
+
+    def met_by(self, value: float | dt.date | None) -> bool:
+        """Whether ``value`` meets the target (NaN / None never does)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        if self.op == ">=":
+            return value >= self.value
+        if self.op == "<=":
+            return value <= self.value
+        lo, hi = self.value
+        return lo <= value <= hi
+
+    def describe(self) -> str:
+        """The target as text, e.g. ``between 6 and 12`` or ``>= 26``."""
+        if self.op == "between":
+            lo, hi = self.value
+            return f"between {format_value(lo)} and {format_value(hi)}"
+        return f"{self.op} {format_value(self.value)}"
+
+    def describe_stat(self) -> str:
+        """e.g. ``max over 2023-04-01..2023-12-31``."""
+        text = f"{self.stat} over {self.window[0]}..{self.window[1]}"
+        if self.stat == "pct_change":
+            text = (f"{self.window_stat} over {self.window[0]}..{self.window[1]} vs "
+                    f"{self.base_stat} over {self.base_window[0]}..{self.base_window[1]}, change")
+        return text
+
+
+def format_value(value: Any) -> str:
+    """Compact text for a target value or a result (dates ISO, numbers 4 significant digits)."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (int, float, np.floating, np.integer)):
+        v = float(value)
+        if math.isnan(v):
+            return "n/a"
+        if v != 0 and (abs(v) >= 1e15 or abs(v) < 1e-3):
+            return f"{v:.3g}"
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        return f"{v:.4g}"
+    return str(value)
+
+
+class _Checker:
+    """Field checks for one target, with error messages naming file, id, field and value."""
+
+    def __init__(self, path: str, tid: str):
+        self.path = path
+        self.tid = tid
+
+    def error(self, field_name: str, value: Any, allowed: str, hint: str = "") -> InputError:
+        return InputError(f"{self.path}: target {self.tid!r}: {field_name} = {value!r} is not "
+                          f"allowed{hint}; expected {allowed}")
+
+    def date(self, field_name: str, value: Any, whole: Any) -> dt.date:
+        if isinstance(value, dt.datetime):
+            raise self.error(field_name, whole, "dates without a time of day, e.g. 2023-04-01")
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self.error(field_name, whole, "ISO dates such as \"2023-04-01\" or 2023-04-01")
+
+    def window(self, field_name: str, value: Any) -> Window:
+        allowed = "a pair [start, end] of ISO dates, e.g. [\"2023-04-01\", \"2023-12-31\"]"
+        if not isinstance(value, list) or len(value) != 2:
+            raise self.error(field_name, value, allowed)
+        start, end = (self.date(field_name, v, value) for v in value)
+        if end < start:
+            raise self.error(field_name, value, "a start date on or before the end date")
+        return start, end
+
+    def number(self, field_name: str, value: Any, whole: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.error(field_name, whole, "a finite number (or [low, high] for op 'between')")
+        return float(value)
+
+    def choice(self, field_name: str, value: Any, options: Sequence[str]) -> str:
+        if not isinstance(value, str) or value not in options:
+            hint = _suggest(value, options) if isinstance(value, str) else ""
+            raise self.error(field_name, value, "one of " + ", ".join(repr(o) for o in options), hint)
+        return value
+
+
+def _horizon_from_model(scenario: str) -> Window:
+    from model import load_scenario
+
+    cfg = load_scenario(scenario)
+    return cfg.run.start, cfg.run.end
+
+
+def _series_from_model() -> Sequence[str]:
+    from model import SERIES
+
+    return SERIES
+
+
+def parse_targets(
+    text: str,
+    *,
+    path: str = "<targets>",
+    series: Sequence[str] | None = None,
+    horizon: Callable[[str], Window] | None = None,
+) -> list[Target]:
+    """Parse and validate the text of a targets file.
+
+    ``series`` (the allowed series names) defaults to ``model.SERIES``; ``horizon(scenario)``
+    returning ``(run.start, run.end)`` defaults to ``model.load_scenario``. Both can be given to
+    check a file without the model.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: malformed TOML: {err}") from None
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            raise InputError(f"{path}: unknown top-level key {key!r}{_suggest(key, TOP_LEVEL_KEYS)}; "
+                             f"allowed: {', '.join(TOP_LEVEL_KEYS)} (targets go in [[target]] tables)")
+    for key in ("title", "description"):
+        if key in raw and not isinstance(raw[key], str):
+            raise InputError(f"{path}: {key} = {raw[key]!r} is not allowed; expected a string")
+    tables = raw.get("target")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise InputError(f"{path}: no targets; expected one or more [[target]] tables")
+    names = list(series if series is not None else _series_from_model())
+    series_names = [s for s in names if s != "date"]
+    horizon = horizon or _horizon_from_model
+    horizons: dict[str, Window] = {}
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for i, t in enumerate(tables):
+        tid = t.get("id")
+        if not isinstance(tid, str) or not tid.strip():
+            raise InputError(f"{path}: target #{i + 1}: id = {tid!r} is not allowed; "
+                             "expected a non-empty string")
+        if tid in seen:
+            raise InputError(f"{path}: target {tid!r}: id is used twice; ids must be unique")
+        seen.add(tid)
+        c = _Checker(path, tid)
+        for key in t:
+            if key not in FIELDS:
+                raise InputError(f"{path}: target {tid!r}: unknown field {key!r}"
+                                 f"{_suggest(key, FIELDS)}; allowed fields: {', '.join(FIELDS)}")
+        for key in REQUIRED_FIELDS:
+            if key not in t:
+                raise InputError(f"{path}: target {tid!r}: missing field {key!r} "
+                                 f"(required: {', '.join(REQUIRED_FIELDS)})")
+        # metric
+        metric = t["metric"]
+        if not isinstance(metric, str):
+            raise c.error("metric", metric, "a series name or a ratio 'a / b'")
+        parts = split_metric(metric)
+        if len(parts) > 2 or not all(parts):
+            raise c.error("metric", metric, "a series name or a ratio 'a / b' of two series")
+        for name in parts:
+            if name not in series_names:
+                raise InputError(f"{path}: target {tid!r}: metric = {metric!r}: unknown series "
+                                 f"{name!r}{_suggest(name, series_names)}; allowed: "
+                                 f"{', '.join(series_names)} (or 'a / b')")
+        metric = " / ".join(parts)
+        stat = c.choice("stat", t["stat"], STATS)
+        op = c.choice("op", t["op"], OPS)
+        source = t["source"]
+        if not isinstance(source, str) or not source.strip():
+            raise c.error("source", source, "a non-empty string naming where the number comes from")
+        scenario = t.get("scenario", "baseline")
+        if not isinstance(scenario, str) or not scenario.strip():
+            raise c.error("scenario", scenario, "a scenario name or a path to a scenario file")
+        window = c.window("window", t["window"])
+        # pct_change keys
+        base_window = None
+        base_stat = window_stat = "mean"
+        if stat == "pct_change":
+            if "base_window" not in t:
+                raise InputError(f"{path}: target {tid!r}: missing field 'base_window' "
+                                 "(stat 'pct_change' compares window with base_window)")
+            base_window = c.window("base_window", t["base_window"])
+            base_stat = c.choice("base_stat", t.get("base_stat", "mean"), NUMERIC_STATS)
+            window_stat = c.choice("window_stat", t.get("window_stat", "mean"), NUMERIC_STATS)
+        else:
+            for key in PCT_FIELDS:
+                if key in t:
+                    raise InputError(f"{path}: target {tid!r}: field {key!r} is only allowed "
+                                     f"with stat = 'pct_change' (stat is {stat!r})")
+        # value
+        raw_value = t["value"]
+        if stat in DATE_STATS:
+            if op == "between":
+                if not isinstance(raw_value, list) or len(raw_value) != 2:
+                    raise c.error("value", raw_value, "a pair [earliest, latest] of ISO dates "
+                                  "for op 'between'")
+                value = tuple(c.date("value", v, raw_value) for v in raw_value)
+            else:
+                value = c.date("value", raw_value, raw_value)
+        else:
+            if op == "between":
+                if not isinstance(raw_value, list) or len(raw_value) != 2:
+                    raise c.error("value", raw_value, "a pair [low, high] of numbers for op 'between'")
+                value = tuple(c.number("value", v, raw_value) for v in raw_value)
+            else:
+                if isinstance(raw_value, list):
+                    raise c.error("value", raw_value, f"one number for op {op!r}")
+                value = c.number("value", raw_value, raw_value)
+        if op == "between" and value[0] > value[1]:
+            raise c.error("value", raw_value, "[low, high] with low <= high")
+        # horizon
+        if scenario not in horizons:
+            try:
+                horizons[scenario] = horizon(scenario)
+            except InputError as err:
+                raise InputError(f"{path}: target {tid!r}: scenario = {scenario!r}: {err}") from None
+        start, end = horizons[scenario]
+        for key, w in (("window", window), ("base_window", base_window)):
+            if w is not None and (w[0] < start or w[1] > end):
+                raise InputError(f"{path}: target {tid!r}: {key} = [{w[0]}, {w[1]}] is not allowed; "
+                                 f"it must lie within the run horizon of scenario {scenario!r}, "
+                                 f"{start} to {end}")
+        if stat in DATE_STATS:
+            dates = value if op == "between" else (value,)
+            if any(d < start or d > end for d in dates):
+                raise InputError(f"{path}: target {tid!r}: value = {raw_value!r} is not allowed; "
+                                 f"dates must lie within the run horizon {start} to {end}")
+        targets.append(Target(id=tid, metric=metric, window=window, stat=stat, op=op, value=value,
+                              source=source.strip(), scenario=scenario, base_window=base_window,
+                              base_stat=base_stat, window_stat=window_stat))
+    return targets
+
+
+def load_targets(
+    path: str | Path,
+    *,
+    series: Sequence[str] | None = None,
+    horizon: Callable[[str], Window] | None = None,
+) -> list[Target]:
+    """Read and validate a targets file (see :func:`parse_targets`). Raises InputError."""
+    p = Path(path)
+    if not p.is_file():
+        where = "is a directory" if p.is_dir() else "does not exist"
+        raise InputError(f"targets file {str(path)!r} {where}; expected a TOML file of "
+                         "[[target]] tables")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text ({err})") from None
+    return parse_targets(text, path=str(path), series=series, horizon=horizon)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation over an ensemble
+# --------------------------------------------------------------------------------------------
+def nan_quantile(values: Any, q: float, axis: int = -1) -> Any:
+    """Quantile ``q`` (linear interpolation, as numpy's default) ignoring NaN, exact with +-inf.
+
+    ``np.nanquantile`` turns ``[inf, inf]`` into NaN (it computes inf - inf) and warns; here the
+    quantile of values that include infinities is the limit (e.g. median of [5, inf] is inf).
+    All-NaN slices give NaN. Works along ``axis`` of an array, or on a 1-D sequence.
+    """
+    a = np.sort(np.moveaxis(np.asarray(values, dtype=float), axis, -1), axis=-1)  # NaN last
+    n = np.sum(~np.isnan(a), axis=-1)
+    pos = q * np.maximum(n - 1, 0)
+    lo = np.floor(pos).astype(int)
+    hi = np.ceil(pos).astype(int)
+    frac = pos - lo
+    a_lo = np.take_along_axis(a, lo[..., None], axis=-1)[..., 0]
+    a_hi = np.take_along_axis(a, hi[..., None], axis=-1)[..., 0]
+    with np.errstate(invalid="ignore"):
+        out = a_lo + frac * (a_hi - a_lo)
+    out = np.where((a_lo == a_hi) | (frac == 0), a_lo, out)
+    out = np.where(np.isinf(a_hi) & ~np.isinf(a_lo) & (frac > 0), a_hi, out)
+    out = np.where(np.isinf(a_lo) & ~np.isinf(a_hi) & (frac > 0), a_lo, out)
+    out = np.where(n == 0, np.nan, out)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _quantile(values: Sequence[float | dt.date | None], q: float, is_date: bool):
+    if is_date:
+        ords = [v.toordinal() for v in values if v is not None]
+        if not ords:
+            return None
+        return dt.date.fromordinal(int(round(float(np.quantile(ords, q)))))
+    return nan_quantile([np.nan if v is None else float(v) for v in values], q)
+
+
+@dataclass
+class TargetResult:
+    """A target evaluated on an ensemble: per-seed values, median, 10-90% range, verdict."""
+
+    target: Target
+    values: list = field(default_factory=list)
+    median: Any = None
+    p10: Any = None
+    p90: Any = None
+    passed: bool = False
+    seed_pass_share: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        def plain(v):  # JSON has no NaN or infinity: both become null
+            if isinstance(v, dt.date):
+                return v.isoformat()
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            return v
+
+        t = self.target
+        target = {"op": t.op, "value": [plain(v) for v in t.value] if t.op == "between"
+                  else plain(t.value), "text": t.describe()}
+        return {"id": t.id, "metric": t.metric, "median": plain(self.median), "p10": plain(self.p10),
+                "p90": plain(self.p90), "target": target, "passed": bool(self.passed),
+                "seed_pass_share": float(self.seed_pass_share)}
+
+
+def evaluate_target(target: Target, frames: Sequence[pd.DataFrame]) -> TargetResult:
+    """Evaluate ``target`` on each run; it passes when the median over runs meets it."""
+    if not frames:
+        raise ValueError("evaluate_target needs at least one run")
+    values = [target.compute(df) for df in frames]
+    median = _quantile(values, 0.5, target.is_date)
+    return TargetResult(
+        target=target,
+        values=values,
+        median=median,
+        p10=_quantile(values, 0.1, target.is_date),
+        p90=_quantile(values, 0.9, target.is_date),
+        passed=target.met_by(median),
+        seed_pass_share=sum(target.met_by(v) for v in values) / len(values),
+    )
