@@ -19,6 +19,7 @@ class Firm(mesa.Agent):
         model.cards.open(f"{self.kind}:{name}")       # same index in both ledgers
         model.nextgen_cards.open(f"{self.kind}:{name}")
         self.cohorts: list[list[float]] = []  # [delivery step, hopper cards, nextgen cards, H100-eq]
+        self._eq = 0.0                        # running total of the cohorts' H100-eq
 
     # -- books ----------------------------------------------------------------------------------
     @property
@@ -32,16 +33,27 @@ class Firm(mesa.Agent):
 
     @property
     def fleet_eq(self) -> float:
-        """Owned compute in H100-equivalents (Hopper variants and next-generation cards)."""
-        return float(sum(c[3] for c in self.cohorts))
+        """Owned compute in H100-equivalents (Hopper variants and next-generation cards).
+
+        Kept as a running total: it is read many times a week and fleets hold many cohorts."""
+        return max(self._eq, 0.0)
 
     def receive_cards(self, hopper: float, hopper_eq: float, nextgen: float = 0.0,
                       nextgen_eq: float = 0.0) -> None:
         """Add delivered cards as cohorts (one per generation, so each ages and sells on its own)."""
-        if hopper > 0:
-            self.cohorts.append([self.model.steps, hopper, 0.0, hopper_eq])
-        if nextgen > 0:
-            self.cohorts.append([self.model.steps, 0.0, nextgen, nextgen_eq])
+        now = self.model.steps
+        for cards, eq, gen in ((hopper, hopper_eq, 1), (nextgen, nextgen_eq, 2)):
+            if cards <= 0:
+                continue
+            same = next((c for c in reversed(self.cohorts[-2:]) if c[0] == now and c[3 - gen] == 0.0), None)
+            if same is not None:          # one cohort per generation per week
+                same[gen] += cards
+                same[3] += eq
+            else:
+                row = [now, 0.0, 0.0, eq]
+                row[gen] = cards
+                self.cohorts.append(row)
+            self._eq += eq
 
     def remove_cards(self, hopper: float, to: int) -> float:
         """Take Hopper cards out of the fleet (oldest first) to account `to`; returns H100-eq removed."""
@@ -55,6 +67,7 @@ class Firm(mesa.Agent):
             eq_take = c[3] * take / c[1]
             c[1] -= take
             c[3] -= eq_take
+            self._eq -= eq_take
             eq_removed += eq_take
             left -= take
         self.model.cards.transfer(self.account, to, hopper - left, "card_sale")
@@ -71,6 +84,7 @@ class Firm(mesa.Agent):
                 self.model.cards.transfer(self.account, self.model.acct_retired, c[1], "retired")
                 self.model.nextgen_cards.transfer(self.account, self.model.acct_retired, c[2], "retired")
                 eq += c[3]
+                self._eq -= c[3]
             else:
                 keep.append(c)
         self.cohorts = keep

@@ -131,7 +131,7 @@ class ModelCreator(Firm):
     def job_gpus(self) -> float:
         """The size of run a team can fund: its wish-list cluster scaled by the funding climate."""
         d = self.model.cfg.demand
-        return self.train_gpus * float(np.clip(self.model.climate / d.wishlist_climate, 0.2, 3.0))
+        return self.train_gpus * min(3.0, max(0.2, self.model.climate / d.wishlist_climate))
 
     def inference_need(self) -> float:
         return self.inference_gpus * self.model.inference_index if self.deployed else 0.0

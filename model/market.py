@@ -23,13 +23,14 @@ from agents.creator import FINETUNE_MODE, TRAIN_MODE, ModelCreator, generate_cre
 from agents.finetuner import FineTuner, FineTunerPool
 from agents.reseller import Reseller
 from model.clearing import clear_uniform
-from model.config import load_scenario
+from model.config import Table, load_scenario
+from model.errors import InputError
 from model.contracts import LARGE, SMALL, ReservationBook
 from model.grey import GreyChannel, Shipment, seizure_probability
 from model.hours_market import FINETUNE, INFERENCE, TRAIN, Book, clear_hours, demand_book, supply_book
 from model.ledger import Ledger
 from model.products import catalog
-from model.rules import RuleBook
+from model.rules import ExportRule, RuleBook
 from model.supply import OrderBook, lead_time_weeks, weekly_output
 from model.timeline import HOURS_PER_WEEK, WEEK, n_steps, series_on_grid, step_dates
 
@@ -47,6 +48,12 @@ EXTRA_SERIES = (
     "vendor_output", "unmet_gpus",
 )
 
+#: trade_log rows: (step, seller, buyer, kind, market, volume). Sellers and buyers are agents'
+#: unique_id, or "vendor" / "finetuner-pool" (the fine-tuning teams' pooled purchases).
+MARKETS = {"vendor": "new cards", "reservation": "reserved GPUs", "ondemand": "on-demand GPU-hours",
+           "resale": "idle hours to resellers", "spot": "spot GPU-hours", "used_cards": "used cards",
+           "grey": "grey-market cards"}
+
 EXTERNAL = ("investors", "vendor", "fab", "datacentre", "power_site", "fines", "retired",
             "in_transit", "seized", "spot_pool", "vendor_stock")
 
@@ -59,12 +66,16 @@ class H100Market(mesa.Model):
             seed = int(seed) if seed.strip() else None
         super().__init__(seed=seed)
         self.seed = seed
+        self.scenario = scenario
+        self._overrides = dict(overrides)
+        self.lever_log: list[tuple[int, dt.date, str, object]] = []  # levers pulled mid-run
         self.cfg = self.config = load_scenario(scenario, **overrides)
         cfg = self.cfg
         self.start = cfg.run.start
         self.n_steps = n_steps(cfg.run.start, cfg.run.end)
         self.date = self.start
         self.catalog = catalog()
+        self._added_rules: list[ExportRule] = []
         self.rules = RuleBook.from_config(cfg)
         self._precompute_drivers()
 
@@ -93,12 +104,13 @@ class H100Market(mesa.Model):
         self.grey_price = cfg.vendor.list_price
         self.spot_hist = deque([np.array([self.launch_price, self.launch_price])], maxlen=4)
         self.lead_time_weeks = 0.0
-        self.trade_log: deque = deque(maxlen=5000)
+        self.trade_log: deque = deque(maxlen=20000)   # recent trades, for the network view
         self._drivers_at(0)
 
         self._build_population()
         self._owner_of_account = {a.account: a for a in self.agents if not isinstance(a, FineTuner)}
         self._reset_week()
+        self._held = None
         self._measure_lead_time()
         self._record(initial=True)
         reporters = {name: name for name in SERIES + EXTRA_SERIES}
@@ -133,7 +145,8 @@ class H100Market(mesa.Model):
         k = np.searchsorted(rel_ords, eff, side="right") - 1
         self._open_quality = np.where(k >= 0, rel_q[np.maximum(k, 0)], 0.0)
         d = cfg.demand
-        self._climate = series_on_grid(d.funding_climate, dates) * d.funding_multiplier
+        self._climate_base = series_on_grid(d.funding_climate, dates)
+        self._climate = self._climate_base * d.funding_multiplier
         self._alt_cost = series_on_grid(d.alt_inference_cost, dates)
         self._inference_index = series_on_grid(d.inference_demand_index, dates)
         # The vendor's planned output runs two years past the horizon, so the lead time of an order
@@ -202,17 +215,25 @@ class H100Market(mesa.Model):
 
     def reserved_gpus(self, agent, tier: int, future: bool = False) -> float:
         """GPUs of the agent's reservations on a tier (deliverable share only, unless `future`)."""
+        if self._held is None:
+            self._held = self._entitlements()
+        return float(self._held[1 if future else 0][tier].get(agent.unique_id, 0.0))
+
+    def _entitlements(self):
+        """Per holder and tier: GPUs deliverable now, and GPUs held now or later (one pass a week)."""
         rb = self.reservations
-        if len(rb) == 0:
-            return 0.0
-        mine = (rb.holder == agent.unique_id) & (rb.tier == tier) & (rb.end > self.steps)
-        if future:
-            return float(rb.gpus[mine].sum())
-        mine &= rb.start <= self.steps
-        if not mine.any():
-            return 0.0
-        ratio = self._deliverable[rb.provider[mine], tier]
-        return float((rb.gpus[mine] * ratio).sum())
+        now: tuple[dict, dict] = ({}, {})
+        later: tuple[dict, dict] = ({}, {})
+        if len(rb):
+            live = rb.end > self.steps
+            started = live & (rb.start <= self.steps)
+            ratio = self._deliverable[rb.provider, rb.tier]
+            for k in np.flatnonzero(live):
+                h, t = int(rb.holder[k]), int(rb.tier[k])
+                later[t][h] = later[t].get(h, 0.0) + rb.gpus[k]
+                if started[k]:
+                    now[t][h] = now[t].get(h, 0.0) + rb.gpus[k] * ratio[k]
+        return now, later
 
     def sign_reservation(self, holder, cloud, tier: int, gpus: float, weeks: int, rate: float,
                          prepaid: float) -> None:
@@ -228,8 +249,9 @@ class H100Market(mesa.Model):
             self.place_order(cloud, "H100 SXM5", shortfall / c.max_reserved_share, nextgen_ok=True)
         due = self.reservations.sign(holder.unique_id, cloud.cloud_index, tier, gpus, start, weeks,
                                      rate, prepaid)
+        self._held = None
         holder.pay(cloud.account, due, "reservation_prepaid")
-        self.trade_log.append((self.steps, holder.unique_id, cloud.unique_id, "reservation", gpus))
+        self._log(cloud.unique_id, holder.unique_id, "reservation", gpus)
 
     def best_legal_product(self, region: str) -> tuple[str | None, float]:
         """The best Hopper part the legal channel may sell into a region today."""
@@ -281,6 +303,48 @@ class H100Market(mesa.Model):
                         tier=tier, gpus=gpus, price=reseller.ask_price(price, tier), resale=int(resale))
 
     # ------------------------------------------------------------------------------------------
+    # Levers a user may pull while the model runs (the app's regulator and investor controls)
+    # ------------------------------------------------------------------------------------------
+    LIVE_LEVERS = ("funding_multiplier", "export_controls", "seizure_odds_multiplier")
+
+    def get_lever(self, name: str):
+        from model.config import resolve_key
+        return self.cfg.get(resolve_key(name))
+
+    def set_lever(self, name: str, value) -> None:
+        """Change a live lever from now on (validated like any override; logged in lever_log)."""
+        from model.config import resolve_key
+        leaf = resolve_key(name).split(".", 1)[1]
+        if leaf not in self.LIVE_LEVERS:
+            raise InputError(f"lever {name!r} cannot change while the model runs; live levers: "
+                             f"{', '.join(self.LIVE_LEVERS)} (others apply on Reset)")
+        overrides = {**self._overrides, leaf: value}
+        cfg = load_scenario(self.scenario, **overrides)
+        self._overrides, self.cfg, self.config = overrides, cfg, cfg
+        if leaf == "funding_multiplier":
+            now = min(self.steps, self.n_steps)
+            self._climate[now:] = self._climate_base[now:] * cfg.demand.funding_multiplier
+            self._drivers_at(now)
+        elif leaf == "export_controls":
+            self._rebuild_rules()
+        self.lever_log.append((self.steps, self.date, leaf, value))
+
+    def add_export_rule(self, **fields) -> None:
+        """Add an export rule mid-run (a student playing the regulator), e.g.
+        ``add_export_rule(name="My rule", regions=["CN"], tpp_min=1000.0)``; announce and effective
+        default to today. Validated against the scenario schema."""
+        from model.config import RULE, _check_table
+        row = {"announce": self.date, "effective": self.date, **fields}
+        rule = ExportRule.from_config(_check_table(Table(RULE), [row], "add_export_rule", None)[0])
+        self._added_rules.append(rule)
+        self._rebuild_rules()
+        self.lever_log.append((self.steps, self.date, "add_export_rule", rule.name))
+
+    def _rebuild_rules(self) -> None:
+        rules = [ExportRule.from_config(r) for r in self.cfg.policy.rules] + self._added_rules
+        self.rules = RuleBook(rules, self.cfg.policy.export_controls)
+
+    # ------------------------------------------------------------------------------------------
     # The week
     # ------------------------------------------------------------------------------------------
     def step(self) -> None:
@@ -289,6 +353,7 @@ class H100Market(mesa.Model):
         self._reset_week()
         self._supply()
         self._deliverable = self._deliverable_share()
+        self._held = None
         for cloud in self.clouds:
             cloud.step()
         for reseller in self.resellers:
@@ -356,24 +421,28 @@ class H100Market(mesa.Model):
         deliveries = self.orders.allocate(self.cards[self.acct_stock], ng_make_eq,
                                           cfg.vendor.max_customer_share)
         equiv = cfg.supply.nextgen_h100_equivalents
-        ng_made = 0.0
+        # One booking per customer and product a week (a customer has many orders in the book).
+        lots: dict[tuple[int, str], list[float]] = {}
         for dlv in deliveries:
-            agent = self._owner_of_account[dlv.customer]
-            ng_cards = dlv.nextgen_eq / equiv
-            ng_made += ng_cards
-            if isinstance(agent, GreyBroker):
-                agent.add_cost(dlv.hopper, dlv.price)
+            lot = lots.setdefault((dlv.customer, dlv.product), [0.0, 0.0, 0.0])
+            lot[0] += dlv.hopper
+            lot[1] += dlv.nextgen_eq
+            lot[2] += dlv.price * dlv.hopper + dlv.nextgen_eq * self.card_price_new * cfg.vendor.nextgen_price_share
+        for (customer, product), (hopper, ng_eq, cost) in lots.items():
+            agent = self._owner_of_account[customer]
+            ng_cards = ng_eq / equiv
+            if isinstance(agent, GreyBroker) and hopper > 0:
+                agent.add_cost(hopper, (cost - ng_eq * self.card_price_new * cfg.vendor.nextgen_price_share) / hopper)
             self.nextgen_cards.transfer(self.acct_fab, agent.account, ng_cards, "made")
-            self.cards.transfer(self.acct_stock, agent.account, dlv.hopper, "delivered")
-            perf = self.catalog[dlv.product].perf
-            agent.receive_cards(dlv.hopper, dlv.hopper * perf, ng_cards, dlv.nextgen_eq)
-            cost = dlv.price * dlv.hopper + dlv.nextgen_eq * self.card_price_new * cfg.vendor.nextgen_price_share
+            self.cards.transfer(self.acct_stock, agent.account, hopper, "delivered")
+            perf = self.catalog[product].perf
+            agent.receive_cards(hopper, hopper * perf, ng_cards, ng_eq)
             agent.pay(self.acct_vendor, cost, "cards")
             if isinstance(agent, Cloud):
-                agent.pay(self.acct_datacentre, cfg.cloud.infra_capex_per_gpu * (dlv.hopper + dlv.nextgen_eq),
+                agent.pay(self.acct_datacentre, cfg.cloud.infra_capex_per_gpu * (hopper + ng_eq),
                           "infrastructure")
-                agent.on_delivery(dlv.hopper + dlv.nextgen_eq)
-            self.trade_log.append((self.steps, -1, agent.unique_id, "vendor", dlv.hopper + ng_cards))
+                agent.on_delivery(hopper + ng_eq)
+            self._log("vendor", agent.unique_id, "vendor", hopper + ng_cards)
         life = int(round(cfg.supply.card_life_years * 52))
         for agent in self._owners:
             if agent.cohorts and self.steps - agent.cohorts[0][0] >= life:
@@ -509,8 +578,40 @@ class H100Market(mesa.Model):
         self._spot_volume = res.spot_volume
         self._capacity_eq = float(caps.sum())
         self._cloud_used = float(sold_gpus.sum())
-        for k in np.flatnonzero(got)[:50]:
-            self.trade_log.append((self.steps, -2, int(lines["owner"][k]), "spot", float(res.spot_fill[k])))
+        self._log_hours(lines, res, clouds)
+
+    def _log(self, seller, buyer, kind: str, volume: float) -> None:
+        if volume > 0:
+            self.trade_log.append((self.steps, seller, buyer, kind, MARKETS[kind], float(volume)))
+
+    def _log_hours(self, lines, res, clouds) -> None:
+        """Who sold hours to whom this week: clouds on demand; holders to resellers; resellers on
+        spot (a buyer is credited to the reseller that sold most on its tier)."""
+        owner = lines["owner"]
+        pool = owner < 0
+        for i, cloud in enumerate(clouds):
+            mine = res.od_cloud == i
+            for k in np.flatnonzero(mine & ~pool):
+                self._log(cloud.unique_id, int(owner[k]), "ondemand", res.od_fill[k])
+            self._log(cloud.unique_id, "finetuner-pool", "ondemand", float(res.od_fill[mine & pool].sum()))
+        asks = res.asks
+        by_reseller = {}
+        for k in np.flatnonzero(res.ask_fill > 0):
+            acct = int(asks["reseller"][k])
+            seller = self._owner_of_account[int(asks["seller"][k])]
+            reseller = self._owner_of_account[acct]
+            self._log(seller.unique_id, reseller.unique_id, "resale", res.ask_fill[k])
+            key = (int(asks["tier_cleared"][k]), reseller.unique_id)
+            by_reseller[key] = by_reseller.get(key, 0.0) + res.ask_fill[k]
+        for tier in (SMALL, LARGE):
+            sold = {r: v for (t, r), v in by_reseller.items() if t == tier}
+            if not sold:
+                continue
+            top = max(sold, key=sold.get)
+            on_tier = (lines["tier"] == tier) & (res.spot_fill > 0)
+            for k in np.flatnonzero(on_tier & ~pool):
+                self._log(top, int(owner[k]), "spot", res.spot_fill[k])
+            self._log(top, "finetuner-pool", "spot", float(res.spot_fill[on_tier & pool].sum()))
 
     def _fee_of(self, account: int) -> float:
         agent = self._owner_of_account.get(int(account))
@@ -595,7 +696,7 @@ class H100Market(mesa.Model):
         buyer.pay(seller.account, qty * price, kind)
         if isinstance(buyer, Cloud):
             buyer.on_delivery(eq)
-        self.trade_log.append((self.steps, seller.unique_id, buyer.unique_id, kind, qty))
+        self._log(seller.unique_id, buyer.unique_id, kind, qty)
 
     # -- grey channel --------------------------------------------------------------------------
     def _clear_grey(self) -> None:
@@ -617,7 +718,7 @@ class H100Market(mesa.Model):
                 balance = ship.price * ship.cards - ship.deposit
                 buyer.pay(broker.account, min(balance, max(buyer.cash, 0.0)), "grey_balance")
                 self.smuggled_cards += ship.cards
-                self.trade_log.append((self.steps, broker.unique_id, buyer.unique_id, "grey", ship.cards))
+                self._log(broker.unique_id, buyer.unique_id, "grey", ship.cards)
         bids, asks = self.grey_bids.arrays(), self.grey_asks.arrays()
         for b in self.brokers:
             b.demand_seen += float(bids["qty"].sum()) / max(1, len(self.brokers))

@@ -68,11 +68,13 @@ class OrderBook:
     placed: list = field(default_factory=list)
     shell: list = field(default_factory=list)      # placed by a broker through a shell company
     outstanding: list = field(default_factory=list)
+    _per_customer: dict | None = field(default=None, repr=False)
 
     def place(self, customer: int, product: str, qty: float, weight: float, price: float,
               region: str, step: int, nextgen_ok: bool, shell: bool = False) -> None:
         if qty <= 0:
             return
+        self._per_customer = None
         self.customer.append(customer)
         self.product.append(product)
         self.region.append(region)
@@ -87,11 +89,17 @@ class OrderBook:
         return float(sum(self.outstanding))
 
     def backlog_of(self, customer: int) -> float:
-        return float(sum(q for c, q in zip(self.customer, self.outstanding) if c == customer))
+        if self._per_customer is None:   # cached until the book changes
+            per: dict[int, float] = {}
+            for c, q in zip(self.customer, self.outstanding):
+                per[c] = per.get(c, 0.0) + q
+            self._per_customer = per
+        return float(self._per_customer.get(customer, 0.0))
 
     def cancel(self, keep) -> float:
         """Drop orders where keep[i] is False; returns the quantity cancelled."""
         dropped = 0.0
+        self._per_customer = None
         for name in ("customer", "product", "region", "nextgen_ok", "weight", "price", "placed",
                      "shell", "outstanding"):
             col = getattr(self, name)
@@ -124,6 +132,7 @@ class OrderBook:
             for i in np.flatnonzero((hop + ng) > 0)
         ]
         out = want - ng - hop
+        self._per_customer = None
         self.outstanding = [float(x) for x in out]
         if (out <= 1e-9).any():
             self.cancel(list(out > 1e-9))

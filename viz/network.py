@@ -7,9 +7,8 @@ Kinds with many small members (the thousands of fine-tuning teams) are drawn as 
 so the picture stays readable.
 
 The trades come from ``model.trade_log``: rows of (step, seller_id, buyer_id, kind, market, volume)
-as a DataFrame or a list of tuples / dicts, or the five-field rows H100Market logs now,
-(step, seller_id, buyer_id, kind, volume), whose market follows from the kind. Ids are agents'
-``unique_id``; -1 is the chip vendor and -2 the anonymous spot pool.
+as a DataFrame or a list of tuples / dicts. Ids are agents' ``unique_id``, or "vendor" (the chip
+vendor) and "finetuner-pool" (the fine-tuning teams' pooled purchases).
 """
 
 from __future__ import annotations
