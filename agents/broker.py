@@ -39,16 +39,19 @@ class GreyBroker(Firm):
         g = m.cfg.grey
         stock = self.gpus
         if (m.steps + self.offset) % SOURCING_REVIEW == 0 and self.demand_seen > 0:
+            # To receive its sourcing rate every week, a broker keeps a lead time's worth of
+            # orders in the vendor's queue (Little's law), as far as buyers ask for cards.
             pipeline = stock + m.orders.backlog_of(self.account)
-            want = min(g.sourcing_cards_per_week * SOURCING_REVIEW * 3, self.demand_seen * 2) - pipeline
+            cover = g.sourcing_cards_per_week * (min(m.lead_time_weeks, 52.0) + SOURCING_REVIEW)
+            want = min(cover, self.demand_seen * 2) - pipeline
             if want > 1:
                 if m.rng.random() < m.cfg.vendor.end_user_check_catch:
                     self.caught += 1        # the end-user check stops the shell company's order
                 elif m.rules.allowed(m.catalog["H100 SXM5"], "ROW", m.date):
                     m.place_order(self, "H100 SXM5", want, nextgen_ok=False, region="ROW", shell=True)
-        # Buy used cards when the grey price leaves a margin over them.
+        # Buy used cards when the price restricted buyers last paid leaves a margin over them.
         if self.demand_seen > 0:
-            limit = m.grey_price * (1.0 - self.p_seize()) / (1.0 + g.broker_markup) / 1.02
+            limit = m.grey_trade_price * (1.0 - self.p_seize()) / (1.0 + g.broker_markup) / 1.02
             m.card_bids.add(buyer=self.unique_id, qty=g.sourcing_cards_per_week, price=limit)
         if stock > 1e-9:
             m.grey_asks.add(seller=self.unique_id, qty=stock, price=self.ask())
@@ -57,7 +60,7 @@ class GreyBroker(Firm):
     def on_sale(self, sold_share: float) -> None:
         g = self.model.cfg.grey
         if sold_share > 0.99:
-            self.markup = min(3.0, self.markup * 1.1 + 0.01)
+            self.markup = min(2.0, self.markup * 1.05 + 0.01)
         elif sold_share < 0.5:
             self.markup = max(g.broker_markup, self.markup * 0.9)
 

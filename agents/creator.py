@@ -192,7 +192,10 @@ class ModelCreator(Firm):
             if qty > 1:
                 m.place_order(self, product, qty, nextgen_ok=(self.region == "US"))
             if h100_barred and m.lead_time_weeks > m.cfg.demand.budget_weeks:
-                self._bid_grey(gap * 0.5)   # cannot wait for the legal queue
+                # Cannot wait for the legal queue: buy part of what is missing *now* (cards in
+                # hand, not in the queue) from brokers.
+                in_hand = self.fleet_eq + self.grey_pipeline()
+                self._bid_grey(0.5 * max(0.0, self.target_fleet() - in_hand))
         elif h100_barred:
             self._bid_grey(gap)
 

@@ -23,24 +23,30 @@ def npv(annual_rate: float, cashflows) -> float:
 
 
 def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> float:
-    """Annual internal rate of return of weekly cash flows, by bisection.
+    """Annual internal rate of return of weekly cash flows.
 
-    Returns NaN when the NPV does not change sign on [lo, hi] (no investment to speak of, or it
-    never pays back).
+    The NPV is evaluated on a grid of rates in one matrix product to bracket the root, then the
+    bracket is bisected. Returns NaN when the NPV does not change sign on [lo, hi] (no investment
+    to speak of, or it never pays back).
     """
     cf = np.asarray(cashflows, dtype=np.float64)
-    f_lo, f_hi = npv(lo, cf), npv(hi, cf)
-    if np.sign(f_lo) == np.sign(f_hi):
+    grid = np.concatenate([np.linspace(lo, 1.0, 200, endpoint=False), np.geomspace(1.0, hi, 56)])
+    weekly = (1.0 + grid) ** (1.0 / WEEKS_PER_YEAR)
+    values = (weekly[:, None] ** -np.arange(len(cf))[None, :]) @ cf
+    signs = np.sign(values)
+    change = np.flatnonzero(signs[:-1] != signs[1:])
+    if change.size == 0:
         return float("nan")
-    for _ in range(200):
+    k = change[0]
+    lo, hi = float(grid[k]), float(grid[k + 1])
+    f_lo = values[k]
+    while hi - lo > tol:
         mid = 0.5 * (lo + hi)
         f_mid = npv(mid, cf)
         if np.sign(f_mid) == np.sign(f_lo):
             lo, f_lo = mid, f_mid
         else:
             hi = mid
-        if hi - lo < tol:
-            break
     return 0.5 * (lo + hi)
 
 

@@ -14,7 +14,7 @@ on-demand capacity and large spot asks left over after the large market carry to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,27 +26,31 @@ USES = ("training", "finetune", "inference")
 FLOAT_COLS = {"gpus", "limit", "price", "qty"}
 
 
-@dataclass
 class Book:
-    """Column arrays built up by appending; frozen to numpy before clearing."""
+    """Column arrays built up by appending rows (few, rich agents) or whole arrays (the
+    vectorised populations); frozen to numpy once, before clearing."""
 
-    cols: tuple[str, ...]
-    data: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.data = {c: [] for c in self.cols}
+    def __init__(self, cols: tuple[str, ...]):
+        self.cols = cols
+        self._rows: dict[str, list] = {c: [] for c in cols}
+        self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in cols}
 
     def add(self, **row) -> None:
         for c in self.cols:
-            self.data[c].append(row[c])
+            self._rows[c].append(row[c])
 
     def extend(self, **cols) -> None:
         for c in self.cols:
-            self.data[c].extend(np.asarray(cols[c]).tolist())
+            self._chunks[c].append(np.asarray(cols[c]))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {c: np.asarray(v, dtype=np.float64 if c in FLOAT_COLS else np.int64)
-                for c, v in self.data.items()}
+        out = {}
+        for c in self.cols:
+            dtype = np.float64 if c in FLOAT_COLS else np.int64
+            parts = [np.asarray(self._rows[c], dtype=dtype)] + [x.astype(dtype, copy=False)
+                                                                 for x in self._chunks[c]]
+            out[c] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return out
 
 
 def demand_book() -> Book:

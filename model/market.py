@@ -54,6 +54,8 @@ MARKETS = {"vendor": "new cards", "reservation": "reserved GPUs", "ondemand": "o
            "resale": "idle hours to resellers", "spot": "spot GPU-hours", "used_cards": "used cards",
            "grey": "grey-market cards"}
 
+SELL_SHARE = 0.02   # share of a fleet an owner offers weekly at its holding value (assumption)
+
 EXTERNAL = ("investors", "vendor", "fab", "datacentre", "power_site", "fines", "retired",
             "in_transit", "seized", "spot_pool", "vendor_stock")
 
@@ -101,8 +103,11 @@ class H100Market(mesa.Model):
         self.vendor_multiple = 1.0
         self.card_price_new = cfg.vendor.list_price
         self.card_price_secondary = cfg.vendor.list_price
-        self.grey_price = cfg.vendor.list_price
+        self.grey_price = cfg.vendor.list_price        # clearing price, or mid of the spread
+        self.grey_trade_price = cfg.vendor.list_price  # what restricted buyers last paid
+        self._grey_dealt = False
         self.spot_hist = deque([np.array([self.launch_price, self.launch_price])], maxlen=4)
+        self._expected = None
         self.lead_time_weeks = 0.0
         self.trade_log: deque = deque(maxlen=20000)   # recent trades, for the network view
         self._drivers_at(0)
@@ -208,7 +213,9 @@ class H100Market(mesa.Model):
 
     def expected_price(self, tier: int) -> float:
         """The recent spot price of a tier (four-week mean), what agents plan with."""
-        return float(np.mean([h[tier] for h in self.spot_hist]))
+        if self._expected is None:
+            self._expected = np.mean(np.array(self.spot_hist), axis=0)
+        return float(self._expected[tier])
 
     def last_spot(self, tier: int) -> float:
         return float(self.spot_hist[-1][tier])
@@ -575,6 +582,7 @@ class H100Market(mesa.Model):
         last = self.spot_hist[-1]
         now = np.where(np.isfinite(res.spot_indicative), res.spot_indicative, last)
         self.spot_hist.append(now)
+        self._expected = None
         self._spot_volume = res.spot_volume
         self._capacity_eq = float(caps.sum())
         self._cloud_used = float(sold_gpus.sum())
@@ -638,10 +646,13 @@ class H100Market(mesa.Model):
                                    price=bid_price)
         # Sellers: clouds with idle fleets, and creators that no longer use their clusters.
         hold = self._holding_value()
+        # An owner sells a card to anyone who pays more than the card will earn it: a small share
+        # of its fleet each week, more when the fleet sits idle.
         for cloud in self.clouds:
-            idle = (1.0 - cloud.util / c.target_utilization) * cloud.gpus
-            if idle > 1:
-                self.card_asks.add(seller=cloud.unique_id, qty=idle * 0.1, price=hold)
+            idle = max(0.0, 1.0 - cloud.util / c.target_utilization) * cloud.gpus
+            offer = SELL_SHARE * cloud.gpus + 0.1 * idle
+            if offer > 1:
+                self.card_asks.add(seller=cloud.unique_id, qty=offer, price=hold)
         for cr in self.creators:
             if cr.build_own and cr.gpus > 1 and cr.mode not in (TRAIN_MODE, FINETUNE_MODE) \
                     and cr.region != "CN":
@@ -746,9 +757,13 @@ class H100Market(mesa.Model):
         offered = asks["qty"]
         for k in range(len(offered)):
             self._by_id[int(asks["seller"][k])].on_sale(float(res.ask_fill[k] / max(offered[k], 1e-12)))
-        p = res.indicative()
-        if np.isfinite(p):
-            self.grey_price = p
+        # The grey price is what deals close at (DOMAIN §6 reports prices dealt); before the first
+        # deal, the middle of the brokers' and buyers' quotes.
+        if res.traded:
+            self.grey_trade_price = self.grey_price = res.price
+            self._grey_dealt = True
+        elif not self._grey_dealt and np.isfinite(res.indicative()):
+            self.grey_price = res.indicative()
 
     # -- settlement ----------------------------------------------------------------------------
     def _settle(self) -> None:
