@@ -33,12 +33,13 @@ browser:
 assets: $(ASSETS_STAMP)
 
 $(ASSETS_STAMP): setup viz/assets.py
+	command -v npm >/dev/null 2>&1 || bash .ci/install-npm
 	$(PY) -m viz.assets --cache-dir $(ASSETS)
 
 test: setup browser assets
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
-# Everything but the browser and notebook tests, for quick iteration.
+# Everything but the browser tests, for quick iteration.
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadgroup -q -m "not browser"
 

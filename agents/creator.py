@@ -46,6 +46,7 @@ class ModelCreator(Firm):
         self.v_train = self.v_ft = 0.0
         self.ordered_for = None               # the rule that a stockpile was ordered for
         self.funded = False
+        self.own_used = 0.0                   # GPUs of its own fleet it ran this week
 
     # ------------------------------------------------------------------------------------------
     @property
@@ -53,6 +54,7 @@ class ModelCreator(Firm):
         return self.model.steps >= self.founded
 
     def step(self) -> None:
+        self.own_used = 0.0
         if not self.active:
             return
         if not self.funded:
@@ -221,7 +223,8 @@ class ModelCreator(Firm):
         """Use own fleet and reservations first, bid for the rest, resell what is idle."""
         m = self.model
         d = m.cfg.demand
-        ent_large = m.reserved_gpus(self, LARGE) + (self.fleet_eq if self.build_own else 0.0)
+        own = self.fleet_eq if self.build_own else 0.0
+        ent_large = m.reserved_gpus(self, LARGE) + own
         ent_small = m.reserved_gpus(self, SMALL)
         needs = []
         if self.mode == TRAIN_MODE:
@@ -249,6 +252,9 @@ class ModelCreator(Firm):
             limit = min(value, budget_limit)
             if rest > 1e-9 and limit > 0 and self.region != "CN":
                 m.add_line(self, use, tier, rest, limit)
+        # Reserved hours are paid whatever happens, so they are used first; the own fleet runs
+        # (and pays power) for what the needs took beyond the reserved blocks.
+        self.own_used = min(own, max(0.0, own - ent_large))
         if self.region == "CN":
             return  # restricted buyers cannot rent these clusters; their idle hours stay home
         for tier, idle in ((LARGE, ent_large), (SMALL, ent_small)):

@@ -166,7 +166,6 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
     "vendor": {
         "list_price": POS,
-        "unit_cost": NONNEG,
         "price_review_weeks": F("int", 1, 104),
         "price_step": F("float", 0.0, 0.5),
         "target_lead_weeks": POS,

@@ -56,7 +56,7 @@ MARKETS = {"vendor": "new cards", "reservation": "reserved GPUs", "ondemand": "o
 
 SELL_SHARE = 0.02   # share of a fleet an owner offers weekly at its holding value (assumption)
 
-EXTERNAL = ("investors", "vendor", "fab", "datacentre", "power_site", "fines", "retired",
+EXTERNAL = ("investors", "vendor", "treasury", "fab", "datacentre", "power_site", "fines", "retired",
             "in_transit", "seized", "spot_pool", "vendor_stock")
 
 
@@ -90,6 +90,7 @@ class H100Market(mesa.Model):
         self.acct_investors, self.acct_vendor, self.acct_fab = acct["investors"], acct["vendor"], acct["fab"]
         self.acct_datacentre, self.acct_power = acct["datacentre"], acct["power_site"]
         self.acct_fines, self.acct_retired = acct["fines"], acct["retired"]
+        self.acct_treasury = acct["treasury"]
         self.acct_transit, self.acct_seized = acct["in_transit"], acct["seized"]
         self.acct_pool, self.acct_stock = acct["spot_pool"], acct["vendor_stock"]
 
@@ -263,14 +264,19 @@ class H100Market(mesa.Model):
     def best_legal_product(self, region: str) -> tuple[str | None, float]:
         """The best Hopper part the legal channel may sell into a region today."""
         best, perf = None, 0.0
-        premium = self.cfg.grey.legal_premium_h100
         for name in ("H100 SXM5", "H800", "H20"):
             p = self.catalog[name]
             if p.orderable(self.date) and self.rules.allowed(p, region, self.date):
-                eff = p.perf * (1.0 - premium) if p.io_gbps < 600 else p.perf
+                eff = self.effective_perf(name)
                 if eff > perf:
                     best, perf = name, eff
         return best, perf
+
+    def effective_perf(self, product: str) -> float:
+        """Work a part does in a cluster, in H100s: parts with cut chip-to-chip I/O (< 600 GB/s,
+        the export line) lose `legal_premium_h100` in multi-node training."""
+        p = self.catalog[product]
+        return p.perf * (1.0 - self.cfg.grey.legal_premium_h100) if p.io_gbps < 600 else p.perf
 
     def card_price_for(self, product: str) -> float:
         """Vendor price of a card: the H100 price scaled to the part's work (not below a floor)."""
@@ -442,9 +448,11 @@ class H100Market(mesa.Model):
                 agent.add_cost(hopper, (cost - ng_eq * self.card_price_new * cfg.vendor.nextgen_price_share) / hopper)
             self.nextgen_cards.transfer(self.acct_fab, agent.account, ng_cards, "made")
             self.cards.transfer(self.acct_stock, agent.account, hopper, "delivered")
-            perf = self.catalog[product].perf
-            agent.receive_cards(hopper, hopper * perf, ng_cards, ng_eq)
+            agent.receive_cards(hopper, hopper * self.effective_perf(product), ng_cards, ng_eq)
             agent.pay(self.acct_vendor, cost, "cards")
+            fee = self.rules.verdict(self.catalog[product], agent.region, self.date).fee_share
+            if fee > 0:  # a licence granted for a share of the revenue (DOMAIN §3, Aug 2025)
+                self.cash.transfer(self.acct_vendor, self.acct_treasury, fee * cost, "licence_fee")
             if isinstance(agent, Cloud):
                 agent.pay(self.acct_datacentre, cfg.cloud.infra_capex_per_gpu * (hopper + ng_eq),
                           "infrastructure")
@@ -784,6 +792,10 @@ class H100Market(mesa.Model):
             used = cloud.util * cloud.capacity().sum()
             cost = used * opex
             cloud.pay(self.acct_power, min(cost, max(cloud.cash + self.credit_limit(cloud), 0.0)), "opex")
+        for cr in self.creators:
+            if cr.own_used > 0:  # own clusters pay power and site for the hours they run
+                cost = cr.own_used * opex
+                cr.pay(self.acct_power, min(cost, max(cr.cash + self.credit_limit(cr), 0.0)), "opex")
 
     # -- records -------------------------------------------------------------------------------
     def _record(self, initial: bool = False) -> None:
