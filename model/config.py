@@ -521,8 +521,12 @@ def _raw_scenario(scenario: str | Path, seen: tuple[str, ...] = ()) -> tuple[str
         return name, raw, str(path)
     if not isinstance(parent, str):
         raise InputError(f"{path}: extends = {parent!r} is not allowed; expected a scenario name")
-    _, base, _ = _raw_scenario(parent if "/" in parent or parent.endswith(".toml")
-                               else parent, seen + (str(path.resolve()),))
+    if "/" in parent or parent.endswith(".toml"):
+        parent_path = Path(parent)
+        if not parent_path.is_absolute():  # relative to the file that extends it
+            parent_path = path.parent / parent_path
+        parent = str(parent_path)
+    _, base, _ = _raw_scenario(parent, seen + (str(path.resolve()),))
     _check_sections(raw, str(path))
     for section, values in raw.items():
         base.setdefault(section, {}).update(values)
@@ -552,6 +556,10 @@ def resolve_key(key: str) -> str:
             return k
     elif k in LEAVES:
         return LEAVES[k]
+    if "." in k and k.split(".", 1)[0] in SCHEMA:
+        section, leaf = k.split(".", 1)
+        raise InputError(f"unknown parameter {key!r}{_suggest(leaf, SCHEMA[section])}; "
+                         f"allowed in [{section}]: {', '.join(SCHEMA[section])}")
     options = list(LEAVES) + list(LEAVES.values())
     raise InputError(f"unknown parameter {key!r}{_suggest(k, options)}; "
                      "use a key of the scenario file, e.g. seizure_odds_multiplier or grey.fake_share")
@@ -581,7 +589,12 @@ def load_scenario(scenario: str | Path = "baseline", **overrides: Any) -> Config
             clean[leaf] = _check_any(spec, values[leaf], key, src)
         sections[section] = Section(clean)
     cfg = Config(name=name, sections=sections, source=source)
-    _check_consistency(cfg)
+    try:
+        _check_consistency(cfg)
+    except InputError as err:
+        # Name the file (and the overrides, which may be where the clash comes from).
+        given = f" with overrides {', '.join(map(str, overrides))}" if overrides else ""
+        raise InputError(f"{source}{given}: {err}") from None
     return cfg
 
 

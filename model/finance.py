@@ -83,9 +83,15 @@ def annuity_factor(annual_rate: float, years: float) -> float:
 
 def cost_price(capex: float, opex_per_hour: float, utilization: float, life_years: float,
                rate: float) -> float:
-    """Rental price per GPU-hour at which a new GPU just earns `rate` (the long-run anchor)."""
-    hours = 8760.0 * utilization
-    return capex * annuity_factor(rate, life_years) / hours + opex_per_hour / utilization
+    """Rental price per GPU-hour at which a new GPU just earns `rate` (the long-run anchor).
+
+    Uses the same convention as :func:`new_card_irr` (capex at week 0, weekly rent on used hours
+    for the card's life), so a card rented at this price for life has an IRR of exactly `rate`.
+    """
+    weeks = int(round(life_years * WEEKS_PER_YEAR))
+    r = weekly_rate(rate)
+    payment = capex / weeks if r <= 0 else capex * r / (1.0 - (1.0 + r) ** -weeks)
+    return payment / (HOURS_PER_WEEK * utilization) + opex_per_hour / utilization
 
 
 def new_card_irr(capex: float, p_now: float, p_longrun: float, halflife_weeks: float,

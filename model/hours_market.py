@@ -71,6 +71,7 @@ class HoursResult:
     spot_fill: np.ndarray        # per line: GPUs bought on spot
     asks: dict                   # the agents' asks followed by the clouds' unsold hours
     ask_fill: np.ndarray         # per ask (in `asks`): GPUs sold
+    ask_value: np.ndarray        # per ask: USD per hour earned, each round's sales at its price
     cloud_spot_sold: np.ndarray  # (clouds x 2 tiers) GPUs private clouds sold through resellers
     spot_price: np.ndarray       # per tier: clearing price (NaN if no trade)
     spot_indicative: np.ndarray  # per tier: clearing price or mid of the spread
@@ -104,6 +105,7 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
     od_sold = np.zeros((n_clouds, 2))
     spot_fill = np.zeros(n)
     ask_fill = np.zeros(len(asks["gpus"]))
+    ask_value = np.zeros(len(asks["gpus"]))
     price = np.full(2, np.nan)
     indicative = np.full(2, np.nan)
     volume = np.zeros(2)
@@ -138,6 +140,7 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
                         gpus=left[offer], price=floor[offer], resale=np.zeros(offer.size),
                         tier_cleared=np.full(offer.size, tier), cloud=offer)
                 ask_fill = np.concatenate([ask_fill, np.zeros(offer.size)])
+                ask_value = np.concatenate([ask_value, np.zeros(offer.size)])
         # 3. spot: residual demand against the pool (agents' asks of this tier, unsold large asks
         #    carried to small, and this tier's cloud offers)
         is_agent = np.arange(len(asks["gpus"])) < n_agent_asks
@@ -156,6 +159,8 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
         sold_now = res.ask_fill > 0
         asks["tier_cleared"][a_idx[sold_now]] = tier
         ask_fill[a_idx] += res.ask_fill
+        if res.traded:
+            ask_value[a_idx] += res.ask_fill * res.price
         price[tier], indicative[tier], volume[tier] = res.price, res.indicative(), res.volume
         # capacity private clouds sold on spot is no longer free
         cloud_rows = a_idx[(asks["cloud"][a_idx] >= 0) & sold_now]
@@ -170,5 +175,5 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
     crow = np.flatnonzero(asks["cloud"] >= 0)
     if crow.size:
         np.add.at(cloud_spot_sold, (asks["cloud"][crow], asks["tier_cleared"][crow]), ask_fill[crow])
-    return HoursResult(od_fill, od_cloud, od_sold, spot_fill, asks, ask_fill, cloud_spot_sold,
-                       price, indicative, volume)
+    return HoursResult(od_fill, od_cloud, od_sold, spot_fill, asks, ask_fill, ask_value,
+                       cloud_spot_sold, price, indicative, volume)

@@ -27,7 +27,7 @@ class Ledger:
             return self.index[name]
         i = len(self.names)
         if i >= len(self.balance):
-            self.balance = np.concatenate([self.balance, np.zeros(len(self.balance))])
+            self.balance = np.concatenate([self.balance, np.zeros(max(1, len(self.balance)))])
         self.names.append(name)
         self.index[name] = i
         return i
@@ -53,12 +53,15 @@ class Ledger:
     def transfer_many(self, payers, payees, amounts, kind: str = "") -> None:
         """Vectorised transfers (many small agents at once)."""
         amounts = np.asarray(amounts, dtype=np.float64)
+        payers, payees = np.asarray(payers, dtype=np.int64), np.asarray(payees, dtype=np.int64)
+        if not (payers.shape == payees.shape == amounts.shape):
+            raise ValueError(f"{self.quantity} transfers ({kind}): payers, payees and amounts differ in length")
         if amounts.size == 0:
             return
         if not np.all(np.isfinite(amounts)) or np.any(amounts < 0):
             raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
-        np.subtract.at(self.balance, np.asarray(payers, dtype=np.int64), amounts)
-        np.add.at(self.balance, np.asarray(payees, dtype=np.int64), amounts)
+        np.subtract.at(self.balance, payers, amounts)
+        np.add.at(self.balance, payees, amounts)
         if kind:
             self.flows[kind] = self.flows.get(kind, 0.0) + float(amounts.sum())
 

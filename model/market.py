@@ -530,7 +530,6 @@ class H100Market(mesa.Model):
                                     res.od_fill[bought] * hours * od_price[res.od_cloud[bought]], "ondemand")
         # Spot: buyers pay the pool; the pool pays sellers less the reseller's fee.
         all_asks = res.asks
-        price_of_ask = res.spot_price[all_asks["tier_cleared"]] if len(all_asks["gpus"]) else np.zeros(0)
         spot_line_price = np.where(lines["tier"] == LARGE, res.spot_price[LARGE], res.spot_price[SMALL])
         got = res.spot_fill > 0
         if got.any():
@@ -538,14 +537,14 @@ class H100Market(mesa.Model):
                                     res.spot_fill[got] * hours * spot_line_price[got], "spot")
         sold = res.ask_fill > 0
         if sold.any():
-            value = res.ask_fill[sold] * hours * price_of_ask[sold]
+            value = res.ask_value[sold] * hours
             fee_share = np.array([self._fee_of(a) for a in all_asks["reseller"][sold]])
             self.cash.transfer_many(np.full(sold.sum(), self.acct_pool), all_asks["seller"][sold],
                                     value * (1 - fee_share), "spot_proceeds")
             self.cash.transfer_many(np.full(sold.sum(), self.acct_pool), all_asks["reseller"][sold],
                                     value * fee_share, "reseller_fee")
             self.resold_hours = float((res.ask_fill[sold] * (all_asks["resale"][sold] == 1)).sum() * hours)
-        # The pool nets to zero up to rounding; sweep the residue to the resellers' side.
+        # Buyers paid exactly what sellers and resellers received; the pool keeps only rounding.
         residue = self.cash[self.acct_pool]
         if abs(residue) > 1e-6 and self.resellers:
             if residue > 0:
@@ -581,7 +580,9 @@ class H100Market(mesa.Model):
                                       minlength=n_c)
         else:
             res_revenue = np.zeros(n_c)
-        spot_revenue = (res.cloud_spot_sold * np.nan_to_num(res.spot_price)[None, :]).sum(axis=1) * hours
+        crow = np.flatnonzero(res.asks["cloud"] >= 0)
+        spot_revenue = np.bincount(res.asks["cloud"][crow], weights=res.ask_value[crow] * hours,
+                                   minlength=n_c)
         for i, c in enumerate(clouds):
             turned_away = float(unmet[lines["limit"] >= od_price[i]].sum()) if len(unmet) else 0.0
             revenue = float(res.od_sold[i].sum() * hours * od_price[i] + res_revenue[i] + spot_revenue[i])

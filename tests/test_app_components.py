@@ -185,9 +185,14 @@ def test_live_levers_act_on_the_running_model(made_models):
         assert not rc.find(v.Switch, label=levers.LEVER_BY_NAME["export_controls"].label).widgets
         return
     click(rc, "Step")
-    switch = rc.find(v.Switch, label=levers.LEVER_BY_NAME["export_controls"].label).widget
+    switch = rc.find(v.Switch, label=levers.live_label(levers.LEVER_BY_NAME["export_controls"])).widget
     switch.v_model = not switch.v_model
     assert m.get_lever("export_controls") is switch.v_model
+    enforcement = levers.LEVER_BY_NAME["seizure_odds_multiplier"]
+    slider = rc.find(v.Slider, label=levers.live_label(enforcement)).widget
+    slider.v_model = 5.0
+    assert m.get_lever("seizure_odds_multiplier") == 5.0
+    assert [e[2] for e in m.lever_log] == ["export_controls", "seizure_odds_multiplier"]
     assert m.steps == 1  # no Reset: the same model goes on
 
 

@@ -18,7 +18,7 @@ from mesa.visualization.utils import force_update, update_counter
 from viz import explain as explain_mod
 from viz import html
 from viz import vega
-from viz.levers import LIVE_LEVERS, Lever, presets
+from viz.levers import LIVE_LEVERS, Lever, live_label, presets
 
 #: The market charts: (title, y label, {column: legend label}, stacked)
 MARKET_CHARTS: tuple[tuple[str, str, dict[str, str], bool], ...] = (
@@ -166,9 +166,9 @@ def LiveLevers(model):
                 force_update()
 
             if lever.kind == "bool":
-                solara.Switch(label=lever.label, value=bool(value), on_value=on_value)
+                solara.Switch(label=live_label(lever), value=bool(value), on_value=on_value)
             else:
-                solara.SliderFloat(lever.label, value=float(value), on_value=on_value,
+                solara.SliderFloat(live_label(lever), value=float(value), on_value=on_value,
                                    min=min(lever.lo, float(value)),
                                    max=max(lever.hi, float(value)), step=lever.step)
 

@@ -57,6 +57,11 @@ LEVER_BY_NAME = {lv.name: lv for lv in LEVERS}
 LIVE_LEVERS: tuple[Lever, ...] = tuple(lv for lv in LEVERS if lv.live)
 
 
+def live_label(lever: Lever) -> str:
+    """Label of a lever's live control, distinct from its Reset slider's label."""
+    return f"Now: {lever.label}"
+
+
 def presets() -> list[str]:
     """Scenario names, the default first."""
     names = list_scenarios()
