@@ -396,7 +396,7 @@ class H100Market(mesa.Model):
             self.step()
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix_str(str(self.date))
+                bar.set_postfix_str(str(self.date), refresh=False)
         if bar is not None:
             bar.close()
         return self
