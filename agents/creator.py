@@ -223,6 +223,9 @@ class ModelCreator(Firm):
         """Use own fleet and reservations first, bid for the rest, resell what is idle."""
         m = self.model
         d = m.cfg.demand
+        if self.mode == IDLE_MODE and not self.deployed and self.fleet_eq == 0 \
+                and m.reserved_gpus(self, LARGE, future=True) == 0:
+            return  # nothing to run, nothing to resell
         own = self.fleet_eq if self.build_own else 0.0
         ent_large = m.reserved_gpus(self, LARGE) + own
         ent_small = m.reserved_gpus(self, SMALL)

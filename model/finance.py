@@ -6,6 +6,8 @@ the outputs report them (`new_capacity_irr`). Cash flows are weekly; rates are a
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from model.timeline import HOURS_PER_WEEK, WEEKS_PER_YEAR
@@ -30,9 +32,8 @@ def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> 
     to speak of, or it never pays back).
     """
     cf = np.asarray(cashflows, dtype=np.float64)
-    grid = np.concatenate([np.linspace(lo, 1.0, 200, endpoint=False), np.geomspace(1.0, hi, 56)])
-    weekly = (1.0 + grid) ** (1.0 / WEEKS_PER_YEAR)
-    values = (weekly[:, None] ** -np.arange(len(cf))[None, :]) @ cf
+    grid, discount = _irr_grid(lo, hi, len(cf))
+    values = discount @ cf
     signs = np.sign(values)
     change = np.flatnonzero(signs[:-1] != signs[1:])
     if change.size == 0:
@@ -48,6 +49,16 @@ def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> 
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+@lru_cache(maxsize=16)
+def _irr_grid(lo: float, hi: float, n: int):
+    """Rates to bracket an IRR, and their weekly discount factors (cached: agents ask often)."""
+    grid = np.concatenate([np.linspace(lo, 1.0, 200, endpoint=False), np.geomspace(1.0, hi, 56)])
+    weekly = (1.0 + grid) ** (1.0 / WEEKS_PER_YEAR)
+    discount = weekly[:, None] ** -np.arange(n)[None, :]
+    discount.setflags(write=False)
+    return grid, discount
 
 
 def payback_weeks(cashflows) -> float:
