@@ -44,6 +44,7 @@ class GreyBroker(Firm):
             pipeline = stock + m.orders.backlog_of(self.account)
             cover = g.sourcing_cards_per_week * (min(m.lead_time_weeks, 52.0) + SOURCING_REVIEW)
             want = min(cover, self.demand_seen * 2) - pipeline
+            # Paid on delivery (the vendor ships only what the broker can then pay for).
             if want > 1:
                 if m.rng.random() < m.cfg.vendor.end_user_check_catch:
                     self.caught += 1        # the end-user check stops the shell company's order
@@ -52,7 +53,9 @@ class GreyBroker(Firm):
         # Buy used cards when the price restricted buyers last paid leaves a margin over them.
         if self.demand_seen > 0:
             limit = m.grey_trade_price * (1.0 - self.p_seize()) / (1.0 + g.broker_markup) / 1.02
-            m.card_bids.add(buyer=self.unique_id, qty=g.sourcing_cards_per_week, price=limit)
+            qty = min(g.sourcing_cards_per_week, max(0.0, self.cash + m.credit_limit(self)) / limit)
+            if qty > 1e-6:
+                m.card_bids.add(buyer=self.unique_id, qty=qty, price=limit)
         if stock > 1e-9:
             m.grey_asks.add(seller=self.unique_id, qty=stock, price=self.ask())
         self.demand_seen *= 0.9

@@ -9,6 +9,7 @@ code 2; a Python traceback reaches the user only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 
@@ -26,8 +27,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``h100sim run: error: ...``), exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="h100sim",
         description="An agent-based model of the market for NVIDIA H100 compute.",
     )
@@ -44,14 +52,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise LookupError(name)  # pragma: no cover - build_parser always adds the subparsers
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` without parsing it (so ``-h`` is not acted on yet).
+
+    Before the command only top-level flags (``--debug``, ``-h``) are allowed, so the first word
+    that is not an option is the command.
+    """
+    for token in argv:
+        if token == "--":
+            return None
+        if token.startswith("-"):
+            continue
+        return token
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    # First pass: find the command; second pass: let its module declare its options.
-    known, _ = parser.parse_known_args(argv)
-    module = importlib.import_module(known._module)
-    module.configure(known._parser)
+    # Find the command first (without acting on -h/--help, so that `h100sim run --help` lists
+    # the options `run` declares), let its module declare its options, then parse for real.
+    command = _command_of(argv)
+    debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
+    if command is not None and command not in COMMANDS:
+        close = difflib.get_close_matches(command, list(COMMANDS), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        print(f"h100sim: error: unknown command {command!r}{hint}; "
+              f"allowed: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    if command is not None:
+        module_name = COMMANDS[command][0]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            if debug:
+                raise
+            print(f"h100sim {command}: error: this command is not available in this installation "
+                  f"({type(err).__name__}: {err})", file=sys.stderr)
+            return 1
+        module.configure(_subparser(parser, command))
     args = parser.parse_args(argv)
+    module = importlib.import_module(args._module)
     debug = getattr(args, "debug", False)
     try:
         return int(module.execute(args) or 0)
@@ -63,6 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"h100sim {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:
+        # A path the user gave that cannot be read or written (permissions, a full disk, ...).
+        if debug:
+            raise
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"h100sim {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - a bug, but still no traceback without --debug
+        if debug:
+            raise
+        print(f"h100sim {args.command}: internal error: {type(err).__name__}: {err} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

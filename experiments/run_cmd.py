@@ -83,6 +83,12 @@ def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
             raise InputError(f"--manifest replays a recorded run; it cannot be combined with "
                              f"{', '.join(clash)}")
         man = read_manifest(args.manifest)
+        name = man["scenario"]
+        if (not isinstance(name, str) or not name or name.startswith(".")
+                or any(sep in name for sep in ("/", "\\", "\0"))):
+            # the name becomes the default output directory results/<name>-<seed>/
+            raise InputError(f"{args.manifest}: scenario = {name!r} is not allowed; expected a "
+                             "scenario name (no path separators, not starting with '.')")
         scenario = _replay_source(man)
         overrides = dict(man["params"])
         try:

@@ -35,6 +35,7 @@ import json
 import math
 import os
 import queue
+import re
 import socket
 import sys
 import time
@@ -196,11 +197,19 @@ def _task_json(t: RunTask) -> dict[str, Any]:
             "params": t.params}
 
 
+RUN_ID_RE = re.compile(r"[0-9a-f]{16}")
+
+
 def _tasks_from_manifest(manifest: dict[str, Any], spec: SweepSpec) -> list[RunTask]:
     fixed = spec.model_overrides()
     series = "all" if spec.series == "all" else tuple(spec.series)
     out = []
     for r in manifest["runs"]:
+        rid = r.get("run_id") if isinstance(r, dict) else None
+        if not isinstance(rid, str) or not RUN_ID_RE.fullmatch(rid):
+            # run ids become file names under DIR/runs and DIR/failures: never a path
+            raise InputError(f"{MANIFEST}: run_id = {rid!r} is not allowed; expected 16 hex digits "
+                             "(the manifest was edited or damaged)")
         out.append(RunTask(run_id=r["run_id"], sample=int(r["sample"]),
                            replicate=int(r["replicate"]), seed=int(r["seed"]), base=spec.base,
                            params=r["params"], overrides={**fixed, **r["params"]},

@@ -399,8 +399,16 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
         raise w.error("[sweep] base", base, "a scenario name or a path to a scenario .toml file")
     if (base.endswith(".toml") or "/" in base) and base_dir is not None:
         candidate = (base_dir / base)
-        if not Path(base).is_absolute() and candidate.is_file():
-            base = str(candidate.resolve())
+        if not Path(base).is_absolute():
+            # A relative path names a file in the spec's directory (or below): it may not climb
+            # out of it (an absolute path says where it goes, and is taken as given).
+            root = base_dir.resolve()
+            if not candidate.resolve().is_relative_to(root):
+                raise w.error("[sweep] base", base,
+                              f"a scenario name, a path inside the spec's directory {root}, or "
+                              "an absolute path")
+            if candidate.is_file():
+                base = str(candidate.resolve())
     samples = None
     if design == "grid":
         if "samples" in sweep:

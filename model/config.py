@@ -246,6 +246,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "fine_share": NONNEG,
         "legal_premium_h100": NONNEG,
         "card_value_years": POS,
+        "broker_capital_musd": NONNEG,
     },
     "policy": {
         "export_controls": F("bool"),

@@ -54,6 +54,7 @@ MARKETS = {"vendor": "new cards", "reservation": "reserved GPUs", "ondemand": "o
            "resale": "idle hours to resellers", "spot": "spot GPU-hours", "used_cards": "used cards",
            "grey": "grey-market cards"}
 
+NEVER_WEEKS = 520.0  # a lead time this long means the vendor plans no output to fill the backlog
 SELL_SHARE = 0.02   # share of a fleet an owner offers weekly at its holding value (assumption)
 
 EXTERNAL = ("investors", "vendor", "treasury", "fab", "datacentre", "power_site", "fines", "retired",
@@ -192,6 +193,8 @@ class H100Market(mesa.Model):
         specs += generate_creators(self, round(pop.row_creators * scale), "ROW", self.clouds, own=True)
         self.creators = [ModelCreator(self, s) for s in specs]
         self.brokers = [GreyBroker(self, k) for k in range(round(pop.brokers * scale))]
+        for b in self.brokers:
+            self.fund(b, cfg.grey.broker_capital_musd * 1e6)
         fts = [FineTuner(self, k) for k in range(round(pop.finetuners * scale))]
         self.finetuners = FineTunerPool(self, fts)
         self._owners = [a for a in self.agents if not isinstance(a, FineTuner)]
@@ -209,8 +212,9 @@ class H100Market(mesa.Model):
         self.cash.transfer_many(np.full(len(accounts), self.acct_investors), accounts, amounts, "funding")
 
     def credit_limit(self, agent) -> float:
-        """Cards serve as collateral (DOMAIN §1): owners may borrow against their fleet."""
-        return self.cfg.cloud.credit_ltv * agent.fleet_eq * self.card_price_secondary
+        """Cards serve as collateral (DOMAIN §1): owners may borrow up to `credit_ltv` of their
+        fleet's value at list price (what lenders lent against; no margin calls are modelled)."""
+        return self.cfg.cloud.credit_ltv * agent.fleet_eq * self.cfg.vendor.list_price
 
     def expected_price(self, tier: int) -> float:
         """The recent spot price of a tier (four-week mean), what agents plan with."""
@@ -253,7 +257,7 @@ class H100Market(mesa.Model):
         start = self.steps
         if free < gpus:
             shortfall = gpus - max(free, 0.0)
-            start = self.steps + int(np.ceil(min(self.lead_time_weeks, 520.0)))
+            start = self.steps + int(np.ceil(self.lead_time_weeks))
             self.place_order(cloud, "H100 SXM5", shortfall / c.max_reserved_share, nextgen_ok=True)
         due = self.reservations.sign(holder.unique_id, cloud.cloud_index, tier, gpus, start, weeks,
                                      rate, prepaid)
@@ -443,6 +447,14 @@ class H100Market(mesa.Model):
             lot[2] += dlv.price * dlv.hopper + dlv.nextgen_eq * self.card_price_new * cfg.vendor.nextgen_price_share
         for (customer, product), (hopper, ng_eq, cost) in lots.items():
             agent = self._owner_of_account[customer]
+            # The vendor ships only what the customer can pay for (cash plus card-backed credit);
+            # the rest of a defaulting customer's lot stays in stock and the order lapses.
+            infra = cfg.cloud.infra_capex_per_gpu if isinstance(agent, Cloud) else 0.0
+            bill = cost + infra * (hopper + ng_eq)
+            room = max(0.0, agent.cash + self.credit_limit(agent))
+            if bill > room:
+                share = room / bill
+                hopper, ng_eq, cost = hopper * share, ng_eq * share, cost * share
             ng_cards = ng_eq / equiv
             if isinstance(agent, GreyBroker) and hopper > 0:
                 agent.add_cost(hopper, (cost - ng_eq * self.card_price_new * cfg.vendor.nextgen_price_share) / hopper)
@@ -454,8 +466,7 @@ class H100Market(mesa.Model):
             if fee > 0:  # a licence granted for a share of the revenue (DOMAIN §3, Aug 2025)
                 self.cash.transfer(self.acct_vendor, self.acct_treasury, fee * cost, "licence_fee")
             if isinstance(agent, Cloud):
-                agent.pay(self.acct_datacentre, cfg.cloud.infra_capex_per_gpu * (hopper + ng_eq),
-                          "infrastructure")
+                agent.pay(self.acct_datacentre, infra * (hopper + ng_eq), "infrastructure")
                 agent.on_delivery(hopper + ng_eq)
             self._log("vendor", agent.unique_id, "vendor", hopper + ng_cards)
         life = int(round(cfg.supply.card_life_years * 52))
@@ -489,8 +500,8 @@ class H100Market(mesa.Model):
         packaging capacity) has made every card already on order, plus set-up."""
         planned = self._output[self.steps + 1:, 0] + self._output[self.steps + 1:, 1] * \
             self.cfg.supply.nextgen_h100_equivalents
-        self.lead_time_weeks = lead_time_weeks(self.orders.backlog(), planned,
-                                               self.cfg.vendor.integration_weeks)
+        self.lead_time_weeks = min(NEVER_WEEKS, lead_time_weeks(self.orders.backlog(), planned,
+                                                                 self.cfg.vendor.integration_weeks))
 
     def _deliverable_share(self) -> np.ndarray:
         """Share of each cloud's active reservations it can actually serve (late deliveries)."""
@@ -544,13 +555,8 @@ class H100Market(mesa.Model):
             self.cash.transfer_many(np.full(sold.sum(), self.acct_pool), all_asks["reseller"][sold],
                                     value * fee_share, "reseller_fee")
             self.resold_hours = float((res.ask_fill[sold] * (all_asks["resale"][sold] == 1)).sum() * hours)
-        # Buyers paid exactly what sellers and resellers received; the pool keeps only rounding.
-        residue = self.cash[self.acct_pool]
-        if abs(residue) > 1e-6 and self.resellers:
-            if residue > 0:
-                self.cash.transfer(self.acct_pool, self.resellers[0].account, residue, "rounding")
-            else:
-                self.cash.transfer(self.resellers[0].account, self.acct_pool, -residue, "rounding")
+        # Buyers paid exactly what sellers and resellers received: the pool's own account keeps
+        # only floating-point residue (it is an outside account, so the books still balance).
         # What was used, by use.
         filled = res.od_fill + res.spot_fill
         self._used += np.bincount(lines["use"], weights=filled, minlength=3) if len(filled) else 0.0

@@ -1,0 +1,330 @@
+"""Bad input through the `h100sim` command (issue 8): a table of cases.
+
+Every case goes through :func:`experiments.cli.main` exactly as a user's command line would. Each
+must give exit code 2 and exactly ONE line on stderr that names the file (when there is one), the
+key, the value and what is allowed, with a close-match suggestion for a misspelt key or name; no
+Python traceback. With ``--debug`` the same input raises (the traceback reaches the user).
+
+No case runs the model for more than the time it takes to load a scenario: every one fails while
+the input is checked.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from experiments.cli import COMMANDS, main
+from model.errors import InputError
+
+# --------------------------------------------------------------------------------------------
+# Input files the cases refer to (written into tmp_path; "{tmp}" in an argv is replaced by it)
+# --------------------------------------------------------------------------------------------
+GOOD_TARGET = """
+[[target]]
+id = "spot"
+metric = "spot_price"
+window = ["2023-01-01", "2023-02-01"]
+stat = "max"
+op = "between"
+value = [1.0, 20.0]
+source = "test"
+"""
+
+SWEEP_HEAD = """
+[sweep]
+name = "bad"
+base = "baseline"
+design = "grid"
+replications = 1
+seed = 1
+steps = 2
+"""
+SWEEP_TAIL = """
+[parameters.packaging_multiplier]
+values = [1.0, 2.0]
+
+[metrics]
+series = "all"
+"""
+
+FILES = {
+    # scenarios
+    "malformed.toml": 'extends = "baseline"\n[grey\nfake_share = 0.1\n',
+    "badsection.toml": 'extends = "baseline"\n[gery]\nfake_share = 0.1\n',
+    "badkey.toml": 'extends = "baseline"\n[grey]\nseizure_odds_multiplir = 2.0\n',
+    "badtype.toml": 'extends = "baseline"\n[grey]\nfake_share = "lots"\n',
+    "zero.toml": 'extends = "baseline"\n[vendor]\nlist_price = 0\n',
+    "negative.toml": 'extends = "baseline"\n[population]\nfinetuners = -5\n',
+    "endbefore.toml": 'extends = "baseline"\n[run]\nend = 2021-01-01\n',
+    "badextends.toml": 'extends = "baselin"\n',
+    "badchoice.toml": textwrap.dedent("""
+        extends = "baseline"
+        [[population.clouds]]
+        name = "c"
+        kind = "hyperscalr"
+        region = "US"
+        legacy_gpus = 0
+        ondemand_price = 2.0
+        favoured = false
+        own_chips = false
+        size = 1.0
+    """),
+    # targets
+    "targets_malformed.toml": "[[target]\nid = 1\n",
+    "targets_unknown.toml": GOOD_TARGET + 'sorce = "typo"\n',
+    "targets_badop.toml": GOOD_TARGET.replace('op = "between"', 'op = "betwen"'),
+    "targets_scenario.toml": GOOD_TARGET + 'scenario = "baselin"\n',
+    "targets_window.toml": GOOD_TARGET.replace('["2023-01-01", "2023-02-01"]',
+                                               '["2023-03-01", "2023-02-01"]'),
+    # sweep specs
+    "sweep_malformed.toml": "[sweep\nname = 1\n",
+    "sweep_unknown.toml": SWEEP_HEAD.replace("replications", "replicatons") + SWEEP_TAIL,
+    "sweep_badparam.toml": SWEEP_HEAD + SWEEP_TAIL.replace("packaging_multiplier]",
+                                                           "packaging_multipler]"),
+    "sweep_negative.toml": SWEEP_HEAD + SWEEP_TAIL.replace("[1.0, 2.0]", "[1.0, -2.0]"),
+}
+
+SHORT = ["--set", "end=2023-01-02"]  # anything that got as far as running would stay short
+
+# (id, argv, strings the one error line must contain (case-sensitive))
+CASES = [
+    # ---- run: scenario names and files --------------------------------------------------
+    ("run-unknown-scenario", ["run", "--scenario", "baselin", *SHORT],
+     ["'baselin'", "did you mean 'baseline'", "available:"]),
+    ("run-missing-file", ["run", "--scenario", "{tmp}/nope.toml", *SHORT],
+     ["nope.toml", "does not exist"]),
+    ("run-malformed-toml", ["run", "--scenario", "{tmp}/malformed.toml", *SHORT],
+     ["malformed.toml", "malformed TOML", "line 2"]),
+    ("run-unknown-section", ["run", "--scenario", "{tmp}/badsection.toml", *SHORT],
+     ["badsection.toml", "[gery]", "did you mean 'grey'", "allowed:"]),
+    ("run-unknown-key", ["run", "--scenario", "{tmp}/badkey.toml", *SHORT],
+     ["badkey.toml", "grey.seizure_odds_multiplir", "did you mean 'seizure_odds_multiplier'",
+      "allowed in [grey]"]),
+    ("run-wrong-type", ["run", "--scenario", "{tmp}/badtype.toml", *SHORT],
+     ["badtype.toml", "grey.fake_share", "'lots'", "expected a number >= 0 and <= 1"]),
+    ("run-zero-positive", ["run", "--scenario", "{tmp}/zero.toml", *SHORT],
+     ["zero.toml", "vendor.list_price", "0.0", "expected a number > 0"]),
+    ("run-negative-count", ["run", "--scenario", "{tmp}/negative.toml", *SHORT],
+     ["negative.toml", "population.finetuners", "-5", "expected an integer >= 0"]),
+    ("run-end-before-start", ["run", "--scenario", "{tmp}/endbefore.toml"],
+     ["endbefore.toml", "run.end", "2021-01-01", "must be after run.start"]),
+    ("run-bad-extends", ["run", "--scenario", "{tmp}/badextends.toml", *SHORT],
+     ["'baselin'", "did you mean 'baseline'"]),
+    ("run-bad-choice", ["run", "--scenario", "{tmp}/badchoice.toml", *SHORT],
+     ["badchoice.toml", "kind", "'hyperscalr'", "did you mean 'hyperscaler'", "one of"]),
+    # ---- run: --set ----------------------------------------------------------------------
+    ("set-no-equals", ["run", "--set", "seizure_odds_multiplier", *SHORT],
+     ["--set 'seizure_odds_multiplier'", "expected key=value"]),
+    ("set-empty-key", ["run", "--set", "=5", *SHORT], ["--set '=5'", "key before '=' is empty"]),
+    ("set-bad-toml", ["run", "--set", "fake_share=[1,", *SHORT],
+     ["fake_share=[1,", "not a TOML value"]),
+    ("set-unknown-key", ["run", "--set", "seizure_odds_multiplir=5", *SHORT],
+     ["'seizure_odds_multiplir'", "did you mean 'seizure_odds_multiplier'"]),
+    ("set-unknown-dotted", ["run", "--set", "gery.fake_share=0.1", *SHORT],
+     ["'gery.fake_share'", "did you mean 'grey.fake_share'"]),
+    ("set-unknown-leaf-in-section", ["run", "--set", "grey.fake_shar=0.1", *SHORT],
+     ["'grey.fake_shar'", "did you mean 'fake_share'", "allowed in [grey]"]),
+    ("set-negative", ["run", "--set", "seizure_odds_multiplier=-1", *SHORT],
+     ["grey.seizure_odds_multiplier", "-1", "expected a number >= 0"]),
+    ("set-wrong-type", ["run", "--set", "seizure_odds_multiplier=lots", *SHORT],
+     ["grey.seizure_odds_multiplier", "'lots'", "expected a number >= 0"]),
+    ("set-zero-positive", ["run", "--set", "list_price=0", *SHORT],
+     ["vendor.list_price", "0.0", "expected a number > 0"]),
+    ("set-bool", ["run", "--set", "export_controls=1", *SHORT],
+     ["policy.export_controls", "1", "true or false"]),
+    ("set-bad-date", ["run", "--set", "end=2023-02-30"],
+     ["run.end", "2023-02-30", "ISO date"]),
+    ("set-end-before-start", ["run", "--set", "end=2020-01-01"],
+     ["baseline.toml", "end", "run.end = 2020-01-01", "must be after run.start"]),
+    ("set-too-long", ["run", "--set", "end=2099-01-01"], ["run.end", "2099-01-01", "30 years"]),
+    ("run-negative-seed", ["run", "--seed", "-1", *SHORT], ["--seed -1", "integer >= 0"]),
+    ("run-seed-not-int", ["run", "--seed", "x", *SHORT], ["--seed", "'x'", "invalid int"]),
+    ("run-missing-manifest", ["run", "--manifest", "{tmp}/none/manifest.json"],
+     ["none/manifest.json", "does not exist"]),
+    ("run-unknown-option", ["run", "--sed", "1"], ["unrecognized arguments: --sed"]),
+    ("unknown-command", ["rn"], ["'rn'", "did you mean 'run'", "allowed:"]),
+    # ---- validate ------------------------------------------------------------------------
+    ("validate-missing", ["validate", "--targets", "{tmp}/none.toml", "--seeds", "1"],
+     ["none.toml", "does not exist"]),
+    ("validate-malformed", ["validate", "--targets", "{tmp}/targets_malformed.toml", "--seeds", "1"],
+     ["targets_malformed.toml", "malformed TOML"]),
+    ("validate-unknown-field", ["validate", "--targets", "{tmp}/targets_unknown.toml", "--seeds", "1"],
+     ["targets_unknown.toml", "'sorce'", "did you mean 'source'", "allowed fields"]),
+    ("validate-bad-op", ["validate", "--targets", "{tmp}/targets_badop.toml", "--seeds", "1"],
+     ["targets_badop.toml", "'betwen'", "between"]),
+    ("validate-unknown-scenario", ["validate", "--targets", "{tmp}/targets_scenario.toml",
+                                   "--seeds", "1"],
+     ["targets_scenario.toml", "'baselin'", "did you mean 'baseline'"]),
+    ("validate-end-before-start", ["validate", "--targets", "{tmp}/targets_window.toml",
+                                   "--seeds", "1"],
+     ["targets_window.toml", "window", "2023-03-01", "on or before the end date"]),
+    ("validate-zero-seeds", ["validate", "--targets", "{tmp}/targets_unknown.toml", "--seeds", "0"],
+     ["--seeds 0", ">= 1"]),
+    # ---- sweep ---------------------------------------------------------------------------
+    ("sweep-missing", ["sweep", "{tmp}/none.toml", "--out", "{tmp}/sw", "--no-progress"],
+     ["none.toml", "does not exist"]),
+    ("sweep-malformed", ["sweep", "{tmp}/sweep_malformed.toml", "--out", "{tmp}/sw", "--no-progress"],
+     ["sweep_malformed.toml", "malformed TOML"]),
+    ("sweep-unknown-key", ["sweep", "{tmp}/sweep_unknown.toml", "--out", "{tmp}/sw", "--no-progress"],
+     ["sweep_unknown.toml", "'replicatons'", "did you mean 'replications'", "allowed:"]),
+    ("sweep-unknown-param", ["sweep", "{tmp}/sweep_badparam.toml", "--out", "{tmp}/sw",
+                             "--no-progress"],
+     ["sweep_badparam.toml", "packaging_multipler", "did you mean 'packaging_multiplier'"]),
+    ("sweep-negative-value", ["sweep", "{tmp}/sweep_negative.toml", "--out", "{tmp}/sw",
+                              "--no-progress"],
+     ["sweep_negative.toml", "-2.0"]),
+    ("sweep-no-spec", ["sweep", "--out", "{tmp}/sw", "--no-progress"], ["spec"]),
+    ("sweep-report-not-a-sweep", ["sweep-report", "{tmp}/nowhere"],
+     ["nowhere", "not a sweep directory"]),
+    # ---- compare -------------------------------------------------------------------------
+    ("compare-unknown-scenario", ["compare", "baselin", "baseline", "--seeds", "1", "--out",
+                                  "{tmp}/cmp", "--quiet"],
+     ["'baselin'", "did you mean 'baseline'"]),
+]
+
+#: cases whose error argparse reports (not an InputError): --debug does not turn them into a raise
+ARGPARSE_CASES = {"run-seed-not-int", "run-unknown-option", "unknown-command"}
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def _argv(argv: list[str], tmp: Path) -> list[str]:
+    return [a.replace("{tmp}", str(tmp)) for a in argv]
+
+
+def _exit_code(argv: list[str]) -> int:
+    """main()'s return value, or the code argparse exits with (its errors raise SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize("case_id, argv, expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_line(case_id, argv, expected, inputs, capsys, monkeypatch):
+    monkeypatch.chdir(inputs)  # a default results/ directory would land in tmp_path
+    code = _exit_code(_argv(argv, inputs))
+    out, err = capsys.readouterr()
+    assert code == 2, f"{case_id}: exit code {code}; stderr:\n{err}"
+    assert "Traceback" not in out + err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"{case_id}: expected one error line, got:\n{err}"
+    line = lines[0]
+    assert re.match(r"^h100sim( [a-z-]+)?: error: ", line), line
+    for piece in expected:
+        piece = piece.replace("{tmp}", str(inputs))
+        assert piece in line, f"{case_id}: {piece!r} not in {line!r}"
+    assert not (inputs / "results").exists(), f"{case_id}: a run started and wrote results/"
+
+
+@pytest.mark.parametrize("case_id, argv, expected",
+                         [c for c in CASES if c[0] not in ARGPARSE_CASES],
+                         ids=[c[0] for c in CASES if c[0] not in ARGPARSE_CASES])
+def test_debug_shows_the_traceback(case_id, argv, expected, inputs, monkeypatch):
+    monkeypatch.chdir(inputs)
+    with pytest.raises(InputError):
+        main(["--debug", *_argv(argv, inputs)])
+    # --debug after the command works too
+    cmd, *rest = _argv(argv, inputs)
+    with pytest.raises(InputError):
+        main([cmd, "--debug", *rest])
+
+
+def test_a_bug_is_one_line_without_debug_and_a_traceback_with_it(monkeypatch, capsys):
+    """An unexpected exception (a bug, not bad input) is still no traceback without --debug."""
+    import experiments.run_cmd as run_cmd
+
+    def boom(args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(run_cmd, "execute", boom)
+    assert main(["run"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert err.strip().splitlines() == [
+        "h100sim run: internal error: ZeroDivisionError: boom (rerun with --debug for the traceback)"]
+    with pytest.raises(ZeroDivisionError):
+        main(["run", "--debug"])
+
+
+def test_unwritable_output_is_one_line(tmp_path, capsys, monkeypatch):
+    """An OSError on a path the user named (here: --out under a regular file) is exit 2."""
+    import experiments.run_cmd as run_cmd
+
+    def cannot_write(args):
+        raise NotADirectoryError(20, "Not a directory", str(tmp_path / "file" / "out"))
+
+    monkeypatch.setattr(run_cmd, "execute", cannot_write)
+    assert main(["run"]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert err.strip() == f"h100sim run: error: {tmp_path / 'file' / 'out'}: Not a directory"
+
+
+# --------------------------------------------------------------------------------------------
+# --help lists each command's own options (the first parse pass must not act on -h)
+# --------------------------------------------------------------------------------------------
+HELP_OPTIONS = {
+    "run": ["--scenario", "--seed", "--set", "--out", "--manifest"],
+    "validate": ["--targets", "--seeds", "--workers", "--json", "--report"],
+    "compare": ["--seeds", "--out"],
+    "sweep": ["--out", "--workers", "--engine", "--resume"],
+    "sweep-report": [],
+    "app": ["--host", "--port", "--assets"],
+    "bench": [],
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_subcommand_help_lists_its_options(command, flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, flag])
+    assert exc.value.code == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"usage: h100sim {command}")
+    assert "--debug" in out
+    for option in HELP_OPTIONS.get(command, []):
+        assert option in out, f"h100sim {command} {flag} does not list {option}:\n{out}"
+    # a module that declares options shows more than the two the top-level parser adds
+    if HELP_OPTIONS.get(command):
+        assert len(re.findall(r"^\s+--?[a-z]", out, flags=re.M)) > 2
+
+
+def test_help_before_the_command_and_with_debug(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out, _ = capsys.readouterr()
+    assert "usage: h100sim" in out and "run" in out and "validate" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["--debug", "run", "--help"])
+    assert exc.value.code == 0
+    out, _ = capsys.readouterr()
+    assert "--scenario" in out
+
+
+def test_help_anywhere_in_a_run_command_does_not_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--set", "end=2023-01-02", "--help"])
+    assert exc.value.code == 0
+    assert "--scenario" in capsys.readouterr().out
+    assert not (tmp_path / "results").exists()
+
+
+def test_no_command_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and "COMMAND" in err
