@@ -415,3 +415,23 @@ def test_launch_defaults_to_loopback_and_refuses_a_busy_port(capsys):
         assert main(["app", "--port", str(port)]) == 2
     assert f"127.0.0.1:{port}" in capsys.readouterr().err
     assert main(["app", "--port", "70000"]) == 2
+
+
+def test_guided_tour_tab_plays_the_app_model_to_the_next_stop(made_models):
+    """The lecturer's one-handed mode: the tour tab shows the lesson and its button plays the
+    page's own model (not a copy) on to the next stop's date."""
+    from viz.tour import get_lesson, next_stop
+
+    box, rc = render_page()
+    m = current(made_models)
+    tabs = rc.find(v.Tabs).widgets[-1]
+    tabs.v_model = 4  # Guided tour
+    lesson = get_lesson("lesson1")
+    assert any(f"Guided tour: {lesson.title}" in str(c) for w in rc.find(v.CardTitle).widgets
+               for c in w.children)
+    target = next_stop(lesson, m.date)
+    button = [b for b in rc.find(v.Btn).widgets
+              if any(str(c).startswith("Play to next stop") for c in b.children)]
+    assert len(button) == 1
+    button[0].click()
+    assert m.date >= target.date and m is current(made_models)

@@ -17,6 +17,7 @@ from viz.compare_panel import ComparePanel
 from viz.components import ExplainPanel, Headline, LiveLeversSidebar, MarketCharts, PresetCard
 from viz.levers import DEFAULT_PRESET, build_model, model_params
 from viz.network import TradeNetwork
+from viz.tour import GuidedTour
 
 TITLE = "h100sim: the H100 compute market"
 PLAY_INTERVAL_MS = 50
@@ -61,3 +62,5 @@ def Page():
             TradeNetwork(model.value)
         with solara.lab.Tab("Compare"):
             ComparePanel()
+        with solara.lab.Tab("Guided tour"):
+            GuidedTour(model, lesson=None)

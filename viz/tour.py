@@ -182,8 +182,9 @@ def stop_html(stop: Stop, lesson: Lesson, now: dt.date) -> str:
     n = lesson.stops.index(stop) + 1
     return (f"<b>Stop {n} of {len(lesson.stops)} · {html.text(stop.date.isoformat())} · "
             f"{html.text(stop.title)}</b>"
-            + html.para(html.text(stop.text))
-            + html.para(f"Look at: <b>{html.text(stop.chart)}</b> (model date {now})", small=True))
+            + html.para(stop.text)
+            + f'<p style="font-size:12px">Look at: <b>{html.text(stop.chart)}</b> '
+              f"(model date {html.text(str(now))})</p>")
 
 
 try:  # the component needs solara; the pure functions above do not

@@ -459,7 +459,10 @@ def build(out_dir: Path = NB_DIR) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, cells in LESSONS.items():
-        nb = new_notebook(cells=cells(), metadata={
+        made = cells()
+        for i, cell in enumerate(made):  # stable ids, so a rebuild changes nothing
+            cell["id"] = f"{name.split('_')[0]}-{i:02d}"
+        nb = new_notebook(cells=made, metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"}})
         path = out_dir / f"{name}.ipynb"
