@@ -56,6 +56,7 @@ from typing import Any, Callable, Sequence
 
 from experiments.designs import DESIGNS, DISTS, SA_DESIGNS, Param, design_size
 from model.errors import InputError
+from model.timeline import as_date
 
 # The statistics of experiments/targets.py, restated here so that reading a spec does not import
 # pandas; tests/test_sweep_spec.py checks that the two lists agree.
@@ -244,13 +245,9 @@ class _Where:
         whole = value if whole is None else whole
         if isinstance(value, dt.datetime):
             raise self.error(where, whole, "a date without a time of day, e.g. 2024-06-30")
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                pass
+        parsed = as_date(value)
+        if parsed is not None:
+            return parsed
         raise self.error(where, whole, 'an ISO date such as "2024-06-30"')
 
     def window(self, where: str, value: Any) -> tuple[dt.date, dt.date]:

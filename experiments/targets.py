@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import InputError
+from model.timeline import as_date
 
 #: statistics of one window; date_of_* return a datetime.date, the others a float
 NUMERIC_STATS = ("max", "min", "mean", "median", "sum", "first", "last")
@@ -269,13 +270,9 @@ class _Checker:
     def date(self, field_name: str, value: Any, whole: Any) -> dt.date:
         if isinstance(value, dt.datetime):
             raise self.error(field_name, whole, "dates without a time of day, e.g. 2023-04-01")
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                pass
+        parsed = as_date(value)
+        if parsed is not None:
+            return parsed
         raise self.error(field_name, whole, "ISO dates such as \"2023-04-01\" or 2023-04-01")
 
     def window(self, field_name: str, value: Any) -> Window:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import InputError
+from model.timeline import as_date
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -286,17 +287,7 @@ def _where(source: str | None) -> str:
     return f"{source}: " if source else ""
 
 
-def _to_date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+_to_date = as_date
 
 
 def _check_scalar(f: F, value: Any, key: str, source: str | None) -> Any:

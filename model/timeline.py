@@ -11,6 +11,21 @@ HOURS_PER_WEEK = 168.0
 WEEKS_PER_YEAR = 52.0
 
 
+def as_date(value, allow_time: bool = True) -> dt.date | None:
+    """A date from a TOML date, a datetime (its date, unless `allow_time` is False) or an ISO
+    string; None when it is none of these (callers word their own error)."""
+    if isinstance(value, dt.datetime):
+        return value.date() if allow_time else None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
 def n_steps(start: dt.date, end: dt.date) -> int:
     """Whole weeks from start to end (the run stops on the last week that starts before end)."""
     return max(1, (end - start).days // 7)

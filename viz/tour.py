@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+
+from model.timeline import as_date
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -73,16 +75,10 @@ def chart_names() -> tuple[str, ...]:
 
 
 def _as_date(value: Any, where: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"{where}: date {value!r} is not a date (write it as 2023-04-03)")
+    parsed = as_date(value)
+    if parsed is None:
+        raise ValueError(f"{where}: date {value!r} is not a date (write it as 2023-04-03)")
+    return parsed
 
 
 def parse_tours(data: Mapping[str, Any]) -> dict[str, Lesson]:
