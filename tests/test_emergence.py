@@ -93,15 +93,15 @@ def test_no_open_weights_keeps_training_share_higher(ensemble_medians):
     assert a > b, msg
 
 
+def test_no_open_weights_keeps_spot_higher(ensemble_medians):
+    msg = show(ensemble_medians, "spot_2024h2_2025", "baseline", "no_open_weights")
+    a, b = fig(ensemble_medians, "no_open_weights", "spot_2024h2_2025"), fig(ensemble_medians, "baseline", "spot_2024h2_2025")
+    assert a > b, msg
+
+
 def test_no_open_weights_keeps_reservations_in_use_and_cards_dear(ensemble_medians):
     """Without better open weights, builders keep using the large clusters they reserved, so far
-    fewer idle hours are resold, and the price of an H100 card (used market) stays higher.
-
-    Not asserted, because the model does not produce it: the *hourly spot* price is not higher in
-    this counterfactual (median 2024H2-2025 about $0.53 vs $0.63). Spot here is the residual
-    market where fine-tuning teams buy, and those teams exist only because open weights got good;
-    the extra training demand is met by reservations and own fleets. See docs/ODD.md, Known
-    limitations."""
+    fewer idle hours are resold, and the price of an H100 card (used market) stays higher."""
     msg = show(ensemble_medians, "resold_hours_2024h2_2025", "baseline", "no_open_weights")
     assert fig(ensemble_medians, "no_open_weights", "resold_hours_2024h2_2025") < \
         0.5 * fig(ensemble_medians, "baseline", "resold_hours_2024h2_2025"), msg
