@@ -53,6 +53,13 @@ def headline(p) -> str:
     return p.locator("text=/Week of /").first.inner_text()
 
 
+def wait_headline(p, text: str, timeout: float = 30.0) -> None:
+    """The headline re-renders a moment after the step counter: wait for it, do not race it."""
+    from playwright.sync_api import expect
+
+    expect(p.locator("text=/Week of /").first).to_contain_text(text, timeout=timeout * 1000)
+
+
 def chart_markup(p, i: int = 0) -> str:
     """The pixels of chart ``i`` (as a data URL)."""
     return p.locator(CHARTS).nth(i).evaluate("c => c.toDataURL()")
@@ -76,12 +83,12 @@ def test_load_step_and_charts_redraw(page, app_server, tmp_path):
     before = chart_markup(page)
     page.get_by_role("button", name="Step", exact=True).click()
     wait_steps(page, 1)
-    assert "Week of 10 October 2022" in headline(page)
+    wait_headline(page, "Week of 10 October 2022")
     wait_chart_change(page, before)
     for _ in range(3):
         page.get_by_role("button", name="Step", exact=True).click()
     wait_steps(page, 4)
-    assert "Week of 31 October 2022" in headline(page)
+    wait_headline(page, "Week of 31 October 2022")
     page.screenshot(path=tmp_path / "app_step.png", full_page=True)
     assert (tmp_path / "app_step.png").stat().st_size > 20_000
 
@@ -178,3 +185,57 @@ def test_compare_runs_in_the_background(page, tmp_path):
     page.get_by_role("button", name="Cancel", exact=True).click()
     page.get_by_text("Comparison cancelled.").wait_for(timeout=30_000)
     page.screenshot(path=tmp_path / "app_compare.png", full_page=True)
+
+
+def _server_rss_mb(pid_group: int) -> float:
+    """Resident memory of the server's whole process group, in MB (from /proc)."""
+    import os
+
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pid_group:  # field 5 (pgrp), after pid and (comm)
+                continue
+            with open(f"/proc/{entry}/status") as fh:
+                rss = next(line for line in fh if line.startswith("VmRSS:"))
+            total += int(rss.split()[1])
+        except (OSError, StopIteration, ValueError, IndexError):
+            continue
+    return total / 1024.0
+
+
+#: stated bound: 20 sessions opened, stepped and closed may grow the server by at most this much
+BURST_BOUND_MB = 100.0
+
+
+def test_burst_of_sessions_stays_within_memory_bound(app_server, chromium):
+    """20 browser sessions opened, stepped and closed in a loop against the local server: every
+    one loads, the server stays up with a clean log, and its memory grows by less than
+    BURST_BOUND_MB (each session's model is freed when the session goes)."""
+    def session() -> None:
+        context = chromium.new_context(viewport={"width": 1600, "height": 1100})
+        try:
+            p = context.new_page()
+            open_app(p, app_server.url)
+            p.get_by_role("button", name="Step", exact=True).click()
+            wait_steps(p, 1)
+        finally:
+            context.close()
+
+    for _ in range(3):  # warm-up: imports, caches, first kernels
+        session()
+    time.sleep(2)
+    before = _server_rss_mb(app_server.proc.pid)
+    for _ in range(20):
+        session()
+    time.sleep(5)
+    after = _server_rss_mb(app_server.proc.pid)
+    assert app_server.proc.poll() is None
+    app_server.assert_log_clean()
+    assert before > 0
+    assert after - before < BURST_BOUND_MB, f"server grew {after - before:.0f} MB ({before:.0f} -> {after:.0f})"
+    print(f"server RSS {before:.0f} MB -> {after:.0f} MB after 20 sessions")

@@ -340,3 +340,34 @@ def test_chunk_sizes_follow_run_time():
     assert _auto_chunk(0.001, 100_000, 4, None) == 500     # capped
     assert _auto_chunk(0.001, 40, 4, None) == 5            # two chunks per slot at the end
     assert _auto_chunk(0.001, 40, 4, 7) == 7               # --chunk-size wins
+
+
+def test_full_disk_mid_sweep_then_resume(reference, tmp_path, monkeypatch):
+    """A disk that fills up mid-sweep (simulated: the fifth run file gets half written, then
+    ENOSPC) stops the sweep with the OS error, leaves no half-written run that looks finished, and
+    re-running completes exactly the uninterrupted sweep."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    real = pq.write_table
+    calls = {"n": 0}
+
+    def full_disk(table, where, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 4:
+            where.write(b"PAR1 half a file")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(table, where, *args, **kwargs)
+
+    out = tmp_path / "full"
+    monkeypatch.setattr(pq, "write_table", full_disk)
+    with pytest.raises(OSError) as err:
+        sweep(out)
+    assert err.value.errno == errno.ENOSPC
+    assert len(list((out / RUNS).glob("*.parquet"))) == 4
+    monkeypatch.setattr(pq, "write_table", real)
+    res = sweep(out)
+    assert res.complete and res.ran_now == 8 and not res.failed
+    assert not list(out.rglob("*.tmp"))
+    assert_same(reference, out)
