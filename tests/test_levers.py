@@ -1,0 +1,55 @@
+"""Live levers: what a regulator or investor changes while the model runs (H100Market.set_lever,
+add_export_rule), validated like any override and logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from model import H100Market, InputError
+
+
+def stepped(n: int = 20) -> H100Market:
+    m = H100Market(seed=3, end="2023-12-31")
+    for _ in range(n):
+        m.step()
+    return m
+
+
+def test_funding_lever_changes_the_climate_from_now_on_only():
+    m = stepped()
+    past, now = m._climate[: m.steps].copy(), m.climate
+    m.set_lever("funding_multiplier", 2.0)
+    assert m.climate == pytest.approx(2.0 * now)          # base multiplier is 1
+    assert (m._climate[: m.steps] == past).all()          # history is not rewritten
+    assert m.get_lever("funding_multiplier") == 2.0
+    assert m.lever_log[-1][2:] == ("funding_multiplier", 2.0)
+
+
+def test_non_live_levers_and_bad_values_are_refused_by_name():
+    m = stepped(2)
+    with pytest.raises(InputError, match="pace.*cannot change while the model runs"):
+        m.set_lever("pace", 2.0)
+    with pytest.raises(InputError, match=r"grey\.seizure_odds_multiplier = -1\.0 .*>= 0"):
+        m.set_lever("seizure_odds_multiplier", -1)
+    with pytest.raises(InputError, match="unknown parameter"):
+        m.set_lever("seizure_oods", 2)
+    assert m.lever_log == []                              # nothing half-applied
+
+
+def test_added_rule_bites_and_survives_switching_controls_off_and_on():
+    m = stepped(2)
+    h20 = m.catalog["H20"]
+    later = m.date + dt.timedelta(days=7)
+    assert m.rules.allowed(h20, "CN", later)              # legal in Oct 2022
+    m.add_export_rule(name="classroom ban", regions=["CN"], tpp_min=1000.0)
+    assert not m.rules.allowed(h20, "CN", later)
+    m.set_lever("export_controls", False)
+    assert m.rules.allowed(h20, "CN", later) and m.rules.allowed(m.catalog["H100 SXM5"], "CN", later)
+    m.set_lever("export_controls", True)
+    assert not m.rules.allowed(h20, "CN", later)
+    with pytest.raises(InputError, match="regions"):
+        m.add_export_rule(name="bad", regions="CN", tpp_min=1.0)
+    m.step()                                              # the model goes on
+    assert [e[2] for e in m.lever_log] == ["add_export_rule", "export_controls", "export_controls"]
