@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from experiments.summary import text_table
 from model.errors import InputError
 
 #: headline keys (experiments.summary.HEADLINES) in the comparison table
@@ -118,13 +119,7 @@ def format_table(table: pd.DataFrame, labels: tuple[str, str]) -> str:
         pct = r["change %"]
         cells.append("n/a" if math.isnan(pct) else f"{pct:+.1f}%")
         rows.append(cells)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = []
-    for k, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(rows)
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -147,3 +147,14 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
     if "installed_end" in v:
         line("installed GPUs", f"{format_headline('installed_end', v['installed_end'])} at {end}")
     return lines
+
+
+def text_table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cells as aligned plain text; the first row is the header, underlined."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for k, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -27,6 +27,8 @@ experiments`` exports :func:`load_results` from here).
 
 from __future__ import annotations
 
+import abc
+
 import argparse
 import datetime as dt
 import functools
@@ -454,8 +456,11 @@ class _DirLock:
 # --------------------------------------------------------------------------------------------
 # Engines
 # --------------------------------------------------------------------------------------------
-class _Backend:
-    """submit(chunk) -> future; completed futures are put on ``self.done`` (a queue)."""
+class _Backend(abc.ABC):
+    """submit(chunk) -> future; completed futures are put on ``self.done`` (a queue).
+
+    Each engine (processes, Dask) says how many chunks it runs at once, how it submits one and how
+    it names itself; the rest has defaults."""
 
     def __init__(self):
         self.done: queue.Queue = queue.Queue()
@@ -463,11 +468,13 @@ class _Backend:
     def _watch(self, fut) -> None:
         fut.add_done_callback(self.done.put)
 
+    @abc.abstractmethod
     def slots(self) -> int:
-        raise NotImplementedError
+        """How many chunks may be in flight at once."""
 
+    @abc.abstractmethod
     def submit(self, chunk, run_fn):
-        raise NotImplementedError
+        """Start a chunk of runs; returns a future watched with :meth:`_watch`."""
 
     def result(self, fut):
         return fut.result()
@@ -482,8 +489,9 @@ class _Backend:
     def close(self, interrupted: bool = False) -> None:
         pass
 
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """One line for the log: which engine, how many workers."""
 
 
 class _ProcessBackend(_Backend):

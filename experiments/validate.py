@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from experiments.summary import text_table
 from experiments.targets import Target, TargetResult, evaluate_target, format_value, load_targets
 from model.errors import InputError
 
@@ -64,14 +65,7 @@ def table_rows(results: Sequence[TargetResult]) -> list[list[str]]:
 
 
 def format_table(results: Sequence[TargetResult]) -> str:
-    rows = table_rows(results)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for k, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(table_rows(results))
 
 
 def markdown_table(results: Sequence[TargetResult]) -> str:
