@@ -27,9 +27,7 @@ SCENARIOS = ("baseline", "no_open_weights", "no_export_controls", "double_packag
 SEED = 7
 REL = 1e-9        # relative tolerance of sums against gross flows / magnitudes
 ABS = 1e-6        # absolute tolerance (cards, GPUs)
-PRICE_COLUMNS = ("spot_price", "ondemand_price", "reserved_price", "small_cluster_price",
-                 "large_cluster_price", "card_price_new", "card_price_secondary", "grey_card_price",
-                 "grey_card_price_cny")
+from model_checks import PRICE_COLUMNS, check_signals  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
@@ -81,18 +79,6 @@ def check_accounts_covered(m: H100Market) -> None:
     assert not orphans, f"accounts of no agent: {[m.cash.names[i] for i in orphans][:10]}"
     assert not (agent_accts & external), "an agent shares an external account"
     assert m.acct_fab == m.cash.index["fab"] and m.acct_investors == m.cash.index["investors"]
-
-
-def check_signals(m: H100Market) -> None:
-    where = f"step {m.steps} ({m.date}) of {m.config.name}"
-    for name in SERIES + EXTRA_SERIES:
-        if name == "date":
-            continue
-        v = float(getattr(m, name))
-        assert np.isfinite(v), f"{where}: {name} = {v!r}"
-    for name in PRICE_COLUMNS:
-        v = float(getattr(m, name))
-        assert v > 0, f"{where}: {name} = {v!r} is not positive"
 
 
 def check_clearing(m: H100Market, lines: dict, asks: dict, od_capacity: np.ndarray,
@@ -159,7 +145,7 @@ def test_invariants_every_step(scenario, monkeypatch):
     try:
         check_accounts_covered(m)
         check_books(m)
-        check_signals(m)
+        check_signals(m, f"step {m.steps} ({m.date}) of {m.config.name}")
         seen = {"calls": 0, "capacity": None}
         real_clear_hours = market_mod.clear_hours
 
@@ -188,7 +174,7 @@ def test_invariants_every_step(scenario, monkeypatch):
             if cap > 0:
                 worst = max(worst, used.sum() / cap)
             check_books(m)
-            check_signals(m)
+            check_signals(m, f"step {m.steps} ({m.date}) of {m.config.name}")
         assert m.steps == m.n_steps
         df = m.series()
         assert len(df) == m.n_steps + 1

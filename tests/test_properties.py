@@ -48,8 +48,7 @@ from model import SERIES, H100Market, release_model
 
 REL = 1e-9
 ABS = 1e-6
-PRICES = ("spot_price", "ondemand_price", "reserved_price", "small_cluster_price",
-          "large_cluster_price", "card_price_new", "card_price_secondary", "grey_card_price")
+from model_checks import PRICE_COLUMNS, check_signals  # noqa: E402
 
 #: a rule that catches every product (TPP >= 0 and I/O >= 0) for buyers in every region
 BAN_ALL = {"name": "ban everything", "announce": "2022-10-03", "effective": "2022-10-03",
@@ -81,18 +80,6 @@ def check_books(m: H100Market, where: str) -> None:
         neg = [(ledger.names[i], float(bal[i])) for i in np.flatnonzero(bal < -ABS)
                if i != m.acct_fab]
         assert not neg, f"{where}: negative {ledger.quantity} accounts {neg[:5]}"
-
-
-def check_values(m: H100Market, where: str) -> None:
-    for name in SERIES:
-        if name == "date":
-            continue
-        v = float(getattr(m, name))
-        assert math.isfinite(v), f"{where}: {name} = {v!r}"
-    for name in PRICES:
-        v = float(getattr(m, name))
-        assert math.isfinite(v) and v > 0, f"{where}: price {name} = {v!r} is not positive"
-    assert -ABS <= m.utilization <= 1 + ABS, f"{where}: utilization {m.utilization!r}"
 
 
 def check_use(m: H100Market, capacity: float, where: str) -> None:
@@ -154,7 +141,7 @@ def run_checked(scenario: str = "baseline", seed: int = 0, max_steps: int | None
     label = f"{scenario} seed={seed} {overrides}"
     try:
         check_books(m, f"{label}, initial state")
-        check_values(m, f"{label}, initial state")
+        check_signals(m, f"{label}, initial state")
         limits = check_cash(m, f"{label}, initial state", {}) if cash else {}
         with capacity_probe(m) as seen:
             while m.running and (max_steps is None or m.steps < max_steps):
@@ -163,7 +150,7 @@ def run_checked(scenario: str = "baseline", seed: int = 0, max_steps: int | None
                 where = f"{label}, step {m.steps} ({m.date})"
                 assert seen["capacity"] is not None, f"{where}: the hours market did not clear"
                 check_books(m, where)
-                check_values(m, where)
+                check_signals(m, where)
                 check_use(m, seen["capacity"], where)
                 if cash:
                     limits = check_cash(m, where, limits)
@@ -173,7 +160,7 @@ def run_checked(scenario: str = "baseline", seed: int = 0, max_steps: int | None
         assert len(df) == m.steps + 1
         num = df.drop(columns=["date"]).astype(float).to_numpy()
         assert np.isfinite(num).all(), f"{label}: non-finite values in the series"
-        for col in PRICES:
+        for col in PRICE_COLUMNS:
             assert (df[col] > 0).all(), f"{label}: {col} not positive"
         return m
     finally:
