@@ -20,6 +20,7 @@ class Firm(mesa.Agent):
         model.nextgen_cards.open(f"{self.kind}:{name}")
         self.cohorts: list[list[float]] = []  # [delivery step, hopper cards, nextgen cards, H100-eq]
         self._eq = 0.0                        # running total of the cohorts' H100-eq
+        self._tiny = False                    # a cohort may hold next to nothing (see remove_cards)
 
     # -- books ----------------------------------------------------------------------------------
     @property
@@ -50,9 +51,11 @@ class Firm(mesa.Agent):
                 same[gen] += cards
                 same[3] += eq
             else:
-                row = [now, 0.0, 0.0, eq]
+                row = same = [now, 0.0, 0.0, eq]
                 row[gen] = cards
                 self.cohorts.append(row)
+            if same[1] <= 1e-9 and same[2] <= 1e-9:
+                self._tiny = True
             self._eq += eq
 
     def remove_cards(self, hopper: float, to: int) -> float:
@@ -70,8 +73,14 @@ class Firm(mesa.Agent):
             self._eq -= eq_take
             eq_removed += eq_take
             left -= take
+            if c[1] <= 1e-9 and c[2] <= 1e-9:
+                self._tiny = True
         self.model.cards.transfer(self.account, to, hopper - left, "card_sale")
-        self.cohorts = [c for c in self.cohorts if c[1] > 1e-9 or c[2] > 1e-9]
+        if self._tiny:
+            # Drop emptied cohorts. Every way a cohort can end up (next to) empty sets the flag,
+            # so the list is only rebuilt when there is something to drop.
+            self.cohorts = [c for c in self.cohorts if c[1] > 1e-9 or c[2] > 1e-9]
+            self._tiny = False
         return eq_removed
 
     def retire(self, life_weeks: int) -> float:

@@ -101,20 +101,24 @@ def allocate_posted(capacity, price, bid_qty, bid_limit, priority):
     """
     cap = np.asarray(capacity, dtype=np.float64)
     prc = np.asarray(price, dtype=np.float64)
-    want = np.asarray(bid_qty, dtype=np.float64).copy()
+    want = np.asarray(bid_qty, dtype=np.float64)
     limit = np.asarray(bid_limit, dtype=np.float64)
     prio = np.asarray(priority, dtype=np.int64)
+    # Work in priority order (permute once), then put the buyers back in their own order.
+    n_buyers = len(want)
+    want, limit = want[prio], limit[prio]
     fills = np.zeros((len(cap), len(want)))
     for j in np.argsort(prc, kind="stable"):
         if cap[j] <= 0:
             continue
-        ok = (want[prio] > 0) & (limit[prio] >= prc[j])
-        if not ok.any():
+        idx = np.flatnonzero((want > 0) & (limit >= prc[j]))
+        if not idx.size:
             continue
-        idx = prio[ok]
         w = want[idx]
         before = np.cumsum(w) - w
         take = np.clip(cap[j] - before, 0.0, w)
         fills[j, idx] = take
         want[idx] -= take
-    return fills
+    out = np.zeros((len(cap), n_buyers))
+    out[:, prio] = fills
+    return out

@@ -8,6 +8,8 @@ that, and that no card account goes negative, at every step.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -36,12 +38,14 @@ class Ledger:
         return np.array([self.open(f"{prefix}{k}") for k in range(n)], dtype=np.int64)
 
     def __getitem__(self, account: int | str) -> float:
-        i = self.index[account] if isinstance(account, str) else account
-        return float(self.balance[i])
+        if isinstance(account, str):
+            account = self.index[account]
+        return float(self.balance[account])
 
     def transfer(self, payer: int, payee: int, amount: float, kind: str = "") -> None:
         """Move a non-negative finite amount from payer to payee."""
-        if not np.isfinite(amount) or amount < 0:
+        amount = float(amount)
+        if not math.isfinite(amount) or amount < 0:
             raise ValueError(f"{self.quantity} transfer of {amount!r} ({kind}) is not a finite amount >= 0")
         if amount == 0:
             return

@@ -127,7 +127,7 @@ class H100Market(mesa.Model):
                    "mode": lambda a: getattr(a, "mode", a.kind)}
             for kind in (ModelCreator, Cloud, Reseller, GreyBroker)
         })
-        self._finetuner_snapshots: list[pd.DataFrame] = []
+        self._finetuner_snapshots: list[tuple] = []   # (step, cash, gpus, active) arrays
         self.datacollector.collect(self)
         self._collect_agents()
 
@@ -229,22 +229,27 @@ class H100Market(mesa.Model):
         """GPUs of the agent's reservations on a tier (deliverable share only, unless `future`)."""
         if self._held is None:
             self._held = self._entitlements()
-        return float(self._held[1 if future else 0][tier].get(agent.unique_id, 0.0))
+        per_holder = self._held[1 if future else 0][tier]
+        uid = agent.unique_id
+        return float(per_holder[uid]) if uid < len(per_holder) else 0.0
 
     def _entitlements(self):
-        """Per holder and tier: GPUs deliverable now, and GPUs held now or later (one pass a week)."""
+        """Per tier, GPUs each holder (by unique_id) may use now (the deliverable share of started
+        contracts), and GPUs it holds now or later. One pass a week, read many times."""
         rb = self.reservations
-        now: tuple[dict, dict] = ({}, {})
-        later: tuple[dict, dict] = ({}, {})
-        if len(rb):
-            live = rb.end > self.steps
-            started = live & (rb.start <= self.steps)
-            ratio = self._deliverable[rb.provider, rb.tier]
-            for k in np.flatnonzero(live):
-                h, t = int(rb.holder[k]), int(rb.tier[k])
-                later[t][h] = later[t].get(h, 0.0) + rb.gpus[k]
-                if started[k]:
-                    now[t][h] = now[t].get(h, 0.0) + rb.gpus[k] * ratio[k]
+        empty = np.zeros(0)
+        if not len(rb):
+            return (empty, empty), (empty, empty)
+        live = rb.end > self.steps
+        started = live & (rb.start <= self.steps)
+        usable = rb.gpus * self._deliverable[rb.provider, rb.tier]
+        n = int(rb.holder.max()) + 1
+        now = tuple(np.bincount(rb.holder[started & (rb.tier == t)],
+                                weights=usable[started & (rb.tier == t)], minlength=n)
+                    for t in (0, 1))
+        later = tuple(np.bincount(rb.holder[live & (rb.tier == t)],
+                                  weights=rb.gpus[live & (rb.tier == t)], minlength=n)
+                      for t in (0, 1))
         return now, later
 
     def sign_reservation(self, holder, cloud, tier: int, gpus: float, weeks: int, rate: float,
@@ -482,8 +487,14 @@ class H100Market(mesa.Model):
         ob = self.orders
         if not ob.outstanding:
             return
-        keep = [self.rules.allowed(self.catalog[p], r, self.date) if r != "US" else True
-                for p, r in zip(ob.product, ob.region)]
+        verdicts: dict[tuple[str, str], bool] = {}   # one rule lookup per product and region
+
+        def allowed(p: str, r: str) -> bool:
+            if (p, r) not in verdicts:
+                verdicts[p, r] = self.rules.allowed(self.catalog[p], r, self.date)
+            return verdicts[p, r]
+
+        keep = [allowed(p, r) if r != "US" else True for p, r in zip(ob.product, ob.region)]
         if not all(keep):
             ob.cancel(keep)
 
@@ -563,15 +574,17 @@ class H100Market(mesa.Model):
         unmet = lines["gpus"] - filled
         self.unmet_gpus = float(unmet.sum()) if len(unmet) else 0.0
         # Feedback to the few rich agents (fine-tuners see prices directly).
-        owner = lines["owner"]
-        for k in np.flatnonzero(owner >= 0):
-            agent = self._agent_by_id(int(owner[k]))
-            agent.on_hours(int(lines["use"][k]), float(lines["gpus"][k]), float(filled[k]))
+        by_id = self._by_id
+        rich = np.flatnonzero(lines["owner"] >= 0)
+        for uid, use, wanted, got in zip(lines["owner"][rich].tolist(), lines["use"][rich].tolist(),
+                                         lines["gpus"][rich].tolist(), filled[rich].tolist()):
+            by_id[uid].on_hours(use, wanted, got)
         if len(asks["gpus"]):
             offered = asks["gpus"]
             share = res.ask_fill[: len(offered)] / np.maximum(offered, 1e-12)
-            for k in range(len(offered)):
-                self._agent_by_id(int(asks["holder"][k])).on_ask(int(asks["tier"][k]), float(share[k]))
+            for uid, tier, sold_share in zip(asks["holder"].tolist(), asks["tier"].tolist(),
+                                             share.tolist()):
+                by_id[uid].on_ask(tier, sold_share)
         # Clouds learn what they sold and whom they turned away at their own list price (shared
         # among clouds by size: a turned-away buyer would have tried any of them).
         sizes = np.array([c.size for c in clouds])
@@ -610,30 +623,38 @@ class H100Market(mesa.Model):
     def _log_hours(self, lines, res, clouds) -> None:
         """Who sold hours to whom this week: clouds on demand; holders to resellers; resellers on
         spot (a buyer is credited to the reseller that sold most on its tier)."""
+        log = self.trade_log.append
+        step = self.steps
         owner = lines["owner"]
         pool = owner < 0
+        rich = ~pool
         for i, cloud in enumerate(clouds):
             mine = res.od_cloud == i
-            for k in np.flatnonzero(mine & ~pool):
-                self._log(cloud.unique_id, int(owner[k]), "ondemand", res.od_fill[k])
+            k = np.flatnonzero(mine & rich)
+            for buyer, vol in zip(owner[k].tolist(), res.od_fill[k].tolist()):
+                if vol > 0:
+                    log((step, cloud.unique_id, buyer, "ondemand", MARKETS["ondemand"], vol))
             self._log(cloud.unique_id, "finetuner-pool", "ondemand", float(res.od_fill[mine & pool].sum()))
         asks = res.asks
         by_reseller = {}
-        for k in np.flatnonzero(res.ask_fill > 0):
-            acct = int(asks["reseller"][k])
-            seller = self._owner_of_account[int(asks["seller"][k])]
+        k = np.flatnonzero(res.ask_fill > 0)
+        for acct, seller_acct, tier, vol in zip(asks["reseller"][k].tolist(), asks["seller"][k].tolist(),
+                                                 asks["tier_cleared"][k].tolist(), res.ask_fill[k].tolist()):
+            seller = self._owner_of_account[seller_acct]
             reseller = self._owner_of_account[acct]
-            self._log(seller.unique_id, reseller.unique_id, "resale", res.ask_fill[k])
-            key = (int(asks["tier_cleared"][k]), reseller.unique_id)
-            by_reseller[key] = by_reseller.get(key, 0.0) + res.ask_fill[k]
+            self._log(seller.unique_id, reseller.unique_id, "resale", vol)
+            key = (tier, reseller.unique_id)
+            by_reseller[key] = by_reseller.get(key, 0.0) + vol
         for tier in (SMALL, LARGE):
             sold = {r: v for (t, r), v in by_reseller.items() if t == tier}
             if not sold:
                 continue
             top = max(sold, key=sold.get)
             on_tier = (lines["tier"] == tier) & (res.spot_fill > 0)
-            for k in np.flatnonzero(on_tier & ~pool):
-                self._log(top, int(owner[k]), "spot", res.spot_fill[k])
+            k = np.flatnonzero(on_tier & rich)
+            for buyer, vol in zip(owner[k].tolist(), res.spot_fill[k].tolist()):
+                if vol > 0:
+                    log((step, top, buyer, "spot", MARKETS["spot"], vol))
             self._log(top, "finetuner-pool", "spot", float(res.spot_fill[on_tier & pool].sum()))
 
     def _fee_of(self, account: int) -> float:
@@ -784,13 +805,15 @@ class H100Market(mesa.Model):
     def _settle(self) -> None:
         rb = self.reservations
         due = rb.weekly_due(self.steps)
-        for k in np.flatnonzero(due > 0):
-            holder = self._by_id[int(rb.holder[k])]
-            cloud = self.clouds[int(rb.provider[k])]
-            if holder.cash >= due[k]:
-                holder.pay(cloud.account, float(due[k]), "reservation")
+        ks = np.flatnonzero(due > 0)
+        balance, by_id, clouds = self.cash.balance, self._by_id, self.clouds
+        for k, holder, provider, amount in zip(ks.tolist(), rb.holder[ks].tolist(),
+                                               rb.provider[ks].tolist(), due[ks].tolist()):
+            account = by_id[holder].account
+            if balance[account] >= amount:
+                self.cash.transfer(account, clouds[provider].account, amount, "reservation")
             else:  # default: the contract ends, prepaid money is not returned
-                rb.terminate(int(k), self.steps)
+                rb.terminate(k, self.steps)
         if self.steps % 13 == 0:
             rb.expire(self.steps)
         # Running costs: power and site for every hour used on owned or cloud fleets.
@@ -858,13 +881,10 @@ class H100Market(mesa.Model):
 
     def _collect_agents(self) -> None:
         self.agent_data.collect(self)
+        # Fine-tuners: the pool's arrays only (copies); frames are built when asked for.
         pool = self.finetuners
-        self._finetuner_snapshots.append(pd.DataFrame({
-            "step": self.steps, "agent_id": [a.unique_id for a in pool.agents], "kind": "finetuner",
-            "region": "US", "cash": self.cash.balance[pool.account],
-            "gpus": self.cards.balance[pool.account],
-            "mode": np.where(pool.active, "finetune", "idle"),
-        }))
+        self._finetuner_snapshots.append((self.steps, self.cash.balance[pool.account],
+                                          self.cards.balance[pool.account], pool.active.copy()))
 
     # ------------------------------------------------------------------------------------------
     # Outputs
@@ -887,7 +907,12 @@ class H100Market(mesa.Model):
                 df = df.rename(columns={"Step": "step", "AgentID": "agent_id"})
                 df["kind"] = kind
                 frames.append(df[["step", "agent_id", "kind", "region", "cash", "gpus", "mode", "name"]])
-        ft = pd.concat(self._finetuner_snapshots, ignore_index=True) if self._finetuner_snapshots else None
+        ids = [a.unique_id for a in self.finetuners.agents]
+        ft = pd.concat([pd.DataFrame({
+            "step": step, "agent_id": ids, "kind": "finetuner", "region": "US", "cash": cash,
+            "gpus": gpus, "mode": np.where(active, "finetune", "idle"),
+        }) for step, cash, gpus, active in self._finetuner_snapshots], ignore_index=True) \
+            if self._finetuner_snapshots else None
         if ft is not None:
             ft["name"] = "ft-" + ft["agent_id"].astype(str)
             frames.append(ft)
