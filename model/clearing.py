@@ -40,19 +40,19 @@ def _fill_by_priority(qty, price, eligible, volume, descending):
     fill = np.zeros_like(qty)
     if volume <= 0 or not eligible.any():
         return fill
-    p = np.where(eligible, price, np.nan)
-    q = np.where(eligible, qty, 0.0)
-    key = -p if descending else p                     # smaller key = higher priority
-    key = np.where(eligible, key, np.inf)
+    e = np.flatnonzero(eligible)
+    key = -price[e] if descending else price[e]      # smaller key = higher priority
     order = np.argsort(key, kind="stable")
-    sk, sq = key[order], q[order]
-    levels, start = np.unique(sk, return_index=True)
+    sk, sq = key[order], qty[e[order]]
+    # price levels: runs of equal keys in the sorted order
+    new_level = np.empty(sk.size, dtype=bool)
+    new_level[0] = True
+    np.not_equal(sk[1:], sk[:-1], out=new_level[1:])
+    start = np.flatnonzero(new_level)
     level_qty = np.add.reduceat(sq, start)
     before = np.concatenate([[0.0], np.cumsum(level_qty)[:-1]])  # qty at strictly better levels
     share = np.clip((volume - before) / np.where(level_qty > 0, level_qty, 1.0), 0.0, 1.0)
-    lvl = np.searchsorted(levels, sk)
-    fill[order] = sq * share[lvl]
-    fill[~eligible] = 0.0
+    fill[e[order]] = sq * share[np.cumsum(new_level) - 1]
     return fill
 
 
@@ -62,28 +62,28 @@ def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
     bp = np.asarray(bid_price, dtype=np.float64)
     aq = np.asarray(ask_qty, dtype=np.float64)
     ap = np.asarray(ask_price, dtype=np.float64)
-    if np.any(bq < 0) or np.any(aq < 0):
+    if (bq < 0).any() or (aq < 0).any():
         raise ValueError("order quantities must be >= 0")
     live_b, live_a = bq > 0, aq > 0
-    best_bid = float(bp[live_b].max()) if live_b.any() else float("nan")
-    best_ask = float(ap[live_a].min()) if live_a.any() else float("nan")
-    empty = Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
-    if not live_b.any() or not live_a.any() or best_bid < best_ask:
-        return empty
-    cand = np.unique(np.concatenate([bp[live_b], ap[live_a]]))
+    bp_live, ap_live = bp[live_b], ap[live_a]
+    best_bid = float(bp_live.max()) if bp_live.size else float("nan")
+    best_ask = float(ap_live.min()) if ap_live.size else float("nan")
+    if not bp_live.size or not ap_live.size or best_bid < best_ask:
+        return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
+    cand = np.unique(np.concatenate([bp_live, ap_live]))
     # Demand D(p): bids priced >= p. Supply S(p): asks priced <= p.
-    ob = np.argsort(bp[live_b])
-    sbp, sbq = bp[live_b][ob], bq[live_b][ob]
+    ob = np.argsort(bp_live)
+    sbp, sbq = bp_live[ob], bq[live_b][ob]
     suffix = np.concatenate([np.cumsum(sbq[::-1])[::-1], [0.0]])
     demand = suffix[np.searchsorted(sbp, cand, side="left")]
-    oa = np.argsort(ap[live_a])
-    sap, saq = ap[live_a][oa], aq[live_a][oa]
+    oa = np.argsort(ap_live)
+    sap, saq = ap_live[oa], aq[live_a][oa]
     prefix = np.concatenate([[0.0], np.cumsum(saq)])
     supply = prefix[np.searchsorted(sap, cand, side="right")]
     traded = np.minimum(demand, supply)
     vmax = float(traded.max())
     if vmax <= 0:
-        return empty
+        return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
     best = np.flatnonzero(traded >= vmax * (1 - 1e-12))
     price = 0.5 * (cand[best[0]] + cand[best[-1]])
     bid_fill = _fill_by_priority(bq, bp, live_b & (bp >= price), vmax, descending=True)
@@ -99,26 +99,37 @@ def allocate_posted(capacity, price, bid_qty, bid_limit, priority):
     array of quantities bought. A buyer never buys more than it asked for, a seller never sells
     more than its capacity.
     """
+    fills = np.zeros((len(np.atleast_1d(capacity)), len(np.atleast_1d(bid_qty))))
+    for seller, buyers, take in allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
+        fills[seller, buyers] = take
+    return fills
+
+
+def allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
+    """:func:`allocate_posted` as a list of ``(seller, buyer indices, quantities)``, one entry per
+    seller that sold anything, cheapest seller first (the hours market has thousands of buyers
+    and a handful of sellers, so the dense matrix would be mostly zeros)."""
     cap = np.asarray(capacity, dtype=np.float64)
     prc = np.asarray(price, dtype=np.float64)
-    want = np.asarray(bid_qty, dtype=np.float64)
-    limit = np.asarray(bid_limit, dtype=np.float64)
     prio = np.asarray(priority, dtype=np.int64)
-    # Work in priority order (permute once), then put the buyers back in their own order.
-    n_buyers = len(want)
-    want, limit = want[prio], limit[prio]
-    fills = np.zeros((len(cap), len(want)))
+    # Work in priority order (permute once); buyers still wanting are kept as a shrinking list.
+    want = np.asarray(bid_qty, dtype=np.float64)[prio]
+    limit = np.asarray(bid_limit, dtype=np.float64)[prio]
+    alive = np.flatnonzero(want > 0)
+    out = []
     for j in np.argsort(prc, kind="stable"):
+        if not alive.size:
+            break
         if cap[j] <= 0:
             continue
-        idx = np.flatnonzero((want > 0) & (limit >= prc[j]))
+        idx = alive[limit[alive] >= prc[j]]
         if not idx.size:
             continue
         w = want[idx]
         before = np.cumsum(w) - w
         take = np.clip(cap[j] - before, 0.0, w)
-        fills[j, idx] = take
         want[idx] -= take
-    out = np.zeros((len(cap), n_buyers))
-    out[:, prio] = fills
+        sold = take > 0
+        out.append((int(j), prio[idx[sold]], take[sold]))
+        alive = alive[want[alive] > 0]
     return out

@@ -92,6 +92,7 @@ def annuity_factor(annual_rate: float, years: float) -> float:
     return annual_rate / (1.0 - (1.0 + annual_rate) ** -years)
 
 
+@lru_cache(maxsize=512)  # pure, and asked with the same prices all week
 def cost_price(capex: float, opex_per_hour: float, utilization: float, life_years: float,
                rate: float) -> float:
     """Rental price per GPU-hour at which a new GPU just earns `rate` (the long-run anchor).

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.clearing import allocate_posted, clear_uniform
+from model.clearing import allocate_posted_sparse, clear_uniform
 from model.contracts import LARGE, SMALL
 
 TRAIN, FINETUNE, INFERENCE = 0, 1, 2
@@ -33,11 +33,19 @@ class Book:
     def __init__(self, cols: tuple[str, ...]):
         self.cols = cols
         self._rows: dict[str, list] = {c: [] for c in cols}
+        self._lists = [self._rows[c] for c in cols]
         self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in cols}
 
     def add(self, **row) -> None:
         for c in self.cols:
             self._rows[c].append(row[c])
+
+    def add_row(self, *values) -> None:
+        """Append one row given in column order (the fast path for per-agent calls)."""
+        if len(values) != len(self.cols):
+            raise ValueError(f"a row needs {len(self.cols)} values ({', '.join(self.cols)})")
+        for col, v in zip(self._lists, values):
+            col.append(v)
 
     def extend(self, **cols) -> None:
         for c in self.cols:
@@ -76,6 +84,21 @@ class HoursResult:
     spot_price: np.ndarray       # per tier: clearing price (NaN if no trade)
     spot_indicative: np.ndarray  # per tier: clearing price or mid of the spread
     spot_volume: np.ndarray      # per tier
+
+
+def _posted_totals(served, n_buyers: int, n_sellers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per buyer and per seller totals of a sparse posted-price allocation, summed exactly as the
+    dense (sellers x buyers) matrix would be: buyers over sellers in seller order, sellers over
+    a full row of buyers."""
+    got = np.zeros(n_buyers)
+    sold = np.zeros(n_sellers)
+    row = np.zeros(n_buyers)
+    for j, buyers, take in sorted(served, key=lambda s: s[0]):
+        got[buyers] += take
+        row[buyers] = take
+        sold[j] = row.sum()
+        row[buyers] = 0.0
+    return got, sold
 
 
 def _append(asks: dict, **cols) -> None:
@@ -118,12 +141,16 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
         tier_cap = cap[:, tier] + (cap[:, LARGE] if tier == SMALL else 0.0)
         if idx.size and tier_cap.sum() > 0:
             prio = rng.permutation(idx.size)
-            fills = allocate_posted(tier_cap, od_price, lines["gpus"][idx], lines["limit"][idx], prio)
-            got = fills.sum(axis=0)
+            served = allocate_posted_sparse(tier_cap, od_price, lines["gpus"][idx],
+                                            lines["limit"][idx], prio)
+            got, sold = _posted_totals(served, idx.size, n_clouds)
             od_fill[idx] = got
-            bought = got > 0
-            od_cloud[idx[bought]] = np.argmax(fills[:, bought], axis=0)
-            sold = fills.sum(axis=1)
+            # the cloud each buyer bought most from (the first such cloud, by index)
+            best = np.zeros(idx.size)
+            for j, buyers, take in sorted(served, key=lambda s: s[0]):
+                better = take > best[buyers]
+                best[buyers[better]] = take[better]
+                od_cloud[idx[buyers[better]]] = j
             from_tier = np.minimum(sold, cap[:, tier])
             od_sold[:, tier] += from_tier
             cap[:, tier] -= from_tier

@@ -79,6 +79,7 @@ class H100Market(mesa.Model):
         self.date = self.start
         self.catalog = catalog()
         self._added_rules: list[ExportRule] = []
+        self._best_legal: dict = {}   # (region, date, rule book) -> best_legal_product answer
         self.rules = RuleBook.from_config(cfg)
         self._precompute_drivers()
 
@@ -272,6 +273,12 @@ class H100Market(mesa.Model):
 
     def best_legal_product(self, region: str) -> tuple[str | None, float]:
         """The best Hopper part the legal channel may sell into a region today."""
+        key = (region, self.date, self.rules)
+        if key not in self._best_legal:
+            self._best_legal[key] = self._find_best_legal(region)
+        return self._best_legal[key]
+
+    def _find_best_legal(self, region: str) -> tuple[str | None, float]:
         best, perf = None, 0.0
         for name in ("H100 SXM5", "H800", "H20"):
             p = self.catalog[name]
@@ -310,8 +317,8 @@ class H100Market(mesa.Model):
         self._used[use] += gpus
 
     def add_line(self, agent, use: int, tier: int, gpus: float, limit: float) -> None:
-        self.demand.add(buyer=agent.account, owner=agent.unique_id, tier=tier, use=use, gpus=gpus,
-                        limit=limit)
+        # positional, in demand_book()'s column order (called ~18k times a run)
+        self.demand.add_row(agent.account, agent.unique_id, tier, use, gpus, limit)
 
     def add_lines(self, accounts, use: int, tier: int, gpus, limits) -> None:
         n = len(accounts)
@@ -321,8 +328,9 @@ class H100Market(mesa.Model):
 
     def add_ask(self, agent, tier: int, gpus: float, price: float, resale: bool) -> None:
         reseller = agent.reseller
-        self.supply.add(seller=agent.account, holder=agent.unique_id, reseller=reseller.account,
-                        tier=tier, gpus=gpus, price=reseller.ask_price(price, tier), resale=int(resale))
+        # positional, in supply_book()'s column order
+        self.supply.add_row(agent.account, agent.unique_id, reseller.account, tier, gpus,
+                            reseller.ask_price(price, tier), int(resale))
 
     # ------------------------------------------------------------------------------------------
     # Levers a user may pull while the model runs (the app's regulator and investor controls)
@@ -417,7 +425,7 @@ class H100Market(mesa.Model):
         self.card_asks = Book(("seller", "qty", "price"))
         self.grey_bids = Book(("buyer", "qty", "price"))
         self.grey_asks = Book(("seller", "qty", "price"))
-        self._used = np.zeros(3)        # GPUs used this week, by use
+        self._used = [0.0, 0.0, 0.0]    # GPUs used this week, by use (own fleets; then markets)
         self.new_card_orders = 0.0
         self.smuggled_cards = 0.0
         self.seized_cards = 0.0
@@ -570,7 +578,8 @@ class H100Market(mesa.Model):
         # only floating-point residue (it is an outside account, so the books still balance).
         # What was used, by use.
         filled = res.od_fill + res.spot_fill
-        self._used += np.bincount(lines["use"], weights=filled, minlength=3) if len(filled) else 0.0
+        self._used = np.asarray(self._used, dtype=np.float64) + (
+            np.bincount(lines["use"], weights=filled, minlength=3) if len(filled) else 0.0)
         unmet = lines["gpus"] - filled
         self.unmet_gpus = float(unmet.sum()) if len(unmet) else 0.0
         # Feedback to the few rich agents (fine-tuners see prices directly).
@@ -842,7 +851,7 @@ class H100Market(mesa.Model):
         w = caps / caps.sum() if caps.sum() > 0 else np.full(len(caps), 1 / max(1, len(caps)))
         self.ondemand_price = float(sum(c.list_price * wi for c, wi in zip(self.clouds, w)))
         self.reserved_price = float(sum(c.reserved_rate(52) * wi for c, wi in zip(self.clouds, w)))
-        used = self._used
+        used = np.asarray(self._used, dtype=np.float64)
         self.gpu_hours_training = float(used[TRAIN] * hours)
         self.gpu_hours_finetune = float(used[FINETUNE] * hours)
         self.gpu_hours_inference = float(used[INFERENCE] * hours)

@@ -68,12 +68,23 @@ class RuleBook:
 
     def __init__(self, rules: list[ExportRule], enabled: bool = True):
         self.rules = sorted(rules, key=lambda r: r.effective) if enabled else []
+        # Answers are pure functions of (product, region, date) and asked thousands of times a
+        # run; a book never changes (the model builds a new one when rules change).
+        self._verdicts: dict = {}
+        self._pending: dict = {}
 
     @classmethod
     def from_config(cls, cfg) -> "RuleBook":
         return cls([ExportRule.from_config(r) for r in cfg.policy.rules], cfg.policy.export_controls)
 
     def verdict(self, p: Product, region: str, when: dt.date) -> Verdict:
+        key = (p, region, when)
+        found = self._verdicts.get(key)
+        if found is None:
+            found = self._verdicts[key] = self._decide(p, region, when)
+        return found
+
+    def _decide(self, p: Product, region: str, when: dt.date) -> Verdict:
         deciding = None
         for rule in self.rules:  # sorted by effective date: the last match decides
             if rule.in_force(when) and rule.catches(p, region):
@@ -89,6 +100,12 @@ class RuleBook:
 
     def pending_ban(self, p: Product, region: str, when: dt.date) -> ExportRule | None:
         """A rule buyers know of that will forbid a sale that is legal today (stockpiling cue)."""
+        key = (p, region, when)
+        if key not in self._pending:
+            self._pending[key] = self._first_pending(p, region, when)
+        return self._pending[key]
+
+    def _first_pending(self, p: Product, region: str, when: dt.date) -> ExportRule | None:
         if not self.allowed(p, region, when):
             return None
         for rule in self.rules:
