@@ -403,10 +403,13 @@ def _check_any(spec: Any, value: Any, key: str, source: str | None) -> Any:
 class Section:
     """Read-only attribute access to one validated section or table row."""
 
-    __slots__ = ("_data",)
-
     def __init__(self, data: dict[str, Any]):
         object.__setattr__(self, "_data", dict(data))
+        # Values also live in the instance dict: the model reads them hundreds of thousands of
+        # times a run, and a plain attribute is ~10x faster than a __getattr__ fallback.
+        for k, v in self._data.items():
+            if not hasattr(Section, k):
+                self.__dict__[k] = v
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -451,6 +454,12 @@ class Config:
     name: str
     sections: dict[str, Section] = field(repr=False)
     source: str = ""
+
+    def __post_init__(self):
+        # Sections as plain attributes (read on every agent decision; see Section).
+        for k, v in self.sections.items():
+            if not hasattr(Config, k):
+                self.__dict__[k] = v
 
     def __getattr__(self, name: str) -> Section:
         sections = object.__getattribute__(self, "sections")
@@ -630,6 +639,45 @@ def _check_consistency(cfg: Config) -> None:
             if reg not in REGIONS:
                 raise InputError(f"policy.rules[{rule.name!r}].regions has {reg!r}; allowed: "
                                  f"{', '.join(REGIONS)}{_suggest(reg, REGIONS)}")
+    problems = combination_problems(cfg)
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def combination_problems(cfg: Config) -> list[str]:
+    """Lever combinations that make no sense in this model, one message each (empty: none).
+
+    Each value may be valid alone; together they describe a market the model cannot run, or a
+    lever that cannot act at any point of the run, so a result would look like an answer to a
+    question the model never asked. Odd but meaningful worlds pass: no model builders, no
+    fine-tuners, no funding, no packaging growth, export controls off with any enforcement (the
+    live switch can turn the controls back on mid-run). ``population.brokers`` is read as given: a population scaled so
+    small that no broker is drawn is a sample-size choice (the property tests run such worlds),
+    not a claim that there are none. Each message names the keys, their values and what to
+    change, like every InputError.
+    """
+    problems = []
+    pop, grey, ow = cfg.population, cfg.grey, cfg.openweights
+
+    odds = grey.seizure_odds_multiplier
+    if odds != 1.0 and pop.brokers == 0:
+        problems.append(
+            f"grey.seizure_odds_multiplier = {odds!r} is not allowed with population.brokers = 0: "
+            "with no grey-market broker no card is smuggled, so there is no shipment to seize; "
+            "set population.brokers above 0 or grey.seizure_odds_multiplier to 1")
+    if odds != 1.0 and grey.seizure_prob == 0:
+        problems.append(
+            f"grey.seizure_odds_multiplier = {odds!r} is not allowed with grey.seizure_prob = 0: "
+            "zero odds of a seizure stay zero at any multiple; set grey.seizure_prob above 0 or "
+            "grey.seizure_odds_multiplier to 1")
+
+    if ow.pace != 1.0 and ow.freeze_from is not None and ow.freeze_from <= cfg.run.start:
+        problems.append(
+            f"openweights.pace = {ow.pace!r} is not allowed with openweights.freeze_from = "
+            f"{ow.freeze_from} (not after run.start = {cfg.run.start}): open-weight quality is "
+            "frozen for the whole run, so no release can come sooner or later; set "
+            "openweights.pace to 1 or openweights.freeze_from after run.start")
+    return problems
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -388,7 +388,9 @@ class H100Market(mesa.Model):
             cloud.step()
         for reseller in self.resellers:
             reseller.step()
-        self.agents_by_type[ModelCreator].shuffle_do("step")
+        # A world may have no model builders or no brokers (Mesa then has no set for the type).
+        if ModelCreator in self.agents_by_type:
+            self.agents_by_type[ModelCreator].shuffle_do("step")
         self.finetuners.step()
         if GreyBroker in self.agents_by_type:
             self.agents_by_type[GreyBroker].shuffle_do("step")
@@ -908,6 +910,8 @@ class H100Market(mesa.Model):
         frames = []
         for kind, cls in (("creator", ModelCreator), ("cloud", Cloud), ("reseller", Reseller),
                           ("broker", GreyBroker)):
+            if cls not in self.agents_by_type:  # none of this kind (Mesa would give NaN rows)
+                continue
             try:
                 df = self.agent_data.get_agenttype_vars_dataframe(cls).reset_index()
             except (KeyError, ValueError, AttributeError):

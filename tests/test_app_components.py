@@ -435,3 +435,134 @@ def test_guided_tour_tab_plays_the_app_model_to_the_next_stop(made_models):
     assert len(button) == 1
     button[0].click()
     assert m.date >= target.date and m is current(made_models)
+
+
+# ------------------------------------------------------------------------------------------------
+# refused lever values (issue 8): in the page, never a crash
+# ------------------------------------------------------------------------------------------------
+ENFORCEMENT = levers.LEVER_BY_NAME["seizure_odds_multiplier"]
+BROKERS = levers.LEVER_BY_NAME["brokers"]
+
+
+def alerts(rc) -> list[str]:
+    """Text of every solara.Error / Info box on the page (its label and any HTML inside)."""
+    out = []
+    for w in rc.find(v.Alert).widgets:
+        parts = [c if isinstance(c, str) else getattr(c, "unsafe_innerHTML", "")
+                 for c in w.children]
+        out.append(" ".join(parts))
+    return out
+
+
+def slider(rc, label: str):
+    return rc.find(v.Slider, label=label).widget
+
+
+def test_reset_with_nonsensical_levers_keeps_the_running_model_and_says_why(made_models):
+    from viz.components import RESET_REFUSED
+
+    box, rc = render_page()
+    m = current(made_models)
+    click(rc, "Step")
+    click(rc, "Step")
+    slider(rc, BROKERS.label).v_model = 0
+    slider(rc, ENFORCEMENT.label).v_model = 5.0
+    click(rc, "Reset")  # would raise InputError out of SolaraViz's button handler unguarded
+    assert {id(x) for x in made_models} == {id(m)}  # no new model: the running one is kept
+    assert m.steps == 2 and step_text(box) == "Step: 2"
+    assert m.config.population.brokers == 10 and m.config.grey.seizure_odds_multiplier == 1.0
+    (note,) = alerts(rc)
+    assert note.startswith(RESET_REFUSED)
+    assert "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0" in note
+    assert "set population.brokers above 0 or grey.seizure_odds_multiplier to 1" in note
+    assert f"<li>{BROKERS.label} = 0</li>" in note and f"<li>{ENFORCEMENT.label} = 5.0</li>" in note
+    assert ".toml" not in note  # the scenario file's path means nothing in the page
+    click(rc, "Step")  # the page still works, on the same model
+    assert m.steps == 3 and step_text(box) == "Step: 3"
+    # what the note says to change: enforcement back to 1; Reset then builds that world
+    slider(rc, ENFORCEMENT.label).v_model = 1.0
+    click(rc, "Reset")
+    fresh = current(made_models)
+    assert fresh is not m and fresh.steps == 0 and step_text(box) == "Step: 0"
+    assert fresh.config.population.brokers == 0 and not fresh.brokers
+    assert alerts(rc) == []  # the note goes with the model it was about
+
+
+def test_live_lever_refused_by_the_model_shows_why_and_changes_nothing(made_models):
+    from viz.components import LIVE_REFUSED
+
+    box, rc = render_page()
+    slider(rc, BROKERS.label).v_model = 0
+    click(rc, "Reset")  # no brokers, enforcement as calibrated: a valid world
+    m = current(made_models)
+    assert m.config.population.brokers == 0
+    click(rc, "Step")
+    live = slider(rc, levers.live_label(ENFORCEMENT))
+    live.v_model = 5.0  # set_lever raises InputError: enforcement with nobody to seize from
+    assert m.get_lever("seizure_odds_multiplier") == 1.0 and m.lever_log == []
+    (note,) = alerts(rc)
+    assert note.startswith(LIVE_REFUSED)
+    assert "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0" in note
+    # the control shows the model's value again, not the refused one
+    assert slider(rc, levers.live_label(ENFORCEMENT)).v_model == 1.0
+    click(rc, "Step")
+    assert m.steps == 2 and step_text(box) == "Step: 2"
+    # a lever the model accepts clears the note and acts
+    switch = rc.find(v.Switch, label=levers.live_label(levers.LEVER_BY_NAME["export_controls"]))
+    switch.widget.v_model = False
+    assert m.get_lever("export_controls") is False and alerts(rc) == []
+    assert [e[2] for e in m.lever_log] == ["export_controls"]
+
+
+def test_lever_refusal_names_the_levers_and_drops_the_file_path():
+    from model import InputError
+
+    err = InputError("/some/dir/baseline.toml with overrides brokers, seizure_odds_multiplier: "
+                     "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0"
+                     ": ...; set population.brokers above 0")
+    r = levers.LeverRefusal.of(err, {"brokers": 0, "seizure_odds_multiplier": 5.0, "pace": 2.0,
+                                     "export_controls": False})
+    assert r.reason.startswith("grey.seizure_odds_multiplier = 5.0 is not allowed")
+    assert [lv.name for lv, _ in r.levers] == ["seizure_odds_multiplier", "brokers"]  # LEVERS order
+    assert r.lever_lines() == [f"{ENFORCEMENT.label} = 5.0", f"{BROKERS.label} = 0"]
+    # a value out of range: the loader's "override: " goes too
+    out = levers.LeverRefusal.of(InputError("override: population.row_creators = -1 is not "
+                                            "allowed; expected an integer >= 0"),
+                                 {"row_creators": -1, "mid_creators": 3})
+    assert out.reason.startswith("population.row_creators = -1")
+    assert [lv.name for lv, _ in out.levers] == ["row_creators"]  # not mid_creators, not a prefix
+    # a key that only contains a lever's key is not that lever
+    near = levers.LeverRefusal.of(InputError("population.cn_mid_creators_x = 1"),
+                                  {"cn_mid_creators": 1})
+    assert near.levers == ()
+    assert levers.lever_value_text(levers.LEVER_BY_NAME["export_controls"], False) == "off"
+
+
+def test_refusal_is_none_for_every_preset_and_a_reason_for_a_nonsensical_mix():
+    for preset in list_scenarios():
+        assert levers.refusal(preset, levers.preset_values(preset)) is None
+    r = levers.refusal("strict_enforcement", {"brokers": 0})  # the preset's enforcement is 5
+    assert r is not None and "grey.seizure_odds_multiplier = 5.0" in r.reason
+    assert [lv.name for lv, _ in r.levers] == ["brokers"]  # only the values tried are listed
+
+
+def test_app_market_with_a_guard_hands_back_the_running_model():
+    from model import InputError
+
+    running = levers.build_model()
+    running.step()
+    seen = []
+    guard = levers.ResetGuard(lambda: running, seen.append)
+    kept = levers.AppMarket(guard=guard, scenario="baseline", seed="7", brokers=0,
+                            seizure_odds_multiplier=2.0)
+    assert kept is running and running.steps == 1 and running.seed_text == "1"  # not rebuilt
+    assert len(seen) == 1 and "population.brokers = 0" in seen[0].reason
+    fresh = levers.AppMarket(guard=guard, scenario="baseline", seed="7", brokers=0)
+    assert fresh is not running and fresh.steps == 0 and fresh.seed_text == "7" and len(seen) == 1
+    # no guard (scripts, tests), or no model running yet: the InputError is raised as usual
+    with pytest.raises(InputError, match="population.brokers = 0"):
+        levers.AppMarket(brokers=0, seizure_odds_multiplier=2.0)
+    with pytest.raises(InputError, match="population.brokers = 0"):
+        levers.AppMarket(guard=levers.ResetGuard(lambda: None, seen.append), brokers=0,
+                         seizure_odds_multiplier=2.0)
+    assert len(seen) == 1

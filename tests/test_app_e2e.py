@@ -187,6 +187,40 @@ def test_compare_runs_in_the_background(page, tmp_path):
     page.screenshot(path=tmp_path / "app_compare.png", full_page=True)
 
 
+def set_slider(p, label: str, key: str) -> None:
+    """Move a sidebar slider with the keyboard ("Home": its minimum, "End": its maximum), as a
+    keyboard user would (Vuetify's slider thumb is a focusable role=slider named by its label)."""
+    thumb = p.get_by_role("slider", name=label, exact=True)
+    thumb.focus()
+    thumb.press(key)
+
+
+def test_nonsensical_levers_are_refused_in_the_page(page, app_server, tmp_path):
+    """Reset with enforcement raised and no brokers to enforce against: the page says why and
+    which sliders, the running model goes on (Step still advances the week), no traceback."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Step", exact=True).click()
+    wait_steps(page, 1)
+    set_slider(page, "Grey-market brokers", "Home")
+    set_slider(page, "Enforcement: odds of seizing smuggled cards ×", "End")
+    thumb = page.get_by_role("slider", name="Grey-market brokers", exact=True)
+    expect(thumb).to_have_attribute("aria-valuenow", "0")
+    page.get_by_role("button", name="Reset", exact=True).click()
+    note = page.locator(".v-alert", has_text="Reset refused")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text(
+        "grey.seizure_odds_multiplier = 20.0 is not allowed with population.brokers = 0")
+    expect(note).to_contain_text("Grey-market brokers = 0")
+    expect(note).to_contain_text("Enforcement: odds of seizing smuggled cards × = 20.0")
+    assert steps(page) == 1  # the model that was running is still there
+    page.get_by_role("button", name="Step", exact=True).click()
+    wait_steps(page, 2)
+    wait_headline(page, "Week of 17 October 2022")
+    page.screenshot(path=tmp_path / "app_refused.png", full_page=True)
+    app_server.assert_log_clean()
+
+
 def _server_rss_mb(pid_group: int) -> float:
     """Resident memory of the server's whole process group, in MB (from /proc)."""
     import os

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from model.config import list_scenarios, load_scenario, parse_override, resolve_key
+from model.config import (SCHEMA, Config, Section, combination_problems, list_scenarios,
+                          load_scenario, parse_override, resolve_key)
 from model.errors import InputError
 
 
@@ -241,3 +242,106 @@ def test_misspelt_override_in_any_form_suggests(key):
         load_scenario("baseline", **{key: 0.1})
     msg = str(e.value)
     assert repr(key) in msg and "fake_share" in msg and "did you mean" in msg
+
+
+# ------------------------------------------------------------------------------------------------
+# Lever combinations that make no sense (combination_problems, issue 8)
+# ------------------------------------------------------------------------------------------------
+def with_values(cfg: Config, **dotted) -> Config:
+    """``cfg`` with some values replaced (``{"grey.seizure_prob": 0.0}``) and NOT re-checked, so a
+    rule can be tested on the config it would refuse."""
+    sections = dict(cfg.sections)
+    for key, value in dotted.items():
+        section, leaf = key.split(".")
+        data = {k: sections[section][k] for k in SCHEMA[section]}
+        sections[section] = Section({**data, leaf: value})
+    return Config(cfg.name, sections, cfg.source)
+
+
+def test_shipped_scenarios_have_no_combination_problems():
+    for name in list_scenarios():
+        assert combination_problems(load_scenario(name)) == [], name
+
+
+def test_a_market_without_model_builders_is_not_refused(base):
+    """Fine-tuners and clouds alone are an odd but meaningful world (it runs: test_properties)."""
+    none = with_values(base, **{"population.creators": (), "population.mid_creators": 0,
+                                "population.cn_mid_creators": 0, "population.row_creators": 0})
+    assert combination_problems(none) == []
+
+
+def test_enforcement_without_brokers_refused(base):
+    (msg,) = combination_problems(with_values(base, **{"population.brokers": 0,
+                                                       "grey.seizure_odds_multiplier": 5.0}))
+    assert msg == ("grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0: "
+                   "with no grey-market broker no card is smuggled, so there is no shipment to "
+                   "seize; set population.brokers above 0 or grey.seizure_odds_multiplier to 1")
+    # lowered enforcement is as meaningless as raised
+    assert len(combination_problems(with_values(base, **{"population.brokers": 0,
+                                                         "grey.seizure_odds_multiplier": 0.0}))) == 1
+    # either lever alone is a question the model answers
+    assert combination_problems(with_values(base, **{"population.brokers": 0})) == []
+    assert combination_problems(with_values(base, **{"population.brokers": 1,
+                                                     "grey.seizure_odds_multiplier": 5.0})) == []
+    # controls off with enforcement set is allowed: the live switch can turn the controls back on
+    assert combination_problems(with_values(base, **{"policy.export_controls": False,
+                                                     "grey.seizure_odds_multiplier": 100.0})) == []
+
+
+def test_enforcement_on_zero_seizure_odds_refused(base):
+    (msg,) = combination_problems(with_values(base, **{"grey.seizure_prob": 0.0,
+                                                       "grey.seizure_odds_multiplier": 3.0}))
+    assert msg.startswith("grey.seizure_odds_multiplier = 3.0 is not allowed with "
+                          "grey.seizure_prob = 0")
+    assert msg.endswith("set grey.seizure_prob above 0 or grey.seizure_odds_multiplier to 1")
+    assert combination_problems(with_values(base, **{"grey.seizure_prob": 0.0})) == []
+    both = with_values(base, **{"grey.seizure_prob": 0.0, "population.brokers": 0,
+                                "grey.seizure_odds_multiplier": 3.0})
+    assert len(combination_problems(both)) == 2
+
+
+def test_pace_with_open_weights_frozen_from_the_start_refused(base):
+    start = base.run.start  # 2022-10-03
+    frozen = {"openweights.freeze_from": start, "openweights.pace": 2.0}
+    (msg,) = combination_problems(with_values(base, **frozen))
+    assert msg.startswith("openweights.pace = 2.0 is not allowed with openweights.freeze_from = "
+                          "2022-10-03 (not after run.start = 2022-10-03)")
+    assert msg.endswith("set openweights.pace to 1 or openweights.freeze_from after run.start")
+    before = {"openweights.freeze_from": dt.date(2020, 1, 1), "openweights.pace": 0.0}
+    assert len(combination_problems(with_values(base, **before))) == 1
+    # frozen one day after the start, pace still moves releases before it: fine
+    later = {"openweights.freeze_from": start + dt.timedelta(days=1), "openweights.pace": 2.0}
+    assert combination_problems(with_values(base, **later)) == []
+    assert combination_problems(with_values(base, **{"openweights.freeze_from": start})) == []
+    assert combination_problems(load_scenario("no_open_weights", pace=3.0)) == []
+
+
+def test_loader_refuses_a_nonsensical_combination_naming_file_overrides_and_keys():
+    with pytest.raises(InputError) as e:
+        load_scenario("strict_enforcement", brokers=0)
+    msg = str(e.value)
+    assert msg.startswith(f"{load_scenario('strict_enforcement').source} with overrides brokers: ")
+    assert "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0" in msg
+    # several problems are all named, in one message
+    with pytest.raises(InputError) as e:
+        load_scenario("baseline", brokers=0, seizure_odds_multiplier=2, pace=2,
+                      freeze_from=dt.date(2022, 1, 3))
+    assert "population.brokers = 0" in str(e.value) and "openweights.pace = 2.0" in str(e.value)
+    # odd but valid worlds the property tests run are not refused
+    load_scenario("baseline", finetuners=0, funding_multiplier=0.0, packaging_multiplier=0.0,
+                  seizure_odds_multiplier=100.0, export_controls=False, pace=5.0,
+                  population__scale=0.05)
+
+
+def test_cli_set_refuses_a_nonsensical_combination(capsys, monkeypatch, tmp_path):
+    from experiments.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--set", "brokers=0", "--set", "seizure_odds_multiplier=5",
+                 "--set", "end=2023-01-02"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out + err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("h100sim run: error: ")
+    assert "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0" in line
+    assert not (tmp_path / "results").exists()

@@ -53,3 +53,36 @@ def test_added_rule_bites_and_survives_switching_controls_off_and_on():
         m.add_export_rule(name="bad", regions="CN", tpp_min=1.0)
     m.step()                                              # the model goes on
     assert [e[2] for e in m.lever_log] == ["add_export_rule", "export_controls", "export_controls"]
+
+
+def test_live_lever_refused_when_the_combination_makes_no_sense():
+    """With no brokers, enforcement has nothing to seize: set_lever refuses it like a bad value,
+    names both keys, and leaves the model as it was (config, climate, log), still able to step."""
+    m = H100Market(seed=3, end="2023-12-31", brokers=0)
+    for _ in range(2):
+        m.step()
+    cfg = m.config
+    with pytest.raises(InputError) as e:
+        m.set_lever("seizure_odds_multiplier", 4.0)
+    msg = str(e.value)
+    assert "grey.seizure_odds_multiplier = 4.0 is not allowed with population.brokers = 0" in msg
+    assert "set population.brokers above 0 or grey.seizure_odds_multiplier to 1" in msg
+    assert m.config is cfg and m.get_lever("seizure_odds_multiplier") == 1.0
+    assert m.lever_log == []
+    m.set_lever("export_controls", False)                 # other live levers still act
+    m.step()
+    assert m.steps == 3 and [e[2] for e in m.lever_log] == ["export_controls"]
+
+
+def test_live_levers_in_an_odd_but_valid_world_are_accepted():
+    """Export controls off with raised enforcement is allowed (switching the controls back on
+    makes the enforcement bite), and so is enforcement changed in the strict preset."""
+    m = H100Market(scenario="strict_enforcement", seed=3, end="2023-12-31")
+    m.step()
+    m.set_lever("export_controls", False)
+    m.set_lever("seizure_odds_multiplier", 20.0)
+    m.set_lever("export_controls", True)
+    m.step()
+    assert [e[2:] for e in m.lever_log] == [("export_controls", False),
+                                            ("seizure_odds_multiplier", 20.0),
+                                            ("export_controls", True)]

@@ -275,6 +275,22 @@ def test_ban_everything_scenario_file(tmp_path):
         f"new cards ordered under a total ban: {df['new_card_orders'].max()!r}"
 
 
+def test_regression_no_model_builders_at_all():
+    """Only fine-tuners, clouds, resellers and brokers (found in the app's review: stepping an
+    empty set of model builders raised KeyError). The world runs and reports no builder rows."""
+    m = H100Market(seed=4, creators=[], mid_creators=0, cn_mid_creators=0, row_creators=0,
+                   population__scale=0.2, end="2023-12-31")
+    try:
+        m.run_to_end()
+        agents = m.agent_frame()
+        assert "creator" not in set(agents["kind"]) and agents["step"].notna().all()
+        assert (m.series()["teams_training"] == 0).all()
+    finally:
+        release_model(m)
+    run_checked("baseline", seed=4, cash=True, creators=[], mid_creators=0, cn_mid_creators=0,
+                row_creators=0, population__scale=0.2, end="2023-06-30")
+
+
 def test_horizon_2022_to_2035_builds_and_runs():
     """A 13-year horizon (the schema allows 30): built, and stepped 60 weeks with the checks."""
     m = run_checked("baseline", seed=5, max_steps=60, cash=False, population__scale=0.05, end="2035-12-31")

@@ -3,7 +3,8 @@
 This file only composes components. The model is built per browser session inside ``Page`` (a
 model built at module level would be shared by every tab), and SolaraViz drives it: its sidebar
 has the Step / ▶ / Reset controls and the lever sliders, and Reset rebuilds the model as
-``AppMarket(**params)``.
+``AppMarket(**params)``. Lever values the model refuses do not reach it: a Reset with them keeps
+the running model and the page says why (``use_reset_guard``, ``LeverRefusalNote``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from mesa.visualization import SolaraViz
 
 from model import release_model
 from viz.compare_panel import ComparePanel
-from viz.components import ExplainPanel, Headline, LiveLeversSidebar, MarketCharts, PresetCard
+from viz.components import (ExplainPanel, Headline, LeverRefusalNote, LiveLeversSidebar,
+                             MarketCharts, PresetCard, use_reset_guard)
 from viz.levers import DEFAULT_PRESET, build_model, model_params
 from viz.network import TradeNetwork
 from viz.tour import GuidedTour
@@ -29,7 +31,8 @@ def Page():
     preset = solara.use_reactive(DEFAULT_PRESET)
     first = solara.use_memo(lambda: build_model(DEFAULT_PRESET), [])
     model = solara.use_reactive(first)
-    params = solara.use_memo(lambda: model_params(preset.value), [preset.value])
+    guard, refused = use_reset_guard(model)
+    params = solara.use_memo(lambda: model_params(preset.value, guard=guard), [preset.value])
 
     # Mesa keeps every model alive through Agent._ids; drop a model once it is replaced
     # (Reset, a new preset) or the session ends.
@@ -52,6 +55,7 @@ def Page():
 
     LiveLeversSidebar(model.value)
 
+    LeverRefusalNote(refused)
     Headline(model.value)
     with solara.lab.Tabs(lazy=True):
         with solara.lab.Tab("Market"):

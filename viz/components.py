@@ -15,10 +15,12 @@ import solara
 import solara.widgets
 from mesa.visualization.utils import force_update, update_counter
 
+from model import InputError
 from viz import explain as explain_mod
 from viz import html
 from viz import vega
-from viz.levers import LIVE_LEVERS, Lever, live_label, presets
+from viz.levers import (LEVERS, LIVE_LEVERS, Lever, LeverRefusal, ResetGuard, live_label,
+                        presets)
 
 #: The market charts: (title, y label, {column: legend label}, stacked)
 MARKET_CHARTS: tuple[tuple[str, str, dict[str, str], bool], ...] = (
@@ -146,9 +148,48 @@ def _live_value(model, lever: Lever):
     return model.config.get(lever.dotted)
 
 
+# ---------------------------------------------------------------------------------------------
+# Refused lever values
+# ---------------------------------------------------------------------------------------------
+RESET_REFUSED = ("Reset refused: the model does not accept these lever values together. "
+                 "The model that was running is kept as it was.")
+LIVE_REFUSED = "Not changed: the running model refused this value and keeps its own."
+
+
+def use_reset_guard(model: solara.Reactive) -> tuple[ResetGuard, LeverRefusal | None]:
+    """A ResetGuard for this session's model (see viz.levers), and the refusal to show now.
+
+    The refusal stays until the model changes (a Reset that succeeds, or a new preset).
+    """
+    refused = solara.use_reactive(None)
+    guard = solara.use_memo(lambda: ResetGuard(lambda: model.value, refused.set), [])
+    solara.use_effect(lambda: refused.set(None), [model.value])
+    return guard, refused.value
+
+
+@solara.component
+def LeverRefusalNote(refusal: LeverRefusal | None, title: str = RESET_REFUSED):
+    """Why lever values were refused: the model's reason (keys, values, what to change) and the
+    levers it concerns with the values tried. Nothing when there is no refusal."""
+    if refusal is None:
+        return solara.Div()
+    lines = refusal.lever_lines()
+    body = html.para(refusal.reason)
+    if lines:
+        body += html.para("Levers involved:") + html.bullets(lines)
+    return solara.Error(label=title, children=[html.HTML(body, style="font-size:14px")])
+
+
 @solara.component
 def LiveLevers(model):
-    """Levers that act on the running model at once (no Reset): they call ``model.set_lever``."""
+    """Levers that act on the running model at once (no Reset): they call ``model.set_lever``.
+
+    A value the model refuses (InputError) is not applied: the card says why, and its controls go
+    back to the model's values (they are keyed by the number of refusals, so they are rebuilt).
+    """
+    refused = solara.use_reactive(None)
+    refusals = solara.use_reactive(0)
+    solara.use_effect(lambda: refused.set(None), [model])
     with solara.Card("Change while running"):
         if not callable(getattr(model, "set_lever", None)):
             html.HTML(html.para(
@@ -162,15 +203,25 @@ def LiveLevers(model):
             value = _live_value(model, lever)
 
             def on_value(v, lever=lever):
-                model.set_lever(lever.name, v)
+                try:
+                    model.set_lever(lever.name, v)
+                except InputError as err:
+                    tried = {lv.name: _live_value(model, lv) for lv in LEVERS}
+                    refused.set(LeverRefusal.of(err, {**tried, lever.name: v}))
+                    refusals.set(refusals.value + 1)
+                    return
+                refused.set(None)
                 force_update()
 
+            key = f"live-{lever.name}-{refusals.value}"
             if lever.kind == "bool":
-                solara.Switch(label=live_label(lever), value=bool(value), on_value=on_value)
+                solara.Switch(label=live_label(lever), value=bool(value),
+                              on_value=on_value).key(key)
             else:
                 solara.SliderFloat(live_label(lever), value=float(value), on_value=on_value,
                                    min=min(lever.lo, float(value)),
-                                   max=max(lever.hi, float(value)), step=lever.step)
+                                   max=max(lever.hi, float(value)), step=lever.step).key(key)
+        LeverRefusalNote(refused.value, LIVE_REFUSED)
 
 
 @solara.component

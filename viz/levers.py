@@ -3,15 +3,21 @@
 Every lever is a real config value of ``model/scenarios/baseline.toml``, named by its leaf name, so
 SolaraViz hands it straight to the model as an override. The sliders start at the chosen preset's
 value, so pressing Reset without moving anything rebuilds exactly that preset.
+
+Lever values the model refuses (a value out of range, or a combination that makes no sense, see
+``model.config.combination_problems``) become a :class:`LeverRefusal` the page shows; with a
+:class:`ResetGuard` among its parameters, SolaraViz's Reset then keeps the model that is running.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from model import H100Market, list_scenarios, load_scenario
+from model import H100Market, InputError, list_scenarios, load_scenario
 from model.config import LEAVES
 
 DEFAULT_PRESET = "baseline"
@@ -97,16 +103,20 @@ def parse_seed(seed: Any) -> int | None:
         return zlib.crc32(text.encode("utf-8"))
 
 
-def model_params(preset: str, seed: Any = DEFAULT_SEED) -> dict[str, Any]:
+def model_params(preset: str, seed: Any = DEFAULT_SEED, guard: ResetGuard | None = None
+                 ) -> dict[str, Any]:
     """SolaraViz ``model_params`` for ``preset``: fixed scenario, a seed box and one input per lever.
 
-    The inputs start at the preset's values (ranges widen to include them).
+    The inputs start at the preset's values (ranges widen to include them). ``guard``, when given,
+    goes along as a fixed parameter so that Reset refuses bad lever values in the page.
     """
     values = preset_values(preset)
     params: dict[str, Any] = {
         "scenario": preset,
         "seed": {"type": "InputText", "value": str(seed), "label": "Seed (a whole number)"},
     }
+    if guard is not None:
+        params["guard"] = guard
     for lv in LEVERS:
         v = values[lv.name]
         if lv.kind == "bool":
@@ -122,16 +132,108 @@ def model_params(preset: str, seed: Any = DEFAULT_SEED) -> dict[str, Any]:
     return params
 
 
+# ---------------------------------------------------------------------------------------------
+# Refused lever values
+# ---------------------------------------------------------------------------------------------
+#: what load_scenario puts before a message: the scenario file (and the overrides given), or
+#: "override" for a value out of range
+_SOURCE = re.compile(r"^(?:override|.*?\.toml(?: with overrides [\w., ]+)?): ")
+
+
+def _names(reason: str, dotted: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(dotted)}(?!\w)", reason) is not None
+
+
+def lever_value_text(lever: Lever, value: Any) -> str:
+    if lever.kind == "bool":
+        return "on" if value else "off"
+    if lever.kind == "float" and isinstance(value, (int, float)):
+        return str(float(value))  # as the reason writes it
+    return str(value)
+
+
+@dataclass(frozen=True)
+class LeverRefusal:
+    """Lever values the model refused: its reason (which names the keys, the values and what to
+    change) and the app's levers that the reason names, with the values tried."""
+
+    reason: str
+    levers: tuple[tuple[Lever, Any], ...] = ()
+
+    @classmethod
+    def of(cls, err: InputError, values: Mapping[str, Any]) -> LeverRefusal:
+        """From the model's InputError and the lever values tried (by lever name).
+
+        The scenario file's path that the loader puts first means nothing in the page; it goes.
+        """
+        reason = _SOURCE.sub("", str(err), count=1)
+        named = tuple((lv, values[lv.name]) for lv in LEVERS
+                      if lv.name in values and _names(reason, lv.dotted))
+        return cls(reason, named)
+
+    def lever_lines(self) -> list[str]:
+        """``label = value`` for each lever the reason names, as the sliders show them."""
+        return [f"{lv.label} = {lever_value_text(lv, v)}" for lv, v in self.levers]
+
+
+def refusal(scenario: str, overrides: Mapping[str, Any]) -> LeverRefusal | None:
+    """Why the model would refuse ``overrides`` on ``scenario``; None if it accepts them."""
+    try:
+        load_scenario(scenario, **overrides)
+    except InputError as err:
+        return LeverRefusal.of(err, overrides)
+    return None
+
+
+class ResetGuard:
+    """One browser session's guard for SolaraViz's Reset, passed as a fixed model parameter.
+
+    Reset runs ``type(model)(**params)`` in its button handler and catches nothing, so a
+    constructor that raises takes the page down with a traceback. Solara's error boundary
+    (``solara.use_exception``) cannot catch it: in the reacton build here an exception from an event
+    handler sends the page into an endless render loop. So :class:`AppMarket`, given a guard, does
+    not raise: it reports the refusal through ``on_refused`` and hands back the model ``running()``
+    returns, which Reset then sets to itself, a no-op.
+    """
+
+    def __init__(self, running: Callable[[], Any], on_refused: Callable[[LeverRefusal], None]):
+        self.running = running
+        self.on_refused = on_refused
+
+    def __repr__(self) -> str:  # Mesa logs the Reset parameters
+        return "ResetGuard()"
+
+
 class AppMarket(H100Market):
     """H100Market as the app builds it (keyword arguments only, as SolaraViz's Reset calls it).
 
     The seed may arrive as text from the seed box; it is converted with :func:`parse_seed`, and the
-    text as typed is kept in ``seed_text``.
+    text as typed is kept in ``seed_text``. Without a ``guard``, values the model refuses raise
+    InputError as usual; with one, see :class:`ResetGuard` and ``__new__``.
     """
 
-    def __init__(self, *, scenario: str = DEFAULT_PRESET, seed: Any = DEFAULT_SEED, **kwargs: Any):
+    _built = False
+
+    def __new__(cls, *, guard: ResetGuard | None = None, scenario: str = DEFAULT_PRESET,
+                seed: Any = DEFAULT_SEED, **overrides: Any):
+        """Check the levers before building anything. With a guard and a refusal, return the
+        running model instead of a new one (Python then calls ``__init__`` on that model, which
+        leaves a built model as it is)."""
+        if guard is not None:
+            problem = refusal(scenario, overrides)
+            running = guard.running() if problem is not None else None
+            if running is not None:
+                guard.on_refused(problem)
+                return running
+        return super().__new__(cls)
+
+    def __init__(self, *, guard: ResetGuard | None = None, scenario: str = DEFAULT_PRESET,
+                 seed: Any = DEFAULT_SEED, **kwargs: Any):
+        if self._built:  # the running model, kept by __new__ after a refused Reset
+            return
         self.seed_text = "" if seed is None else str(seed)
         super().__init__(scenario=scenario, seed=parse_seed(seed), **kwargs)
+        self._built = True
 
 
 def build_model(preset: str = DEFAULT_PRESET, seed: Any = DEFAULT_SEED, **overrides: Any
