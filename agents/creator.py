@@ -222,20 +222,24 @@ class ModelCreator(Firm):
     def post_demand(self) -> None:
         """Use own fleet and reservations first, bid for the rest, resell what is idle."""
         m = self.model
-        d = m.cfg.demand
-        if self.mode == IDLE_MODE and not self.deployed and self.fleet_eq == 0 \
+        mode = self.mode
+        fleet = self.fleet_eq
+        if mode == IDLE_MODE and not self.deployed and fleet == 0 \
                 and m.reserved_gpus(self, LARGE, future=True) == 0:
             return  # nothing to run, nothing to resell
-        own = self.fleet_eq if self.build_own else 0.0
+        d = m.cfg.demand
+        own = fleet if self.build_own else 0.0
         ent_large = m.reserved_gpus(self, LARGE) + own
         ent_small = m.reserved_gpus(self, SMALL)
-        needs = []
-        if self.mode == TRAIN_MODE:
-            needs.append((TRAIN, LARGE, self.job_gpus() * d.training_duty_cycle, self.v_train))
+        if mode == TRAIN_MODE:
+            job = self.job_gpus()
             # ablations and experiments run on small clusters beside the big run
-            needs.append((TRAIN, SMALL, self.job_gpus() * d.research_share, self.v_train))
-        elif self.mode == FINETUNE_MODE:
-            needs.append((FINETUNE, SMALL, self.finetune_gpus, self.v_ft))
+            needs = [(TRAIN, LARGE, job * d.training_duty_cycle, self.v_train),
+                     (TRAIN, SMALL, job * d.research_share, self.v_train)]
+        elif mode == FINETUNE_MODE:
+            needs = [(FINETUNE, SMALL, self.finetune_gpus, self.v_ft)]
+        else:
+            needs = []
         inf = self.inference_need()
         if inf > 0:
             needs.append((INFERENCE, SMALL, inf, m.alt_cost))
@@ -243,6 +247,7 @@ class ModelCreator(Firm):
         budget_limit = (d.compute_budget_share * max(self.cash, 0.0) / (weekly_hours * d.budget_weeks)
                         if weekly_hours > 0 else 0.0)
         self.wanted_train = 0.0
+        bids = self.region != "CN"   # restricted buyers cannot rent these clusters
         for use, tier, gpus, value in needs:
             from_large = min(gpus, ent_large)
             ent_large -= from_large
@@ -253,17 +258,22 @@ class ModelCreator(Firm):
             if use == TRAIN and tier == LARGE:
                 self.wanted_train = rest
             limit = min(value, budget_limit)
-            if rest > 1e-9 and limit > 0 and self.region != "CN":
+            if rest > 1e-9 and limit > 0 and bids:
                 m.add_line(self, use, tier, rest, limit)
         # Reserved hours are paid whatever happens, so they are used first; the own fleet runs
         # (and pays power) for what the needs took beyond the reserved blocks.
         self.own_used = min(own, max(0.0, own - ent_large))
-        if self.region == "CN":
-            return  # restricted buyers cannot rent these clusters; their idle hours stay home
-        for tier, idle in ((LARGE, ent_large), (SMALL, ent_small)):
-            if idle > 1e-9:
-                ask = max(m.cfg.cloud.opex_per_gpu_hour, m.last_spot(tier) * self.ask_mult[tier])
-                m.add_ask(self, tier, idle, ask, resale=True)
+        if not bids:
+            return  # their idle hours stay home
+        if ent_large > 1e-9:
+            self._offer_idle(LARGE, ent_large)
+        if ent_small > 1e-9:
+            self._offer_idle(SMALL, ent_small)
+
+    def _offer_idle(self, tier: int, idle: float) -> None:
+        m = self.model
+        ask = max(m.cfg.cloud.opex_per_gpu_hour, m.last_spot(tier) * self.ask_mult[tier])
+        m.add_ask(self, tier, idle, ask, resale=True)
 
     # -- feedback from the markets ----------------------------------------------------------------
     def on_hours(self, use: int, wanted: float, got: float) -> None:

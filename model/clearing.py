@@ -70,7 +70,10 @@ def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
     best_ask = float(ap_live.min()) if ap_live.size else float("nan")
     if not bp_live.size or not ap_live.size or best_bid < best_ask:
         return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
-    cand = np.unique(np.concatenate([bp_live, ap_live]))
+    # Candidate prices: only quotes between the best ask and the best bid can trade (outside that
+    # range demand or supply is zero).
+    quotes = np.concatenate([bp_live, ap_live])
+    cand = np.unique(quotes[(quotes >= best_ask) & (quotes <= best_bid)])
     # Demand D(p): bids priced >= p. Supply S(p): asks priced <= p.
     ob = np.argsort(bp_live)
     sbp, sbq = bp_live[ob], bq[live_b][ob]

@@ -20,8 +20,16 @@ def weekly_rate(annual: float) -> float:
 def npv(annual_rate: float, cashflows) -> float:
     """Net present value of weekly cash flows, the first at week 0 (undiscounted)."""
     cf = np.asarray(cashflows, dtype=np.float64)
-    disc = (1.0 + weekly_rate(annual_rate)) ** -np.arange(len(cf))
+    disc = (1.0 + weekly_rate(annual_rate)) ** _minus_weeks(len(cf))
     return float(cf @ disc)
+
+
+@lru_cache(maxsize=8)
+def _minus_weeks(n: int) -> np.ndarray:
+    """-0, -1, ..., -(n-1): the exponents of weekly discounting (IRR bisection asks many times)."""
+    out = -np.arange(n)
+    out.setflags(write=False)
+    return out
 
 
 def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> float:
