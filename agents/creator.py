@@ -63,7 +63,14 @@ class ModelCreator(Firm):
         if (self.model.steps + self.review_offset) % QUARTER == 0:
             self.plan()
         self.procure()
-        self.post_demand()
+        # Within the model's week, the hours are bid for by all builders at once, in the order
+        # they stepped, after all have decided (post_weekly_demand): nothing another builder
+        # decides changes this one's needs. Stepped on its own, a builder bids at once.
+        queue = getattr(self.model, "demand_queue", None)
+        if queue is None:
+            self.post_demand()
+        else:
+            queue.append(self)
 
     # -- the quarterly decision -----------------------------------------------------------------
     def values(self) -> tuple[float, float]:
@@ -221,56 +228,10 @@ class ModelCreator(Firm):
     # -- the week's demand ------------------------------------------------------------------------
     def post_demand(self) -> None:
         """Use own fleet and reservations first, bid for the rest, resell what is idle."""
-        m = self.model
-        mode = self.mode
-        fleet = self.fleet_eq
-        if mode == IDLE_MODE and not self.deployed and fleet == 0 \
-                and m.reserved_gpus(self, LARGE, future=True) == 0:
-            return  # nothing to run, nothing to resell
-        d = m.cfg.demand
-        own = fleet if self.build_own else 0.0
-        ent_large = m.reserved_gpus(self, LARGE) + own
-        ent_small = m.reserved_gpus(self, SMALL)
-        if mode == TRAIN_MODE:
-            job = self.job_gpus()
-            # ablations and experiments run on small clusters beside the big run
-            needs = [(TRAIN, LARGE, job * d.training_duty_cycle, self.v_train),
-                     (TRAIN, SMALL, job * d.research_share, self.v_train)]
-        elif mode == FINETUNE_MODE:
-            needs = [(FINETUNE, SMALL, self.finetune_gpus, self.v_ft)]
-        else:
-            needs = []
-        inf = self.inference_need()
-        if inf > 0:
-            needs.append((INFERENCE, SMALL, inf, m.alt_cost))
-        weekly_hours = sum(n[2] for n in needs) * HOURS_PER_WEEK
-        budget_limit = (d.compute_budget_share * max(self.cash, 0.0) / (weekly_hours * d.budget_weeks)
-                        if weekly_hours > 0 else 0.0)
-        self.wanted_train = 0.0
-        bids = self.region != "CN"   # restricted buyers cannot rent these clusters
-        for use, tier, gpus, value in needs:
-            from_large = min(gpus, ent_large)
-            ent_large -= from_large
-            from_small = min(gpus - from_large, ent_small) if tier == SMALL else 0.0
-            ent_small -= from_small
-            m.use_own(use, from_large + from_small)
-            rest = gpus - from_large - from_small
-            if use == TRAIN and tier == LARGE:
-                self.wanted_train = rest
-            limit = min(value, budget_limit)
-            if rest > 1e-9 and limit > 0 and bids:
-                m.add_line(self, use, tier, rest, limit)
-        # Reserved hours are paid whatever happens, so they are used first; the own fleet runs
-        # (and pays power) for what the needs took beyond the reserved blocks.
-        self.own_used = min(own, max(0.0, own - ent_large))
-        if not bids:
-            return  # their idle hours stay home
-        if ent_large > 1e-9:
-            self._offer_idle(LARGE, ent_large)
-        if ent_small > 1e-9:
-            self._offer_idle(SMALL, ent_small)
+        post_weekly_demand(self.model, [self])
 
     def _offer_idle(self, tier: int, idle: float) -> None:
+        """Hand idle hours to the reseller, asking what spot last paid times an adaptive multiple."""
         m = self.model
         ask = max(m.cfg.cloud.opex_per_gpu_hour, m.last_spot(tier) * self.ask_mult[tier])
         m.add_ask(self, tier, idle, ask, resale=True)
@@ -310,3 +271,84 @@ def generate_creators(model, n: int, region: str, clouds: list, own: bool) -> li
         ))
     return specs
 
+
+
+def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
+    """The week's hours of many builders at once (in the order given): each uses its own fleet
+    and its reservations first, bids for the rest, and hands idle hours to its reseller.
+
+    Per builder, needs are met in order: the training run (large clusters), its experiments
+    (small), fine-tuning (small), inference (small); large capacity may serve small needs, never
+    the reverse. Bids are limited by what an hour is worth and by a budget: a share of cash spread
+    over ``budget_weeks`` of the week's hours. Written over arrays (one row per builder, one
+    column per need) because it runs every week for every builder; the arithmetic is the same
+    per row as a loop would do, so the result does not depend on how many builders go at once.
+    """
+    m = model
+    live = [b for b in builders if not (b.mode == IDLE_MODE and not b.deployed and b.fleet_eq == 0
+                                        and m.reserved_gpus(b, LARGE, future=True) == 0)]
+    if not live:
+        return   # nothing to run, nothing to resell
+    d = m.cfg.demand
+    n = len(live)
+    train = np.array([b.mode == TRAIN_MODE for b in live])
+    tune = np.array([b.mode == FINETUNE_MODE for b in live])
+    fleet = np.array([b.fleet_eq for b in live])
+    own = np.where([b.build_own for b in live], fleet, 0.0)
+    ent_large = np.array([m.reserved_gpus(b, LARGE) for b in live]) + own
+    ent_small = np.array([m.reserved_gpus(b, SMALL) for b in live])
+    job = np.array([b.train_gpus for b in live]) * min(3.0, max(0.2, m.climate / d.wishlist_climate))
+    v_train = np.array([b.v_train for b in live])
+    # needs: (use, tier, GPUs, value per hour), one column each: train large, small job
+    # (training experiments or fine-tuning), inference
+    uses = (np.full(n, TRAIN), np.where(train, TRAIN, FINETUNE), np.full(n, INFERENCE))
+    tiers = (LARGE, SMALL, SMALL)
+    deployed = np.array([b.deployed for b in live])
+    inf = np.where(deployed, np.array([b.inference_gpus for b in live]) * m.inference_index, 0.0)
+    gpus = (np.where(train, job * d.training_duty_cycle, 0.0),
+            np.where(train, job * d.research_share,
+                     np.where(tune, np.array([b.finetune_gpus for b in live]), 0.0)),
+            np.where(inf > 0, inf, 0.0))
+    values = (v_train, np.where(train, v_train, np.array([b.v_ft for b in live])),
+              np.full(n, m.alt_cost))
+    weekly_hours = ((0.0 + gpus[0]) + gpus[1] + gpus[2]) * HOURS_PER_WEEK
+    cash = m.cash.balance[np.array([b.account for b in live])]
+    budget = np.zeros(n)
+    paid = weekly_hours > 0
+    budget[paid] = d.compute_budget_share * np.maximum(cash[paid], 0.0) / (
+        weekly_hours[paid] * d.budget_weeks)
+    bids = np.array([b.region != "CN" for b in live])   # restricted buyers cannot rent here
+    used, rests, limits = [], [], []
+    for need in range(3):
+        g = gpus[need]
+        from_large = np.minimum(g, ent_large)
+        ent_large = ent_large - from_large
+        from_small = np.minimum(g - from_large, ent_small) if tiers[need] == SMALL else np.zeros(n)
+        ent_small = ent_small - from_small
+        used.append(from_large + from_small)
+        rests.append(g - from_large - from_small)
+        limits.append(np.minimum(values[need], budget))
+    # Own fleets and reservations in use, summed builder by builder, need by need.
+    has = (train, train | tune, inf > 0)
+    for use in (TRAIN, FINETUNE, INFERENCE):
+        seq = np.stack([np.where(has[k] & (uses[k] == use), used[k], 0.0) for k in range(3)], 1)
+        m.use_own_many(use, seq.ravel())
+    # Bids for what is left: builder by builder, need by need (the order of the book).
+    rest, limit = np.stack(rests, 1).ravel(), np.stack(limits, 1).ravel()
+    ok = np.stack(has, 1).ravel() & (rest > 1e-9) & (limit > 0) & np.repeat(bids, 3)
+    if ok.any():
+        m.add_lines_of(np.repeat([b.account for b in live], 3)[ok],
+                       np.repeat([b.unique_id for b in live], 3)[ok],
+                       np.stack(uses, 1).ravel()[ok], np.tile(tiers, n)[ok], rest[ok], limit[ok])
+    # Reserved hours are paid whatever happens, so they are used first; the own fleet runs (and
+    # pays power) for what the needs took beyond the reserved blocks.
+    own_used = np.minimum(own, np.maximum(0.0, own - ent_large))
+    for b, ou, idle_l, idle_s, bid in zip(live, own_used.tolist(), ent_large.tolist(),
+                                           ent_small.tolist(), bids.tolist()):
+        b.own_used = ou
+        if not bid:
+            continue   # restricted builders' idle hours stay home
+        if idle_l > 1e-9:
+            b._offer_idle(LARGE, idle_l)
+        if idle_s > 1e-9:
+            b._offer_idle(SMALL, idle_s)

@@ -19,7 +19,8 @@ import pandas as pd
 
 from agents.broker import GreyBroker
 from agents.cloud import Cloud
-from agents.creator import FINETUNE_MODE, TRAIN_MODE, ModelCreator, generate_creators
+from agents.creator import (FINETUNE_MODE, TRAIN_MODE, ModelCreator, generate_creators,
+                            post_weekly_demand)
 from agents.finetuner import FineTuner, FineTunerPool
 from agents.reseller import Reseller
 from model.clearing import clear_uniform
@@ -80,6 +81,7 @@ class H100Market(mesa.Model):
         self.catalog = catalog()
         self._added_rules: list[ExportRule] = []
         self._best_legal: dict = {}   # (region, date, rule book) -> best_legal_product answer
+        self.demand_queue: list | None = None   # builders waiting to bid, during their phase
         self.rules = RuleBook.from_config(cfg)
         self._precompute_drivers()
 
@@ -316,9 +318,17 @@ class H100Market(mesa.Model):
     def use_own(self, use: int, gpus: float) -> None:
         self._used[use] += gpus
 
+    def use_own_many(self, use: int, gpus) -> None:
+        """use_own for each amount in turn (a running sum, in order, as separate calls would)."""
+        self._used[use] = float(np.cumsum(np.concatenate([[self._used[use]], gpus]))[-1])
+
     def add_line(self, agent, use: int, tier: int, gpus: float, limit: float) -> None:
-        # positional, in demand_book()'s column order (called ~18k times a run)
         self.demand.add_row(agent.account, agent.unique_id, tier, use, gpus, limit)
+
+    def add_lines_of(self, accounts, owners, uses, tiers, gpus, limits) -> None:
+        """Many agents' lines at once; `owners` are unique_ids (they hear how their lines did)."""
+        self.demand.extend(buyer=accounts, owner=owners, tier=tiers, use=uses, gpus=gpus,
+                           limit=limits)
 
     def add_lines(self, accounts, use: int, tier: int, gpus, limits) -> None:
         n = len(accounts)
@@ -390,7 +400,10 @@ class H100Market(mesa.Model):
             reseller.step()
         # A world may have no model builders or no brokers (Mesa then has no set for the type).
         if ModelCreator in self.agents_by_type:
+            self.demand_queue = []
             self.agents_by_type[ModelCreator].shuffle_do("step")
+            queue, self.demand_queue = self.demand_queue, None
+            post_weekly_demand(self, queue)
         self.finetuners.step()
         if GreyBroker in self.agents_by_type:
             self.agents_by_type[GreyBroker].shuffle_do("step")
