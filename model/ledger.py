@@ -69,6 +69,26 @@ class Ledger:
         if kind:
             self.flows[kind] = self.flows.get(kind, 0.0) + float(amounts.sum())
 
+    def transfer_in_turn(self, payers, payees, amounts, kind: str = "") -> None:
+        """The same as calling :meth:`transfer` for each row in order, to the last bit (balances
+        and flows are running sums in row order), without a Python call per row. Payers and payees
+        must be different accounts (one account on both sides would see its sums reordered)."""
+        amounts = np.asarray(amounts, dtype=np.float64)
+        payers, payees = np.asarray(payers, dtype=np.int64), np.asarray(payees, dtype=np.int64)
+        if not (payers.shape == payees.shape == amounts.shape):
+            raise ValueError(f"{self.quantity} transfers ({kind}): payers, payees and amounts differ in length")
+        if amounts.size == 0:
+            return
+        if not np.all(np.isfinite(amounts)) or np.any(amounts < 0):
+            raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
+        if np.intersect1d(payers, payees).size:
+            raise ValueError(f"{self.quantity} transfers ({kind}): an account both pays and is paid")
+        np.subtract.at(self.balance, payers, amounts)   # unbuffered: one row after another
+        np.add.at(self.balance, payees, amounts)
+        if kind:
+            start = self.flows.get(kind, 0.0)
+            self.flows[kind] = float(np.cumsum(np.concatenate([[start], amounts]))[-1])
+
     def total(self) -> float:
         """Sum over all accounts: zero (to rounding) if the books balance."""
         return float(self.balance[: len(self.names)].sum())

@@ -130,14 +130,13 @@ class OrderBook:
         ng_ok = np.array(self.nextgen_ok, dtype=bool)
         ng = prorata_allocate(nextgen_eq, np.where(ng_ok, want, 0.0), weight, cap)
         hop = prorata_allocate(hopper, want - ng, weight, np.maximum(cap - ng, 0.0))
-        deliveries = [
-            Delivery(self.customer[i], self.product[i], self.region[i], self.price[i],
-                     self.shell[i], float(hop[i]), float(ng[i]))
-            for i in np.flatnonzero((hop + ng) > 0)
-        ]
+        hop_l, ng_l = hop.tolist(), ng.tolist()
+        cust, prod, reg, price, shell = self.customer, self.product, self.region, self.price, self.shell
+        deliveries = [Delivery(cust[i], prod[i], reg[i], price[i], shell[i], hop_l[i], ng_l[i])
+                      for i in np.flatnonzero((hop + ng) > 0).tolist()]
         out = want - ng - hop
         self._per_customer = None
-        self.outstanding = [float(x) for x in out]
+        self.outstanding = out.tolist()
         if (out <= 1e-9).any():
             self.cancel(list(out > 1e-9))
         return deliveries

@@ -87,3 +87,35 @@ def test_zero_capacity_ledger_grows():
     a, b = L.open("a"), L.open("b")
     L.transfer(a, b, 1.0)
     assert L[b] == 1.0 and L.total() == 0.0
+
+
+def test_transfer_in_turn_is_transfer_row_by_row_to_the_last_bit():
+    """Booked in one go, a list of payments leaves every balance and the flow total exactly as
+    paying them one after another would (running sums in the same order)."""
+    rng = np.random.default_rng(7)
+    one, many = Ledger("cash"), Ledger("cash")
+    for L in (one, many):
+        for name in ("a", "b", "c", "x", "y"):
+            L.open(name)
+        L.transfer(L.index["x"], L.index["a"], 1e9 / 3, "funding")
+        L.transfer(L.index["x"], L.index["b"], 2e9 / 7, "funding")
+    payers = rng.choice([0, 1, 2], 50)
+    payees = rng.choice([4, 3], 50)
+    amounts = rng.random(50) * 1e5 / 3
+    for p, q, a in zip(payers, payees, amounts):
+        one.transfer(int(p), int(q), float(a), "reservation")
+    many.transfer_in_turn(payers, payees, amounts, "reservation")
+    assert one.balance.tolist() == many.balance.tolist()
+    assert one.flows == many.flows
+
+
+def test_transfer_in_turn_refuses_bad_rows():
+    L = Ledger("cash")
+    a, b = L.open("a"), L.open("b")
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        L.transfer_in_turn([a], [b], [-1.0], "x")
+    with pytest.raises(ValueError, match="both pays and is paid"):
+        L.transfer_in_turn([a, b], [b, a], [1.0, 1.0], "x")
+    with pytest.raises(ValueError, match="differ in length"):
+        L.transfer_in_turn([a], [b, b], [1.0], "x")
+    assert L.flows == {} and L.total() == 0
