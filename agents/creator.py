@@ -285,39 +285,49 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     per row as a loop would do, so the result does not depend on how many builders go at once.
     """
     m = model
-    live = [b for b in builders if not (b.mode == IDLE_MODE and not b.deployed and b.fleet_eq == 0
-                                        and m.reserved_gpus(b, LARGE, future=True) == 0)]
-    if not live:
-        return   # nothing to run, nothing to resell
+    if not builders:
+        return
     d = m.cfg.demand
+    # One row per builder: its state this week (ids as floats are exact below 2**53).
+    state = np.array([(b.mode == TRAIN_MODE, b.mode == FINETUNE_MODE, b.deployed, b.build_own,
+                       b.fleet_eq, b.train_gpus, b.v_train, b.v_ft, b.finetune_gpus,
+                       b.inference_gpus, b.account, b.unique_id, b.region != "CN")
+                      for b in builders], dtype=np.float64)
+    uid = state[:, 11].astype(np.int64)
+    fleet = state[:, 4]
+    train, tune, deployed = state[:, 0] > 0, state[:, 1] > 0, state[:, 2] > 0
+    # nothing to run, nothing to resell
+    keep = train | tune | deployed | (fleet != 0) | (m.reserved_gpus_many(uid, LARGE, future=True) != 0)
+    if not keep.any():
+        return
+    live = [b for b, k in zip(builders, keep.tolist()) if k]
+    state, uid, fleet = state[keep], uid[keep], fleet[keep]
+    train, tune, deployed = train[keep], tune[keep], deployed[keep]
     n = len(live)
-    train = np.array([b.mode == TRAIN_MODE for b in live])
-    tune = np.array([b.mode == FINETUNE_MODE for b in live])
-    fleet = np.array([b.fleet_eq for b in live])
-    own = np.where([b.build_own for b in live], fleet, 0.0)
-    ent_large = np.array([m.reserved_gpus(b, LARGE) for b in live]) + own
-    ent_small = np.array([m.reserved_gpus(b, SMALL) for b in live])
-    job = np.array([b.train_gpus for b in live]) * min(3.0, max(0.2, m.climate / d.wishlist_climate))
-    v_train = np.array([b.v_train for b in live])
+    own = np.where(state[:, 3] > 0, fleet, 0.0)
+    ent_large = m.reserved_gpus_many(uid, LARGE) + own
+    ent_small = m.reserved_gpus_many(uid, SMALL)
+    job = state[:, 5] * min(3.0, max(0.2, m.climate / d.wishlist_climate))
+    v_train = state[:, 6]
     # needs: (use, tier, GPUs, value per hour), one column each: train large, small job
     # (training experiments or fine-tuning), inference
     uses = (np.full(n, TRAIN), np.where(train, TRAIN, FINETUNE), np.full(n, INFERENCE))
     tiers = (LARGE, SMALL, SMALL)
-    deployed = np.array([b.deployed for b in live])
-    inf = np.where(deployed, np.array([b.inference_gpus for b in live]) * m.inference_index, 0.0)
+    inf = np.where(deployed, state[:, 9] * m.inference_index, 0.0)
     gpus = (np.where(train, job * d.training_duty_cycle, 0.0),
             np.where(train, job * d.research_share,
-                     np.where(tune, np.array([b.finetune_gpus for b in live]), 0.0)),
+                     np.where(tune, state[:, 8], 0.0)),
             np.where(inf > 0, inf, 0.0))
-    values = (v_train, np.where(train, v_train, np.array([b.v_ft for b in live])),
+    values = (v_train, np.where(train, v_train, state[:, 7]),
               np.full(n, m.alt_cost))
     weekly_hours = ((0.0 + gpus[0]) + gpus[1] + gpus[2]) * HOURS_PER_WEEK
-    cash = m.cash.balance[np.array([b.account for b in live])]
+    account = state[:, 10].astype(np.int64)
+    cash = m.cash.balance[account]
     budget = np.zeros(n)
     paid = weekly_hours > 0
     budget[paid] = d.compute_budget_share * np.maximum(cash[paid], 0.0) / (
         weekly_hours[paid] * d.budget_weeks)
-    bids = np.array([b.region != "CN" for b in live])   # restricted buyers cannot rent here
+    bids = state[:, 12] > 0   # restricted buyers cannot rent these clusters
     used, rests, limits = [], [], []
     for need in range(3):
         g = gpus[need]
@@ -337,8 +347,7 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     rest, limit = np.stack(rests, 1).ravel(), np.stack(limits, 1).ravel()
     ok = np.stack(has, 1).ravel() & (rest > 1e-9) & (limit > 0) & np.repeat(bids, 3)
     if ok.any():
-        m.add_lines_of(np.repeat([b.account for b in live], 3)[ok],
-                       np.repeat([b.unique_id for b in live], 3)[ok],
+        m.add_lines_of(np.repeat(account, 3)[ok], np.repeat(uid, 3)[ok],
                        np.stack(uses, 1).ravel()[ok], np.tile(tiers, n)[ok], rest[ok], limit[ok])
     # Reserved hours are paid whatever happens, so they are used first; the own fleet runs (and
     # pays power) for what the needs took beyond the reserved blocks.

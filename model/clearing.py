@@ -51,7 +51,8 @@ def _fill_by_priority(qty, price, eligible, volume, descending):
     start = np.flatnonzero(new_level)
     level_qty = np.add.reduceat(sq, start)
     before = np.concatenate([[0.0], np.cumsum(level_qty)[:-1]])  # qty at strictly better levels
-    share = np.clip((volume - before) / np.where(level_qty > 0, level_qty, 1.0), 0.0, 1.0)
+    share = np.minimum(np.maximum((volume - before) / np.where(level_qty > 0, level_qty, 1.0),
+                                  0.0), 1.0)
     fill[e[order]] = sq * share[np.cumsum(new_level) - 1]
     return fill
 
@@ -130,9 +131,11 @@ def allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
             continue
         w = want[idx]
         before = np.cumsum(w) - w
-        take = np.clip(cap[j] - before, 0.0, w)
+        # buyers reached before the capacity runs out (a prefix: `before` never falls)
+        k = int(np.searchsorted(before, cap[j], side="left"))
+        idx = idx[:k]
+        take = np.minimum(cap[j] - before[:k], w[:k])   # = clip(cap - before, 0, w) there
         want[idx] -= take
-        sold = take > 0
-        out.append((int(j), prio[idx[sold]], take[sold]))
+        out.append((int(j), prio[idx], take))
         alive = alive[want[alive] > 0]
     return out

@@ -236,6 +236,16 @@ class H100Market(mesa.Model):
         uid = agent.unique_id
         return float(per_holder[uid]) if uid < len(per_holder) else 0.0
 
+    def reserved_gpus_many(self, uids: np.ndarray, tier: int, future: bool = False) -> np.ndarray:
+        """reserved_gpus for many holders at once (by unique_id)."""
+        if self._held is None:
+            self._held = self._entitlements()
+        per_holder = self._held[1 if future else 0][tier]
+        out = np.zeros(len(uids))
+        inside = uids < len(per_holder)
+        out[inside] = per_holder[uids[inside]]
+        return out
+
     def _entitlements(self):
         """Per tier, GPUs each holder (by unique_id) may use now (the deliverable share of started
         contracts), and GPUs it holds now or later. One pass a week, read many times."""
@@ -652,13 +662,18 @@ class H100Market(mesa.Model):
         owner = lines["owner"]
         pool = owner < 0
         rich = ~pool
+        # each cloud's on-demand buyers, in line order (one stable sort instead of a mask a cloud)
+        bought = np.flatnonzero(res.od_cloud >= 0)
+        by_cloud = bought[np.argsort(res.od_cloud[bought], kind="stable")]
+        bounds = np.searchsorted(res.od_cloud[by_cloud], np.arange(len(clouds) + 1))
         for i, cloud in enumerate(clouds):
-            mine = res.od_cloud == i
-            k = np.flatnonzero(mine & rich)
+            mine = by_cloud[bounds[i]:bounds[i + 1]]
+            k = mine[rich[mine]]
             for buyer, vol in zip(owner[k].tolist(), res.od_fill[k].tolist()):
                 if vol > 0:
                     log((step, cloud.unique_id, buyer, "ondemand", MARKETS["ondemand"], vol))
-            self._log(cloud.unique_id, "finetuner-pool", "ondemand", float(res.od_fill[mine & pool].sum()))
+            self._log(cloud.unique_id, "finetuner-pool", "ondemand",
+                      float(res.od_fill[mine[pool[mine]]].sum()))
         asks = res.asks
         by_reseller = {}
         k = np.flatnonzero(res.ask_fill > 0)
