@@ -473,17 +473,19 @@ class H100Market(mesa.Model):
         ng_wanted = sum(q for q, ok in zip(self.orders.outstanding, self.orders.nextgen_ok) if ok)
         ng_make_eq = float(np.clip(ng_wanted, 0.0, ng_eq_cap))
         self.vendor_output = make + ng_make_eq
-        deliveries = self.orders.allocate(self.cards[self.acct_stock], ng_make_eq,
-                                          cfg.vendor.max_customer_share)
+        dlv = self.orders.allocate_columns(self.cards[self.acct_stock], ng_make_eq,
+                                           cfg.vendor.max_customer_share)
         equiv = cfg.supply.nextgen_h100_equivalents
-        # One booking per customer and product a week (a customer has many orders in the book).
-        lots: dict[tuple[int, str], list[float]] = {}
-        for dlv in deliveries:
-            lot = lots.setdefault((dlv.customer, dlv.product), [0.0, 0.0, 0.0])
-            lot[0] += dlv.hopper
-            lot[1] += dlv.nextgen_eq
-            lot[2] += dlv.price * dlv.hopper + dlv.nextgen_eq * self.card_price_new * cfg.vendor.nextgen_price_share
-        for (customer, product), (hopper, ng_eq, cost) in lots.items():
+        # One booking per customer and product a week (a customer has many orders in the book):
+        # lots in order of first delivery, each summed over its deliveries in order.
+        lots: dict[tuple[int, str], int] = {}
+        lot = np.array([lots.setdefault(key, len(lots))
+                        for key in zip(dlv["customer"], dlv["product"])], dtype=np.int64)
+        value = np.asarray(dlv["price"], dtype=np.float64) * dlv["hopper"] + \
+            dlv["nextgen_eq"] * self.card_price_new * cfg.vendor.nextgen_price_share
+        sums = [np.bincount(lot, weights=w, minlength=len(lots)).tolist() if len(lots) else []
+                for w in (dlv["hopper"], dlv["nextgen_eq"], value)]
+        for (customer, product), hopper, ng_eq, cost in zip(lots, *sums):
             agent = self._owner_of_account[customer]
             # The vendor ships only what the customer can pay for (cash plus card-backed credit);
             # the rest of a defaulting customer's lot stays in stock and the order lapses.
@@ -896,11 +898,12 @@ class H100Market(mesa.Model):
         self.gpu_hours_inference = float(used[INFERENCE] * hours)
         total = used.sum()
         self.training_share = float(used[TRAIN] / total) if total > 0 else 0.0
-        self.teams_training = sum(1 for c in self.creators if c.active and c.mode == TRAIN_MODE)
-        self.teams_finetuning = sum(1 for c in self.creators if c.active and c.mode == FINETUNE_MODE) \
-            + self.finetuners.count_active()
-        agent_accounts = [a.account for a in self._owners]
-        self.gpus_installed = float(self.cards.balance[agent_accounts].sum()) + \
+        modes = [c.mode for c in self.creators if c.active]
+        self.teams_training = modes.count(TRAIN_MODE)
+        self.teams_finetuning = modes.count(FINETUNE_MODE) + self.finetuners.count_active()
+        if initial:
+            self._owner_accounts = np.array([a.account for a in self._owners], dtype=np.int64)
+        self.gpus_installed = float(self.cards.balance[self._owner_accounts].sum()) + \
             float(self.cards.balance[self.finetuners.account].sum())
         own_eq = sum(cr.fleet_eq for cr in self.creators if cr.build_own)
         capacity = caps.sum() + own_eq

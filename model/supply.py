@@ -119,9 +119,18 @@ class OrderBook:
         Hopper output then fills what is left, pro rata to weight, with each customer's total
         capped at `max_share` of the week's output (the quota). Filled orders leave the book.
         """
+        d = self.allocate_columns(hopper, nextgen_eq, max_share)
+        return [Delivery(*row) for row in zip(d["customer"], d["product"], d["region"], d["price"],
+                                              d["shell"], d["hopper"].tolist(),
+                                              d["nextgen_eq"].tolist())]
+
+    def allocate_columns(self, hopper: float, nextgen_eq: float, max_share: float) -> dict:
+        """:meth:`allocate` as columns, one entry per order served (lists for the order's own
+        fields, arrays for `hopper` and `nextgen_eq`): what the vendor books each week."""
         n = len(self.outstanding)
         if n == 0:
-            return []
+            return dict(customer=[], product=[], region=[], price=[], shell=[],
+                        hopper=np.zeros(0), nextgen_eq=np.zeros(0))
         want = np.array(self.outstanding)
         weight = np.array(self.weight)
         inv = np.unique(np.array(self.customer), return_inverse=True)[1]
@@ -130,16 +139,17 @@ class OrderBook:
         ng_ok = np.array(self.nextgen_ok, dtype=bool)
         ng = prorata_allocate(nextgen_eq, np.where(ng_ok, want, 0.0), weight, cap)
         hop = prorata_allocate(hopper, want - ng, weight, np.maximum(cap - ng, 0.0))
-        hop_l, ng_l = hop.tolist(), ng.tolist()
-        cust, prod, reg, price, shell = self.customer, self.product, self.region, self.price, self.shell
-        deliveries = [Delivery(cust[i], prod[i], reg[i], price[i], shell[i], hop_l[i], ng_l[i])
-                      for i in np.flatnonzero((hop + ng) > 0).tolist()]
-        out = want - ng - hop
+        served = np.flatnonzero((hop + ng) > 0)
+        rows = served.tolist()
+        out = dict(customer=[self.customer[i] for i in rows], product=[self.product[i] for i in rows],
+                   region=[self.region[i] for i in rows], price=[self.price[i] for i in rows],
+                   shell=[self.shell[i] for i in rows], hopper=hop[served], nextgen_eq=ng[served])
+        left = want - ng - hop
         self._per_customer = None
-        self.outstanding = out.tolist()
-        if (out <= 1e-9).any():
-            self.cancel(list(out > 1e-9))
-        return deliveries
+        self.outstanding = left.tolist()
+        if (left <= 1e-9).any():
+            self.cancel(list(left > 1e-9))
+        return out
 
 
 class Delivery(NamedTuple):
