@@ -38,6 +38,16 @@ class GreyChannel:
     def in_transit(self) -> float:
         return float(sum(s.cards for s in self.shipments))
 
+    def in_transit_to(self, buyer: int) -> float:
+        """Cards on their way to one buyer (summed in shipment order, as in_transit does)."""
+        key = (id(self.shipments), len(self.shipments))
+        if getattr(self, "_per_buyer_key", None) != key:   # shipments changed: count again
+            per: dict[int, float] = {}
+            for s in self.shipments:
+                per[s.buyer] = per.get(s.buyer, 0) + s.cards
+            self._per_buyer, self._per_buyer_key = per, key
+        return float(self._per_buyer.get(buyer, 0))
+
     def dispatch(self, shipment: Shipment) -> None:
         self.shipments.append(shipment)
 

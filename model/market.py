@@ -246,6 +246,21 @@ class H100Market(mesa.Model):
         out[inside] = per_holder[uids[inside]]
         return out
 
+    def _hold(self, uid: int, provider: int, tier: int, gpus: float, start: int) -> None:
+        """Add a contract just signed (the book's last) to this week's entitlements: the same
+        sums, in the same order, as counting the book again."""
+        if self._held is None:
+            return
+        now, later = (list(x) for x in self._held)
+        if uid >= len(later[0]):
+            pad = np.zeros(uid + 1 - len(later[0]))
+            now = [np.concatenate([a, pad]) for a in now]
+            later = [np.concatenate([a, pad]) for a in later]
+        later[tier][uid] += gpus
+        if start <= self.steps:
+            now[tier][uid] += gpus * self._deliverable[provider, tier]
+        self._held = (tuple(now), tuple(later))
+
     def _entitlements(self):
         """Per tier, GPUs each holder (by unique_id) may use now (the deliverable share of started
         contracts), and GPUs it holds now or later. One pass a week, read many times."""
@@ -279,7 +294,7 @@ class H100Market(mesa.Model):
             self.place_order(cloud, "H100 SXM5", shortfall / c.max_reserved_share, nextgen_ok=True)
         due = self.reservations.sign(holder.unique_id, cloud.cloud_index, tier, gpus, start, weeks,
                                      rate, prepaid)
-        self._held = None
+        self._hold(holder.unique_id, cloud.cloud_index, tier, gpus, start)
         holder.pay(cloud.account, due, "reservation_prepaid")
         self._log(cloud.unique_id, holder.unique_id, "reservation", gpus)
 
@@ -323,7 +338,7 @@ class H100Market(mesa.Model):
         self.new_card_orders += qty
 
     def grey_pipeline_of(self, agent) -> float:
-        return float(sum(s.cards for s in self.grey.shipments if s.buyer == agent.unique_id))
+        return self.grey.in_transit_to(agent.unique_id)
 
     def use_own(self, use: int, gpus: float) -> None:
         self._used[use] += gpus
@@ -638,10 +653,12 @@ class H100Market(mesa.Model):
         crow = np.flatnonzero(res.asks["cloud"] >= 0)
         spot_revenue = np.bincount(res.asks["cloud"][crow], weights=res.ask_value[crow] * hours,
                                    minlength=n_c)
+        od_sold = res.od_sold.sum(axis=1)
+        all_sizes = sizes.sum()
         for i, c in enumerate(clouds):
             turned_away = float(unmet[lines["limit"] >= od_price[i]].sum()) if len(unmet) else 0.0
-            revenue = float(res.od_sold[i].sum() * hours * od_price[i] + res_revenue[i] + spot_revenue[i])
-            c.on_week(sold_gpus[i], at_list[i], turned_away * sizes[i] / sizes.sum(), revenue)
+            revenue = float(od_sold[i] * hours * od_price[i] + res_revenue[i] + spot_revenue[i])
+            c.on_week(sold_gpus[i], at_list[i], turned_away * sizes[i] / all_sizes, revenue)
         # Prices: clearing price, else mid of the spread, else last week's.
         last = self.spot_hist[-1]
         now = np.where(np.isfinite(res.spot_indicative), res.spot_indicative, last)
@@ -666,7 +683,10 @@ class H100Market(mesa.Model):
         rich = ~pool
         # each cloud's on-demand buyers, in line order (one stable sort instead of a mask a cloud)
         bought = np.flatnonzero(res.od_cloud >= 0)
-        by_cloud = bought[np.argsort(res.od_cloud[bought], kind="stable")]
+        key = res.od_cloud[bought]
+        if len(clouds) < 2 ** 15:
+            key = key.astype(np.int16)   # a stable sort of small ints is a radix sort
+        by_cloud = bought[np.argsort(key, kind="stable")]
         bounds = np.searchsorted(res.od_cloud[by_cloud], np.arange(len(clouds) + 1))
         for i, cloud in enumerate(clouds):
             mine = by_cloud[bounds[i]:bounds[i + 1]]
