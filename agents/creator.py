@@ -230,12 +230,6 @@ class ModelCreator(Firm):
         """Use own fleet and reservations first, bid for the rest, resell what is idle."""
         post_weekly_demand(self.model, [self])
 
-    def _offer_idle(self, tier: int, idle: float) -> None:
-        """Hand idle hours to the reseller, asking what spot last paid times an adaptive multiple."""
-        m = self.model
-        ask = max(m.cfg.cloud.opex_per_gpu_hour, m.last_spot(tier) * self.ask_mult[tier])
-        m.add_ask(self, tier, idle, ask, resale=True)
-
     # -- feedback from the markets ----------------------------------------------------------------
     def on_hours(self, use: int, wanted: float, got: float) -> None:
         if use == TRAIN and wanted > 0:
@@ -352,12 +346,17 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     # Reserved hours are paid whatever happens, so they are used first; the own fleet runs (and
     # pays power) for what the needs took beyond the reserved blocks.
     own_used = np.minimum(own, np.maximum(0.0, own - ent_large))
-    for b, ou, idle_l, idle_s, bid in zip(live, own_used.tolist(), ent_large.tolist(),
-                                           ent_small.tolist(), bids.tolist()):
+    for b, ou in zip(live, own_used.tolist()):
         b.own_used = ou
-        if not bid:
-            continue   # restricted builders' idle hours stay home
-        if idle_l > 1e-9:
-            b._offer_idle(LARGE, idle_l)
-        if idle_s > 1e-9:
-            b._offer_idle(SMALL, idle_s)
+    # Idle hours go to each builder's reseller (restricted builders' idle hours stay home),
+    # asking what spot last paid times the builder's adaptive multiple, at least running cost.
+    idle = np.stack([ent_large, ent_small], 1)            # per builder: large, then small
+    offer = (idle > 1e-9) & bids[:, None]
+    if offer.any():
+        tier_of = np.array([LARGE, SMALL])
+        mult = np.array([(b.ask_mult[LARGE], b.ask_mult[SMALL]) for b in live])
+        spot = np.array([m.last_spot(tier) for tier in tier_of.tolist()])
+        ask = np.maximum(m.cfg.cloud.opex_per_gpu_hour, spot * mult)
+        rows, cols = np.nonzero(offer)
+        m.add_asks([live[r] for r in rows.tolist()], tier_of[cols], idle[rows, cols],
+                   ask[rows, cols], resale=True)

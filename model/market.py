@@ -361,6 +361,16 @@ class H100Market(mesa.Model):
             self.demand.extend(buyer=accounts, owner=np.full(n, -1), tier=np.full(n, tier),
                                use=np.full(n, use), gpus=gpus, limit=limits)
 
+    def add_asks(self, agents, tiers, gpus, prices, resale: bool) -> None:
+        """add_ask for many (agent, tier) pairs in order, in one piece of the book."""
+        resellers = [a.reseller for a in agents]
+        self.supply.extend(
+            seller=[a.account for a in agents], holder=[a.unique_id for a in agents],
+            reseller=[r.account for r in resellers], tier=tiers, gpus=gpus,
+            price=[r.ask_price(p, t) for r, p, t in zip(resellers, np.asarray(prices).tolist(),
+                                                          np.asarray(tiers).tolist())],
+            resale=np.full(len(agents), int(resale)))
+
     def add_ask(self, agent, tier: int, gpus: float, price: float, resale: bool) -> None:
         reseller = agent.reseller
         # positional, in supply_book()'s column order

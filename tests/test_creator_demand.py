@@ -7,6 +7,7 @@ a builder stepped on its own (outside the model's week) still posts its demand.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -63,5 +64,37 @@ def test_a_builder_stepped_alone_bids_at_once():
         need = builder.job_gpus() * (d.training_duty_cycle + d.research_share)
         bid = float(lines["gpus"][before:][mine & (lines["use"][before:] == TRAIN)].sum())
         assert bid + m._used[TRAIN] == pytest.approx(need, rel=1e-9)
+    finally:
+        release_model(m)
+
+
+def test_idle_hours_are_offered_per_tier_at_the_builders_own_ask():
+    """A builder with idle reserved or owned hours offers them on each tier through its reseller
+    at max(running cost, last spot price of that tier x its adaptive multiple): each tier's own
+    price and multiple (the two tiers clear at different prices)."""
+    from model.contracts import LARGE, SMALL
+
+    m = H100Market(seed=1, end="2024-12-31")
+    try:
+        for _ in range(100):
+            m.step()
+        m.supply = type(m.supply)(m.supply.cols)   # an empty book for this check
+        m.spot_hist.append(np.array([1.3, 4.1]))    # distinct prices: [small, large]
+        offered = False
+        for b in m.creators:
+            if not b.active or b.region == "CN":
+                continue
+            b.ask_mult[:] = (0.7, 1.9)              # distinct multiples per tier
+            before = len(m.supply.arrays()["gpus"])
+            post_weekly_demand(m, [b])
+            asks = m.supply.arrays()
+            for k in range(before, len(asks["gpus"])):
+                tier = int(asks["tier"][k])
+                own = max(m.cfg.cloud.opex_per_gpu_hour, m.last_spot(tier) * b.ask_mult[tier])
+                assert asks["holder"][k] == b.unique_id and asks["resale"][k] == 1
+                assert asks["price"][k] == b.reseller.ask_price(own, tier)
+                offered = True
+        assert offered, "no builder had idle hours to offer in week 100"
+        assert m.last_spot(SMALL) == 1.3 and m.last_spot(LARGE) == 4.1
     finally:
         release_model(m)
