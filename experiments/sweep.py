@@ -8,7 +8,9 @@ parameters and seed) goes to ``DIR/manifest.json`` first; each finished run is t
 own Parquet file ``DIR/runs/<run_id>.parquet`` (a temporary file, fsync, ``os.replace``), and each
 failed run as ``DIR/failures/<run_id>.json`` with its traceback. Re-running the same command (or
 ``--resume``) skips the runs that are on disk, so an interrupted sweep loses at most the runs in
-flight and never runs one twice.
+flight and never runs one twice. A Dask scheduler that goes away mid-sweep and does not come back
+within Dask's connect timeout stops the sweep the same way, with :class:`SchedulerLost` (the CLI:
+one message, exit code 75) and no run recorded as failed for it.
 
 Engines: ``serial`` (in this process), ``processes`` (a spawn-based ProcessPoolExecutor),
 ``dask`` (a LocalCluster on 127.0.0.1, or an existing cluster with ``--scheduler``). Runs go out
@@ -38,6 +40,7 @@ import math
 import os
 import queue
 import re
+import shlex
 import socket
 import sys
 import time
@@ -456,6 +459,36 @@ class _DirLock:
 # --------------------------------------------------------------------------------------------
 # Engines
 # --------------------------------------------------------------------------------------------
+#: the exit code of `h100sim sweep` when the Dask scheduler went away (EX_TEMPFAIL: try again)
+EXIT_SCHEDULER_LOST = 75
+
+
+class SchedulerLost(ConnectionError):
+    """The Dask scheduler went away mid-sweep and did not come back.
+
+    Raised by :func:`run_sweep` only after everything finished is on disk, the temporary files are
+    gone and the index is written, so the directory is ready to resume; the message names the
+    scheduler, says how many runs are on disk and gives the command that finishes the sweep.
+    ``result`` is the :class:`SweepResult` so far. The runs in flight are not recorded as failed:
+    they were lost with the scheduler, not by a fault of their own, and run again on resume.
+    """
+
+    def __init__(self, message: str, *, address: str, result: "SweepResult"):
+        super().__init__(message)
+        self.address = address
+        self.result = result
+
+
+class _SchedulerGone(Exception):
+    """Raised by a backend when its scheduler is gone for good; run_sweep turns it into
+    :class:`SchedulerLost` once it has cleaned up (it knows the directory and the counts)."""
+
+    def __init__(self, address: str, waited_s: float):
+        super().__init__(f"lost the Dask scheduler at {address}")
+        self.address = address
+        self.waited_s = waited_s
+
+
 class _Backend(abc.ABC):
     """submit(chunk) -> future; completed futures are put on ``self.done`` (a queue).
 
@@ -481,6 +514,16 @@ class _Backend(abc.ABC):
 
     def broken(self, err: BaseException) -> bool:
         """Whether ``err`` means the pool must be rebuilt."""
+        return False
+
+    def available(self) -> bool:
+        """Whether chunks may be submitted now. False while the engine waits to get its scheduler
+        back; raises :class:`_SchedulerGone` once it gives up."""
+        return True
+
+    def dropped(self, err: BaseException) -> bool:
+        """Whether ``err`` (from a chunk's future or a submit) means the chunk was lost with the
+        scheduler, not by its runs: it goes back in the queue, not among the suspects."""
         return False
 
     def rebuild(self) -> None:
@@ -543,23 +586,55 @@ class _ProcessBackend(_Backend):
         return f"{self.workers} local worker processes"
 
 
+def scheduler_grace_s() -> float:
+    """How long a sweep waits for its Dask scheduler: to connect at the start, and to reconnect
+    after the connection dropped before it gives up (then the Dask client closes itself). Dask's
+    own setting ``distributed.comm.timeouts.connect``, 30 s by default; shorten it with e.g.
+    ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s``."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"),
+                                 default="seconds"))
+
+
+#: after the grace period the Dask client closes itself; this long more and the sweep stops
+#: waiting for it anyway
+GRACE_MARGIN_S = 5.0
+
+
 class _DaskBackend(_Backend):
+    """A Dask client on an existing scheduler (``--scheduler``) or on a LocalCluster.
+
+    When the connection to the scheduler drops, the client cancels every future and tries to
+    reconnect for :func:`scheduler_grace_s`. Meanwhile nothing is submitted and the cancelled
+    chunks go back in the queue (they were lost with the scheduler, not by a worker); if the
+    client gets back, the sweep goes on, otherwise :meth:`available` raises
+    :class:`_SchedulerGone`.
+    """
+
     def __init__(self, scheduler: str | None, workers: int):
         super().__init__()
         from distributed import Client, LocalCluster
 
         self.cluster = None
+        self.grace = scheduler_grace_s()
+        self._away_since: float | None = None
         if scheduler:
+            # a scheduler file, as written by `dask scheduler --scheduler-file`
+            from_file = scheduler.endswith(".json") and Path(scheduler).is_file()
             try:
-                if scheduler.endswith(".json") and Path(scheduler).is_file():
-                    # a scheduler file, as written by `dask scheduler --scheduler-file`
-                    self.client = Client(scheduler_file=scheduler, timeout="30s")
+                if from_file:
+                    self.client = Client(scheduler_file=scheduler, timeout=self.grace)
                 else:
-                    self.client = Client(scheduler, timeout="30s")
+                    self.client = Client(scheduler, timeout=self.grace)
             except (OSError, TimeoutError, ValueError) as err:
                 raise InputError(f"--scheduler {scheduler!r}: cannot connect ({err}); start a "
                                  "scheduler there (dask scheduler) or check the address") from None
             self.where = f"Dask cluster at {scheduler}"
+            self.address = self.client.scheduler.address
+            if from_file:
+                self.address += f" (from {scheduler})"
         else:
             import warnings
 
@@ -571,15 +646,17 @@ class _DaskBackend(_Backend):
                                             processes=True, host="127.0.0.1",
                                             dashboard_address=None,
                                             worker_dashboard_address=None)
-            self.client = Client(self.cluster)
+            self.client = Client(self.cluster, timeout=self.grace)
             self.where = f"local Dask cluster of {workers} worker processes on 127.0.0.1"
+            self.address = self.cluster.scheduler_address
         self._slots = 1
         self._slots_at = 0.0
         self._n = 0
 
     def slots(self) -> int:
         now = time.monotonic()
-        if now - self._slots_at > 5.0:
+        # (not while reconnecting: the RPC would wait for the connect timeout)
+        if now - self._slots_at > 5.0 and self.client.status == "running":
             try:
                 self._slots = max(1, int(sum(self.client.nthreads().values())))
             except Exception:  # noqa: BLE001 - keep the last count if the scheduler is busy
@@ -594,12 +671,45 @@ class _DaskBackend(_Backend):
         self._watch(fut)
         return fut
 
+    def available(self) -> bool:
+        status = self.client.status
+        if status == "running":
+            self._away_since = None
+            return True
+        now = time.monotonic()
+        if self._away_since is None:
+            self._away_since = now
+        waited = now - self._away_since
+        # "closed": the client gave up reconnecting (or its LocalCluster is closing)
+        if status in ("closing", "closed") or waited > self.grace + GRACE_MARGIN_S:
+            raise _SchedulerGone(self.address, waited)
+        return False
+
+    def dropped(self, err: BaseException) -> bool:
+        if getattr(err, "reason", None) == "scheduler-connection-lost":  # FutureCancelledError
+            return True
+        return self.client.status != "running"
+
     def close(self, interrupted: bool = False) -> None:
+        lost = self._away_since is not None or self.client.status != "running"
         try:
             self.client.close()
         finally:
             if self.cluster is not None:
-                self.cluster.close()
+                self._close_cluster(lost)
+
+    def _close_cluster(self, lost: bool) -> None:
+        """Close the LocalCluster (its workers first, directly). Without its scheduler, do not
+        send it the shutdown RPC (that would wait for the connect timeout), and give the rest a
+        few seconds at most."""
+        if not lost:
+            self.cluster.close()
+            return
+        self.cluster.shutdown_scheduler = False
+        try:
+            self.cluster.close(timeout=GRACE_MARGIN_S)
+        except Exception:  # noqa: BLE001 - a TimeoutError or a comm error of a dead scheduler
+            pass
 
     def describe(self) -> str:
         return self.where
@@ -704,6 +814,8 @@ def run_sweep(
     must be importable by the workers. ``model_info`` replaces the model checks of the spec
     (``check_model=False``: the caller has checked it already).
     KeyboardInterrupt stops the sweep after recording everything finished, then propagates.
+    A Dask scheduler that goes away and does not come back within :func:`scheduler_grace_s`
+    stops it the same way, then raises :class:`SchedulerLost`.
     """
     t_start = time.perf_counter()
     out = Path(out)
@@ -777,6 +889,7 @@ def run_sweep(
 
         backend = None
         interrupted = False
+        gone: _SchedulerGone | None = None
         try:
             if not todo:
                 pass
@@ -793,6 +906,8 @@ def run_sweep(
         except KeyboardInterrupt:
             interrupted = True
             raise
+        except _SchedulerGone as err:  # raised as SchedulerLost below, once all is tidy
+            gone = err
         finally:
             if backend is not None:
                 backend.close(interrupted=interrupted)
@@ -807,7 +922,54 @@ def run_sweep(
             except Exception as err:  # noqa: BLE001 - the index only speeds up loading
                 log(f"note: could not write {out / INDEX}: {err}")
             log(summary_text(result, manifest))
+    if gone is not None:
+        text = scheduler_lost_text(gone, result, scheduler=scheduler, workers=workers,
+                                   retry_failed=retry_failed, chunk_size=chunk_size)
+        raise SchedulerLost(text, address=gone.address, result=result)
     return result
+
+
+def resume_command(out: Path, *, scheduler: str | None = None, engine: str = "auto",
+                   workers: int = 1, retry_failed: bool = True,
+                   chunk_size: int | None = None) -> str:
+    """The `h100sim sweep` command that finishes the sweep in ``out`` (with --resume: the spec is
+    the one in its manifest, so the command is right wherever the spec file went)."""
+    words = ["h100sim", "sweep", "--resume", "--out", str(out)]
+    if scheduler:
+        words += ["--scheduler", scheduler]
+    else:
+        if engine == "dask":
+            words += ["--engine", "dask"]
+        if workers > 1:
+            words += ["--workers", str(workers)]
+    if not retry_failed:
+        words.append("--skip-failed")
+    if chunk_size:
+        words += ["--chunk-size", str(chunk_size)]
+    return shlex.join(words)
+
+
+def scheduler_lost_text(gone: _SchedulerGone, result: SweepResult, *, scheduler: str | None,
+                        workers: int, retry_failed: bool, chunk_size: int | None) -> str:
+    """The one message of a sweep whose Dask scheduler went away: which scheduler, how much of
+    the sweep is on disk, and the commands that finish it (on a scheduler again, or on this
+    machine)."""
+    same = resume_command(result.out, scheduler=scheduler, engine="dask", workers=workers,
+                          retry_failed=retry_failed, chunk_size=chunk_size)
+    if scheduler:
+        local_workers = os.cpu_count() or 1  # --workers meant nothing with --scheduler
+        who = f"the Dask scheduler at {gone.address}"
+        again = f"run the same command again once a scheduler is up ({same})"
+    else:
+        local_workers = workers
+        who = f"the scheduler of the local Dask cluster ({gone.address})"
+        again = f"run the same command again ({same})"
+    here = resume_command(result.out, workers=local_workers, retry_failed=retry_failed,
+                          chunk_size=chunk_size)
+    return (f"lost {who}: the connection dropped and was not back after {gone.waited_s:.0f} s. "
+            f"{result.finished} of {result.planned} runs are on disk in {result.out}; the runs "
+            f"in flight were lost with the scheduler and are not recorded as failed. To finish "
+            f"the sweep, {again}, or run the rest on this machine: {here}")
 
 
 def _drive(backend: _Backend, todo: list[RunTask], run_fn, chunk_size: int | None,
@@ -817,6 +979,10 @@ def _drive(backend: _Backend, todo: list[RunTask], run_fn, chunk_size: int | Non
     When a worker dies (a segfault, an out-of-memory kill, a lost Dask worker), every run of the
     chunks it took down becomes a *suspect*: suspects run again one at a time with nothing else
     in flight, so a run that kills its worker alone is recorded as failed and the others finish.
+
+    When the engine loses its scheduler, nothing is submitted until it is back, and the chunks
+    lost with it go back in the queue as they were (no run's fault); if the scheduler does not
+    come back, ``backend.available()`` raises :class:`_SchedulerGone` out of here.
     """
     pending: deque[RunTask] = deque(todo)
     suspects: set[str] = set()
@@ -830,7 +996,7 @@ def _drive(backend: _Backend, todo: list[RunTask], run_fn, chunk_size: int | Non
         backend.done = queue.Queue()
 
     while pending or inflight:
-        slots = backend.slots()
+        slots = backend.slots() if backend.available() else 0
         while pending and alone is None and len(inflight) < 2 * slots:
             if pending[0].run_id in suspects:
                 if inflight:
@@ -843,6 +1009,9 @@ def _drive(backend: _Backend, todo: list[RunTask], run_fn, chunk_size: int | Non
             try:
                 fut = backend.submit(chunk, run_fn)
             except Exception as err:  # noqa: BLE001
+                if backend.dropped(err):  # the scheduler went away just now
+                    pending.extendleft(reversed(chunk))
+                    break
                 if not backend.broken(err):
                     raise
                 # The pool broke under a chunk in flight: put this one back; the broken chunks
@@ -868,6 +1037,9 @@ def _drive(backend: _Backend, todo: list[RunTask], run_fn, chunk_size: int | Non
         try:
             payloads = backend.result(fut)
         except Exception as err:  # noqa: BLE001 - the worker died (or Dask lost it)
+            if backend.dropped(err):  # lost with the scheduler: run it again as it was
+                pending.extendleft(reversed(chunk))
+                continue
             lost = [chunk]
             if backend.broken(err):
                 lost += list(inflight.values())  # the whole pool went down with it
@@ -1093,6 +1265,11 @@ def execute(args: argparse.Namespace) -> int:
                            scheduler=args.scheduler, resume=args.resume,
                            retry_failed=not args.skip_failed, chunk_size=args.chunk_size,
                            progress=not args.no_progress, check_model=False)
+    except SchedulerLost as err:  # not a bug and not bad input: say what to do, no traceback
+        if getattr(args, "debug", False):
+            raise
+        print(f"h100sim sweep: error: {err}", file=sys.stderr)
+        return EXIT_SCHEDULER_LOST
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0 if not result.failed else 1

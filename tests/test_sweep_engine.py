@@ -1,7 +1,8 @@
 """The sweep engine on a toy model: the same per-run results on every engine (serial, local
 processes, a Dask LocalCluster on loopback), manifest and atomic run files, failures recorded
 without stopping the sweep, interrupted and killed sweeps resumed without losing or duplicating a
-run, and refusals (another spec in the directory, another model version, a busy directory)."""
+run, a Dask scheduler that goes away (a clear stop, no false failures, resumed on a new scheduler or
+locally), and refusals (another spec in the directory, another model version, a busy directory)."""
 
 from __future__ import annotations
 
@@ -13,22 +14,43 @@ import sys
 import textwrap
 import time
 import tomllib
+from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from experiments import load_results
-from experiments.sweep import (FAILURES, MANIFEST, RUNS, _auto_chunk, _DirLock, model_version,
-                               run_sweep)
+from experiments.sweep import (EXIT_SCHEDULER_LOST, FAILURES, MANIFEST, RUNS, _auto_chunk,
+                               _Backend, _DirLock, _drive, model_version, run_chunk, run_sweep)
 from experiments.sweepspec import parse_spec
 from model.errors import InputError
-from test_sweep_helpers import (TOY_INFO, toy_run, toy_run_crash_worker, toy_run_failing,
-                                toy_run_interrupt, toy_spec_text)
+from test_sweep_helpers import (PIN_MODEL_VERSION, TOY_INFO, toy_run, toy_run_crash_worker,
+                                toy_run_failing, toy_run_interrupt, toy_spec_text)
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 VOLATILE = ["elapsed_s"]
+#: the sweeps below give up on a lost scheduler after this long (Dask's connect timeout; 30 s by
+#: default)
+GRACE = "5s"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_model_version():
+    """Every process of these tests (scripts, pool and Dask workers) uses this process's model
+    version, whatever is edited in model/ meanwhile (see test_sweep_helpers.PIN_MODEL_VERSION)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(PIN_MODEL_VERSION, model_version())
+        yield
+
+
+def child_env() -> dict[str, str]:
+    """The environment of the processes a test starts: the project and the toy models importable,
+    the short grace period for a lost scheduler."""
+    path = os.pathsep.join([str(ROOT), str(TESTS), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": GRACE}
 
 
 def toy_spec(text: str | None = None, path: str = "toy.toml"):
@@ -230,7 +252,7 @@ def _start_and_stop(tmp_path: Path, out: Path, engine: str, workers: int, sig: i
     script = tmp_path / f"run_{engine}.py"
     script.write_text(_script(out, engine, workers))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, env=child_env(), start_new_session=True)
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
@@ -371,3 +393,254 @@ def test_full_disk_mid_sweep_then_resume(reference, tmp_path, monkeypatch):
     assert res.complete and res.ran_now == 8 and not res.failed
     assert not list(out.rglob("*.tmp"))
     assert_same(reference, out)
+
+
+# --------------------------------------------------------------------------------------------
+# A Dask scheduler that goes away
+# --------------------------------------------------------------------------------------------
+
+
+def _runs_on_disk(out: Path) -> int:
+    return len(list((out / RUNS).glob("*.parquet"))) if (out / RUNS).is_dir() else 0
+
+
+def _wait_for(what: str, ready, timeout: float = 60.0):
+    """Poll ``ready()`` until it returns something true; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (value := ready()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+@contextmanager
+def _children():
+    """A list for the processes a test starts (each in its own session); at the end every one
+    still running is killed with its process group, so no scheduler or worker outlives a test."""
+    procs: list[subprocess.Popen] = []
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+
+
+def _start(procs: list, args: list[str], log: Path) -> subprocess.Popen:
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=child_env(),
+                                start_new_session=True)
+    procs.append(proc)
+    return proc
+
+
+def _dask_cluster(procs: list, tmp_path: Path, name: str) -> tuple[subprocess.Popen, str]:
+    """A Dask scheduler and one single-threaded worker, each in its own process on 127.0.0.1 (so
+    the scheduler can be killed alone); returns the scheduler's process and address."""
+    file = tmp_path / f"{name}-scheduler.json"
+    scheduler = _start(procs, [sys.executable, "-m", "distributed.cli.dask_scheduler",
+                               "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(file)], tmp_path / f"{name}-scheduler.log")
+
+    def address():
+        assert scheduler.poll() is None, (tmp_path / f"{name}-scheduler.log").read_text()
+        try:
+            return json.loads(file.read_text())["address"]
+        except (OSError, ValueError, KeyError):  # not written yet
+            return None
+
+    addr = _wait_for("the Dask scheduler's file", address)
+    _start(procs, [sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nthreads", "1",
+                   "--no-nanny", "--no-dashboard"], tmp_path / f"{name}-worker.log")
+    return scheduler, addr
+
+
+def _cli_script(argv: list[str], close_local_scheduler_after: int | None) -> str:
+    """`h100sim sweep ARGV` (experiments.cli.main) on the toy model: 0.15 s a run. With
+    ``close_local_scheduler_after``, the scheduler of the sweep's LocalCluster (it lives in the
+    sweep process) is closed once that many runs are on disk."""
+    return textwrap.dedent(f"""
+        import asyncio, functools, sys, threading, time, tomllib
+        from pathlib import Path
+        sys.path[:0] = [{str(ROOT)!r}, {str(TESTS)!r}]
+        import experiments.sweep as sweep
+        from experiments.cli import main
+        from experiments.sweepspec import parse_spec
+        from test_sweep_helpers import TOY_INFO, toy_run_slow
+
+        sweep.load_spec = lambda path: parse_spec(tomllib.loads(Path(path).read_text()), path=path)
+        sweep.run_sweep = functools.partial(sweep.run_sweep, run_fn=toy_run_slow,
+                                            model_info=TOY_INFO)
+        ARGV = {argv!r}
+        CLOSE_AFTER = {close_local_scheduler_after!r}
+
+
+        def close_local_scheduler(out, after):
+            backends = []
+            real_init = sweep._DaskBackend.__init__
+
+            def spy(self, *args, **kwargs):
+                real_init(self, *args, **kwargs)
+                backends.append(self)
+
+            def close():
+                while not backends or len(list((out / "runs").glob("*.parquet"))) < after:
+                    time.sleep(0.02)
+                cluster = backends[0].cluster
+                asyncio.run_coroutine_threadsafe(cluster.scheduler.close(reason="test"),
+                                                 cluster.loop.asyncio_loop).result(30)
+
+            sweep._DaskBackend.__init__ = spy
+            threading.Thread(target=close, daemon=True).start()
+
+
+        if __name__ == "__main__":
+            if CLOSE_AFTER:
+                close_local_scheduler(Path(ARGV[ARGV.index("--out") + 1]), CLOSE_AFTER)
+            sys.exit(main(ARGV))
+    """)
+
+
+def _sweep_until_scheduler_lost(procs: list, tmp_path: Path, out: Path, options: list[str],
+                                scheduler: subprocess.Popen | None) -> tuple[int, str]:
+    """Run `h100sim sweep toy.toml --out OUT OPTIONS` in a subprocess and take its scheduler away
+    once 3 runs are on disk: SIGKILL ``scheduler`` (a process), or with None close the sweep's own
+    LocalCluster scheduler. Returns the exit code and the output."""
+    spec = tmp_path / "toy.toml"
+    spec.write_text(toy_spec_text())
+    argv = ["sweep", str(spec), "--out", str(out), "--chunk-size", "1", "--no-progress", *options]
+    script = tmp_path / "sweep_cli.py"
+    script.write_text(_cli_script(argv, 3 if scheduler is None else None))
+    log = tmp_path / "sweep_cli.log"
+    proc = _start(procs, [sys.executable, str(script)], log)
+    if scheduler is not None:
+        _wait_for("3 runs on disk", lambda: _runs_on_disk(out) >= 3 or proc.poll() is not None)
+        assert proc.poll() is None, "the sweep finished before its scheduler could be killed"
+        os.killpg(scheduler.pid, signal.SIGKILL)
+    proc.wait(timeout=90)
+    return proc.returncode, log.read_text(errors="replace")
+
+
+def _assert_stopped_cleanly(out: Path, output: str, code: int, who: str, resume: str) -> int:
+    """The sweep ended with exit code 75 and, last, one message naming the scheduler, the runs on
+    disk and the command that resumes; no run failed, no temporary file is left, the index is
+    written. Returns the number of runs on disk."""
+    import pyarrow.parquet as pq
+
+    assert code == EXIT_SCHEDULER_LOST, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(f"h100sim sweep: error: lost {who}"), output
+    done = _runs_on_disk(out)
+    assert 3 <= done < 12
+    assert f"{done} of 12 runs are on disk in {out}" in last
+    assert resume in last
+    assert not list((out / FAILURES).iterdir()), "runs lost with the scheduler recorded as failed"
+    assert not list(out.rglob("*.tmp"))
+    assert pq.read_table(out / "index.parquet").num_rows == done
+    return done
+
+
+def test_killed_scheduler_stops_the_sweep_cleanly_and_a_new_one_finishes_it(reference, tmp_path):
+    """SIGKILL of the Dask scheduler mid-sweep: the sweep gives up after the grace period with one
+    message and exit code 75 (no traceback, no run recorded as failed); the same sweep on a new
+    scheduler then completes exactly the uninterrupted sweep."""
+    out = tmp_path / "lost"
+    with _children() as procs:
+        scheduler, address = _dask_cluster(procs, tmp_path, "first")
+        code, output = _sweep_until_scheduler_lost(procs, tmp_path, out,
+                                                   ["--scheduler", address], scheduler)
+        done = _assert_stopped_cleanly(out, output, code, f"the Dask scheduler at {address}",
+                                       f"h100sim sweep --resume --out {out} --scheduler {address}")
+        assert "Traceback" not in output
+        _, new_address = _dask_cluster(procs, tmp_path, "second")
+        res = sweep(out, scheduler=new_address)
+    assert res.complete and res.ran_now == 12 - done and not res.failed
+    assert_same(reference, out)
+
+
+def test_lost_local_cluster_scheduler_stops_the_sweep_then_processes_finish_it(reference,
+                                                                              tmp_path):
+    """--engine dask without --scheduler: when the LocalCluster's scheduler goes away the sweep
+    stops the same way; resuming with local processes completes the uninterrupted sweep."""
+    out = tmp_path / "lost-local"
+    with _children() as procs:
+        code, output = _sweep_until_scheduler_lost(procs, tmp_path, out, ["--engine", "dask"],
+                                                   None)
+    done = _assert_stopped_cleanly(out, output, code, "the scheduler of the local Dask cluster",
+                                   f"h100sim sweep --resume --out {out} --engine dask")
+    res = sweep(out, workers=2, engine="processes")
+    assert res.complete and res.ran_now == 12 - done and not res.failed
+    assert_same(reference, out)
+
+
+class _CancelledWithTheScheduler(Exception):
+    """What a chunk's future raises when the scheduler connection drops (Dask cancels it)."""
+
+    reason = "scheduler-connection-lost"
+
+
+class _SchedulerBlip(_Backend):
+    """An engine whose scheduler drops once, after ``drop_after`` chunks have finished: the chunks
+    in flight come back cancelled, the engine is unavailable for ``away`` polls, then it is back.
+    Chunks run in the calling thread, one per poll."""
+
+    def __init__(self, drop_after: int, away: int):
+        super().__init__()
+        self.drop_after = drop_after
+        self.away = away
+        self.waiting: list = []
+        self.finished_chunks = 0
+        self.dropped_chunks = 0
+        self.submitted_while_away = 0
+
+    def slots(self) -> int:
+        return 1
+
+    def describe(self) -> str:
+        return "a scheduler that drops once"
+
+    def submit(self, chunk, run_fn):
+        fut = Future()
+        self._watch(fut)
+        self.waiting.append((fut, list(chunk), run_fn))
+        if self.dropped_chunks and self.away:
+            self.submitted_while_away += 1
+        return fut
+
+    def available(self) -> bool:
+        if self.finished_chunks == self.drop_after and self.waiting and not self.dropped_chunks:
+            for fut, _, _ in self.waiting:
+                fut.set_exception(_CancelledWithTheScheduler())
+            self.dropped_chunks = len(self.waiting)
+            self.waiting.clear()
+        if self.dropped_chunks and self.away:
+            self.away -= 1
+            return False
+        if self.waiting:
+            fut, chunk, run_fn = self.waiting.pop(0)
+            self.finished_chunks += 1
+            fut.set_result(run_chunk(chunk, run_fn))
+        return True
+
+    def dropped(self, err: BaseException) -> bool:
+        return getattr(err, "reason", None) == "scheduler-connection-lost"
+
+
+def test_chunks_lost_with_the_scheduler_run_again_once_it_is_back():
+    """A scheduler that drops and comes back within the grace period: nothing is submitted while
+    it is away, and the chunks lost with it run again as they were (once each, not as suspects
+    of a worker crash)."""
+    from experiments.sweep import plan_runs
+
+    _, tasks = plan_runs(toy_spec(), model_version())
+    backend = _SchedulerBlip(drop_after=3, away=3)
+    handled = []
+    _drive(backend, tasks, toy_run, 1, lambda p, attempts=1: handled.append((p, attempts)))
+    assert backend.dropped_chunks >= 1 and backend.away == 0  # the blip happened
+    assert backend.submitted_while_away == 0
+    assert sorted(p["run_id"] for p, _ in handled) == sorted(t.run_id for t in tasks)
+    assert all(p["ok"] and attempts == 1 for p, attempts in handled)

@@ -24,6 +24,22 @@ TOY_WEEKS = 20
 TOY_SERIES = ["price", "volume", "y"]
 TOY_PARAMS = {"a": (0.0, 100.0), "b": (0.0, 10.0), "c": (-100.0, 100.0), "x1": (-4.0, 4.0),
               "x2": (-4.0, 4.0), "x3": (-4.0, 4.0), "flag": None, "label": None, "run.end": None}
+#: A test's child processes (sweep scripts, pool and Dask workers, which all import this module)
+#: take the test process's model version from this variable. The toy runs do not depend on the
+#: model's code, and a file of model/ edited while a test runs must not make two processes of one
+#: sweep disagree on the version (a refused resume, or runs refused by a worker).
+PIN_MODEL_VERSION = "H100SIM_TEST_MODEL_VERSION"
+
+
+def _pin_model_version() -> None:
+    pinned = os.environ.get(PIN_MODEL_VERSION)
+    if pinned:
+        import model
+
+        model.MODEL_VERSION = pinned
+
+
+_pin_model_version()
 
 
 def toy_check(base: str, overrides: dict) -> None:
