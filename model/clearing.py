@@ -35,16 +35,24 @@ class Clearing:
         return float(np.mean(quotes)) if quotes else float("nan")
 
 
-def _fill_by_priority(qty, price, eligible, volume, descending):
-    """Fill `volume` among eligible orders, best price first, pro rata within a price level."""
+def _fill_by_priority(qty, price, eligible, volume, descending, levels):
+    """Fill `volume` among eligible orders, best price first, pro rata within a price level.
+
+    `levels` holds every eligible price, sorted and unique: orders are ranked by their level's
+    index, a small integer, so the stable sort is a radix sort (ties stay in order of arrival).
+    """
     fill = np.zeros_like(qty)
     if volume <= 0 or not eligible.any():
         return fill
     e = np.flatnonzero(eligible)
-    key = -price[e] if descending else price[e]      # smaller key = higher priority
-    order = np.argsort(key, kind="stable")
-    sk, sq = key[order], qty[e[order]]
-    # price levels: runs of equal keys in the sorted order
+    rank = np.searchsorted(levels, price[e])
+    if descending:
+        rank = len(levels) - 1 - rank                   # smaller rank = higher priority
+    if len(levels) < 2 ** 16:
+        rank = rank.astype(np.uint16)
+    order = np.argsort(rank, kind="stable")
+    sk, sq = rank[order], qty[e[order]]
+    # price levels: runs of equal ranks in the sorted order
     new_level = np.empty(sk.size, dtype=bool)
     new_level[0] = True
     np.not_equal(sk[1:], sk[:-1], out=new_level[1:])
@@ -55,6 +63,17 @@ def _fill_by_priority(qty, price, eligible, volume, descending):
                                   0.0), 1.0)
     fill[e[order]] = sq * share[np.cumsum(new_level) - 1]
     return fill
+
+
+def _sorted_unique_between(a, b, lo: float, hi: float) -> np.ndarray:
+    """Sorted unique values of two sorted arrays, between lo and hi (both included)."""
+    parts = [x[np.searchsorted(x, lo, "left"):np.searchsorted(x, hi, "right")] for x in (a, b)]
+    both = np.concatenate(parts)
+    both.sort(kind="stable")                            # two sorted runs: a merge
+    keep = np.empty(both.size, dtype=bool)
+    keep[:1] = True
+    np.not_equal(both[1:], both[:-1], out=keep[1:])
+    return both[keep]
 
 
 def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
@@ -71,17 +90,16 @@ def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
     best_ask = float(ap_live.min()) if ap_live.size else float("nan")
     if not bp_live.size or not ap_live.size or best_bid < best_ask:
         return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
-    # Candidate prices: only quotes between the best ask and the best bid can trade (outside that
-    # range demand or supply is zero).
-    quotes = np.concatenate([bp_live, ap_live])
-    cand = np.unique(quotes[(quotes >= best_ask) & (quotes <= best_bid)])
     # Demand D(p): bids priced >= p. Supply S(p): asks priced <= p.
     ob = np.argsort(bp_live)
     sbp, sbq = bp_live[ob], bq[live_b][ob]
-    suffix = np.concatenate([np.cumsum(sbq[::-1])[::-1], [0.0]])
-    demand = suffix[np.searchsorted(sbp, cand, side="left")]
     oa = np.argsort(ap_live)
     sap, saq = ap_live[oa], aq[live_a][oa]
+    # Candidate prices: only quotes between the best ask and the best bid can trade (outside that
+    # range demand or supply is zero).
+    cand = _sorted_unique_between(sbp, sap, best_ask, best_bid)
+    suffix = np.concatenate([np.cumsum(sbq[::-1])[::-1], [0.0]])
+    demand = suffix[np.searchsorted(sbp, cand, side="left")]
     prefix = np.concatenate([[0.0], np.cumsum(saq)])
     supply = prefix[np.searchsorted(sap, cand, side="right")]
     traded = np.minimum(demand, supply)
@@ -90,8 +108,9 @@ def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
         return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
     best = np.flatnonzero(traded >= vmax * (1 - 1e-12))
     price = 0.5 * (cand[best[0]] + cand[best[-1]])
-    bid_fill = _fill_by_priority(bq, bp, live_b & (bp >= price), vmax, descending=True)
-    ask_fill = _fill_by_priority(aq, ap, live_a & (ap <= price), vmax, descending=False)
+    # Every eligible quote lies between the best ask and the best bid, so it is a candidate.
+    bid_fill = _fill_by_priority(bq, bp, live_b & (bp >= price), vmax, True, cand)
+    ask_fill = _fill_by_priority(aq, ap, live_a & (ap <= price), vmax, False, cand)
     return Clearing(float(price), vmax, bid_fill, ask_fill, best_bid, best_ask)
 
 
