@@ -65,36 +65,41 @@ class FineTunerPool:
 
     def step(self, idx: np.ndarray | None = None) -> None:
         m = self.model
-        if idx is None:
-            idx = np.arange(len(self))
-        if idx.size == 0:
+        # The whole pool (the model's week) is read through views; a subset by index.
+        sel = slice(None) if idx is None else idx
+        n = len(self) if idx is None else idx.size
+        if n == 0:
             return
-        cash = m.cash.balance[self.account[idx]]
-        value = self.value()[idx]
+        account = self.account[sel]
+        founded = self.founded[sel]
+        was_active = self.active[sel]
+        cash = m.cash.balance[account]
+        value = self.value()[sel]
         price = m.expected_price(SMALL)
-        usable = m.open_quality >= self.need[idx]
+        usable = m.open_quality >= self.need[sel]
         # Enter when an hour is worth more than it costs; leave when it is worth 20% less.
-        start = usable & ~self.active[idx] & (value > price)
-        stop = self.active[idx] & (~usable | (value < 0.8 * price) | (cash <= 0) & self.founded[idx])
-        new = start & ~self.founded[idx]
+        start = usable & ~was_active & (value > price)
+        stop = was_active & (~usable | (value < 0.8 * price) | (cash <= 0) & founded)
+        new = start & ~founded
         if new.any():  # a new team raises its seed round when it starts
-            m.fund_many(self.account[idx[new]], self.funding[idx[new]])
-            self.founded[idx[new]] = True
+            m.fund_many(account[new], self.funding[sel][new])
+            self.founded[(np.arange(len(self)) if idx is None else idx)[new]] = True
+            founded = self.founded[sel]
         # Follow-on rounds, quarterly, likelier in a warm climate.
-        due = self.founded[idx] & ((m.steps + self.offset[idx]) % QUARTER == 0)
+        due = founded & ((m.steps + self.offset[sel]) % QUARTER == 0)
         if due.any():
             p = min(0.95, m.cfg.demand.round_prob_per_quarter * m.climate)
-            lucky = due & (m.rng.random(idx.size) < p)
+            lucky = due & (m.rng.random(n) < p)
             if lucky.any():
-                m.fund_many(self.account[idx[lucky]],
-                            self.funding[idx[lucky]] * m.climate * m.rng.uniform(0.3, 1.0, lucky.sum()))
-        active = (self.active[idx] | start) & ~stop
-        self.active[idx] = active
-        self.deployed[idx] |= active
-        cash = m.cash.balance[self.account[idx]]
+                m.fund_many(account[lucky],
+                            self.funding[sel][lucky] * m.climate * m.rng.uniform(0.3, 1.0, lucky.sum()))
+        active = (was_active | start) & ~stop
+        self.active[sel] = active
+        self.deployed[sel] |= active
+        cash = m.cash.balance[account]
         # Budget: plan half a year of the current job at most.
-        inf_need = np.where(self.deployed[idx], self.inference_gpus[idx] * m.inference_index, 0.0)
-        ft_need = np.where(active, self.gpus[idx], 0.0)
+        inf_need = np.where(self.deployed[sel], self.inference_gpus[sel] * m.inference_index, 0.0)
+        ft_need = np.where(active, self.gpus[sel], 0.0)
         hours = (ft_need + inf_need) * HOURS_PER_WEEK * m.cfg.demand.budget_weeks
         budget = np.where(hours > 0, m.cfg.demand.compute_budget_share * np.maximum(cash, 0.0)
                           / np.maximum(hours, 1e-9), 0.0)
@@ -102,8 +107,8 @@ class FineTunerPool:
         inf_limit = np.minimum(m.alt_cost, budget)
         ok_ft = (ft_need > 0) & (ft_limit > 0)
         ok_inf = (inf_need > 0) & (inf_limit > 0)
-        m.add_lines(self.account[idx[ok_ft]], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])
-        m.add_lines(self.account[idx[ok_inf]], INFERENCE, SMALL, inf_need[ok_inf], inf_limit[ok_inf])
+        m.add_lines(account[ok_ft], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])
+        m.add_lines(account[ok_inf], INFERENCE, SMALL, inf_need[ok_inf], inf_limit[ok_inf])
 
     def count_active(self) -> int:
         return int(self.active.sum())
