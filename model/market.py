@@ -761,8 +761,8 @@ class H100Market(mesa.Model):
             if offer > 1:
                 self.card_asks.add(seller=cloud.unique_id, qty=offer, price=hold)
         for cr in self.creators:
-            if cr.build_own and cr.gpus > 1 and cr.mode not in (TRAIN_MODE, FINETUNE_MODE) \
-                    and cr.region != "CN":
+            if cr.build_own and cr.mode not in (TRAIN_MODE, FINETUNE_MODE) and cr.region != "CN" \
+                    and cr.gpus > 1:
                 self.card_asks.add(seller=cr.unique_id, qty=cr.gpus * 0.1, price=0.9 * hold)
         bids, asks = self.card_bids.arrays(), self.card_asks.arrays()
         res = clear_uniform(bids["qty"], bids["price"], asks["qty"], asks["price"])
@@ -838,8 +838,9 @@ class H100Market(mesa.Model):
                 self.smuggled_cards += ship.cards
                 self._log(broker.unique_id, buyer.unique_id, "grey", ship.cards)
         bids, asks = self.grey_bids.arrays(), self.grey_asks.arrays()
+        seen = float(bids["qty"].sum()) / max(1, len(self.brokers))
         for b in self.brokers:
-            b.demand_seen += float(bids["qty"].sum()) / max(1, len(self.brokers))
+            b.demand_seen += seen
         res = clear_uniform(bids["qty"], bids["price"], asks["qty"], asks["price"])
         if res.traded:
             b_left, a_left = res.bid_fill.copy(), res.ask_fill.copy()
@@ -902,10 +903,17 @@ class H100Market(mesa.Model):
             used = cloud.util * cloud.capacity().sum()
             cost = used * opex
             cloud.pay(self.acct_power, min(cost, max(cloud.cash + self.credit_limit(cloud), 0.0)), "opex")
-        for cr in self.creators:
-            if cr.own_used > 0:  # own clusters pay power and site for the hours they run
-                cost = cr.own_used * opex
-                cr.pay(self.acct_power, min(cost, max(cr.cash + self.credit_limit(cr), 0.0)), "opex")
+        # Own clusters pay power and site for the hours they run (each as far as cash and credit
+        # reach), booked in builder order.
+        running = [cr for cr in self.creators if cr.own_used > 0]
+        if running:
+            cost = np.array([cr.own_used for cr in running]) * opex
+            accounts = np.array([cr.account for cr in running], dtype=np.int64)
+            credit = self.cfg.cloud.credit_ltv * np.array([cr.fleet_eq for cr in running]) * \
+                self.cfg.vendor.list_price
+            room = np.maximum(self.cash.balance[accounts] + credit, 0.0)
+            self.cash.transfer_in_turn(accounts, np.full(len(running), self.acct_power),
+                                       np.minimum(cost, room), "opex")
 
     # -- records -------------------------------------------------------------------------------
     def _record(self, initial: bool = False) -> None:
