@@ -354,7 +354,7 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     offer = (idle > 1e-9) & bids[:, None]
     if offer.any():
         tier_of = np.array([LARGE, SMALL])
-        mult = np.array([(b.ask_mult[LARGE], b.ask_mult[SMALL]) for b in live])
+        mult = np.array([b.ask_mult for b in live])[:, tier_of]
         spot = np.array([m.last_spot(tier) for tier in tier_of.tolist()])
         ask = np.maximum(m.cfg.cloud.opex_per_gpu_hour, spot * mult)
         rows, cols = np.nonzero(offer)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,8 @@ class Clearing:
         """The clearing price, else the middle of the spread, else the one quote there is."""
         if self.traded:
             return self.price
-        quotes = [q for q in (self.best_bid, self.best_ask) if np.isfinite(q)]
-        return float(np.mean(quotes)) if quotes else float("nan")
+        quotes = [q for q in (self.best_bid, self.best_ask) if math.isfinite(q)]
+        return sum(quotes) / len(quotes) if quotes else float("nan")
 
 
 def _fill_by_priority(qty, price, eligible, volume, descending, levels):

@@ -133,9 +133,9 @@ class OrderBook:
                         hopper=np.zeros(0), nextgen_eq=np.zeros(0))
         want = np.array(self.outstanding)
         weight = np.array(self.weight)
-        inv = np.unique(np.array(self.customer), return_inverse=True)[1]
-        cust_want = np.bincount(inv, weights=want)
-        cap = max_share * (hopper + nextgen_eq) * want / np.maximum(cust_want[inv], 1e-12)
+        customer = np.array(self.customer)           # ledger accounts: small ints
+        cust_want = np.bincount(customer, weights=want)[customer]
+        cap = max_share * (hopper + nextgen_eq) * want / np.maximum(cust_want, 1e-12)
         ng_ok = np.array(self.nextgen_ok, dtype=bool)
         ng = prorata_allocate(nextgen_eq, np.where(ng_ok, want, 0.0), weight, cap)
         hop = prorata_allocate(hopper, want - ng, weight, np.maximum(cap - ng, 0.0))
