@@ -131,3 +131,54 @@ def test_new_card_irr_rises_with_price():
     lo = new_card_irr(30000, 2.0, 2.0, 40, 0.8, 0.14, 5)
     hi = new_card_irr(30000, 4.0, 2.0, 40, 0.8, 0.14, 5)
     assert hi > lo
+
+
+def _irr_by_plain_bisection(cf, lo=-0.99, hi=1000.0, tol=1e-7):
+    """The straightforward algorithm irr() must match to the last bit: bracket on irr's grid,
+    then bisect with npv itself."""
+    from model.finance import _irr_grid
+    grid, discount = _irr_grid(lo, hi, len(cf))
+    values = discount @ cf
+    signs = np.sign(values)
+    change = np.flatnonzero(signs[:-1] != signs[1:])
+    if change.size == 0:
+        return float("nan")
+    k = change[0]
+    lo, hi, f_lo = float(grid[k]), float(grid[k + 1]), values[k]
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        f_mid = npv(mid, cf)
+        if np.sign(f_mid) == np.sign(f_lo):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def test_irr_bisects_exactly_as_npv_would():
+    """irr() decides each bisection step from a fast NPV; the answer must be bit-for-bit the one
+    npv itself gives, on card economics and on arbitrary cash flows."""
+    rng = np.random.default_rng(11)
+    for t in range(300):
+        n = int(rng.integers(2, 300))
+        if t % 3:
+            path = expected_price_path(rng.uniform(0.1, 12), rng.uniform(0.3, 3), rng.uniform(5, 60), n - 1)
+            cf = gpu_cashflows(rng.uniform(1e3, 5e4), path, rng.uniform(0.2, 1.0), rng.uniform(0.05, 0.5))
+        else:
+            cf = rng.normal(0, 1, n) * 10 ** rng.uniform(-3, 6)
+        a, b = irr(cf), _irr_by_plain_bisection(cf)
+        assert a == b or (np.isnan(a) and np.isnan(b)), (t, a, b)
+
+
+def test_irr_near_zero_npv_falls_back_to_npv(monkeypatch):
+    """Where the fast NPV is too close to zero to trust its sign, npv decides."""
+    import model.finance as fin
+    calls = []
+    real = fin.npv
+    monkeypatch.setattr(fin, "npv", lambda r, cf: (calls.append(r), real(r, cf))[1])
+    cf = np.array([-100.0, 0.0, 121.0])          # zero NPV at a weekly rate of 10%: 121 / 1.1**2
+    rate = 1.1 ** 52 - 1.0
+    size = np.abs(cf)
+    assert fin._npv_sign(rate, cf, size, fin._minus_weeks(3)) == np.sign(real(rate, cf))
+    assert calls == [rate]
+    assert fin._npv_sign(0.05, cf, size, fin._minus_weeks(3)) == 1.0 and calls == [rate]
