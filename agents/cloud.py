@@ -65,7 +65,7 @@ class Cloud(Firm):
         m = self.model
         cap = self.capacity()
         gap = m.reservations.committed(m.steps, len(m.clouds), LARGE, horizon=26)[self.cloud_index] - cap[LARGE]
-        to_large = float(np.clip(max(m.cfg.cloud.large_tier_share * eq, gap), 0.0, eq))
+        to_large = float(min(max(max(m.cfg.cloud.large_tier_share * eq, gap), 0.0), eq))
         self.large_eq += to_large
 
     def reserved_rate(self, weeks: int) -> float:

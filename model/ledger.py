@@ -81,7 +81,9 @@ class Ledger:
             return
         if not np.all(np.isfinite(amounts)) or np.any(amounts < 0):
             raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
-        if np.intersect1d(payers, payees).size:
+        paid = np.zeros(len(self.balance), dtype=bool)
+        paid[payees] = True
+        if paid[payers].any():
             raise ValueError(f"{self.quantity} transfers ({kind}): an account both pays and is paid")
         np.subtract.at(self.balance, payers, amounts)   # unbuffered: one row after another
         np.add.at(self.balance, payees, amounts)
