@@ -48,27 +48,15 @@ def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> 
         return float("nan")
     k = change[0]
     lo, hi = float(grid[k]), float(grid[k + 1])
-    sign_lo = np.sign(values[k])
-    weeks = _minus_weeks(len(cf))
-    size = np.abs(cf)
+    f_lo = values[k]
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
-        if _npv_sign(mid, cf, size, weeks) == sign_lo:
-            lo = mid
+        f_mid = npv(mid, cf)
+        if np.sign(f_mid) == np.sign(f_lo):
+            lo, f_lo = mid, f_mid
         else:
             hi = mid
     return 0.5 * (lo + hi)
-
-
-def _npv_sign(rate: float, cf: np.ndarray, size: np.ndarray, weeks: np.ndarray) -> float:
-    """The sign of ``npv(rate, cf)``, for bisection. Discount factors from exp/log1p are fast and
-    within ~1e-13 of npv's own; a value that close to zero is computed again with npv, so the
-    sign (and every bisection step) is exactly what npv would give."""
-    disc = np.exp(weeks * np.log1p(weekly_rate(rate)))
-    value = float(cf @ disc)
-    if abs(value) <= 1e-9 * float(size @ disc):
-        value = npv(rate, cf)
-    return np.sign(value)
 
 
 @lru_cache(maxsize=16)
