@@ -579,9 +579,10 @@ class H100Market(mesa.Model):
         out = np.ones((len(self.clouds), 2))
         if len(self.reservations) == 0:
             return out
+        caps = np.array([c.capacity() for c in self.clouds])
         for tier in (SMALL, LARGE):
             committed = self.reservations.committed(self.steps, len(self.clouds), tier)
-            cap = np.array([c.capacity()[tier] for c in self.clouds])
+            cap = caps[:, tier]
             if tier == LARGE:
                 self._cap_cache = cap
             out[:, tier] = np.where(committed > cap, cap / np.maximum(committed, 1e-9), 1.0)
