@@ -48,11 +48,12 @@ def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> 
         return float("nan")
     k = change[0]
     lo, hi = float(grid[k]), float(grid[k + 1])
-    f_lo = values[k]
+    f_lo = float(values[k])
+    weeks = _minus_weeks(len(cf))
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
-        f_mid = npv(mid, cf)
-        if np.sign(f_mid) == np.sign(f_lo):
+        f_mid = float(cf @ (1.0 + weekly_rate(mid)) ** weeks)   # npv(mid, cf), inlined
+        if (f_mid > 0) - (f_mid < 0) == (f_lo > 0) - (f_lo < 0):   # same sign
             lo, f_lo = mid, f_mid
         else:
             hi = mid
@@ -89,8 +90,15 @@ def gpu_cashflows(capex: float, price_path, utilization: float, opex_per_hour: f
 
 def expected_price_path(p_now: float, p_longrun: float, halflife_weeks: float, weeks: int):
     """Adaptive expectation: today's price reverting to a long-run level with a half-life."""
-    k = np.arange(1, weeks + 1)
-    return p_longrun + (p_now - p_longrun) * 0.5 ** (k / halflife_weeks)
+    return p_longrun + (p_now - p_longrun) * _halvings(weeks, halflife_weeks)
+
+
+@lru_cache(maxsize=32)
+def _halvings(weeks: int, halflife_weeks: float) -> np.ndarray:
+    """0.5 ** (k / halflife) for k = 1..weeks (the same few horizons are asked every week)."""
+    out = 0.5 ** (np.arange(1, weeks + 1) / halflife_weeks)
+    out.setflags(write=False)
+    return out
 
 
 def annuity_factor(annual_rate: float, years: float) -> float:
