@@ -37,6 +37,7 @@ class Cloud(Firm):
         self.halflife = c.private_halflife_weeks if self.private else c.hyperscaler_halflife_weeks
         self.offset = int(model.rng.integers(self.review_weeks))
         self.large_eq = 0.0            # new capacity built as large InfiniBand clusters
+        self._capacity_key = None      # (week, fleet, large_eq) of the cached capacity()
         self.util = 0.5                # recent utilisation, all sales (moving average)
         self.util_list = 0.5           # recent utilisation from sales at list (on demand, reserved)
         self.unmet = 0.0               # recent demand turned away at list price, GPUs
@@ -52,13 +53,18 @@ class Cloud(Firm):
         return self.legacy0 * max(0.0, 1.0 - years / self.model.cfg.supply.legacy_retire_years)
 
     def capacity(self) -> np.ndarray:
-        """GPUs (H100-eq) per tier: [small, large]."""
-        share = self.model.cfg.cloud.large_tier_share
-        legacy = self.legacy()
+        """GPUs (H100-eq) per tier: [small, large] (read-only; kept until the week or the fleet
+        changes, as markets and settlement ask for it many times a week)."""
         fleet = self.fleet_eq
-        self.large_eq = min(self.large_eq, fleet)
-        large = self.large_eq + legacy * share
-        return np.array([fleet + legacy - large, large])
+        if self._capacity_key != (self.model.steps, fleet, self.large_eq):
+            share = self.model.cfg.cloud.large_tier_share
+            legacy = self.legacy()
+            self.large_eq = min(self.large_eq, fleet)
+            large = self.large_eq + legacy * share
+            self._capacity = np.array([fleet + legacy - large, large])
+            self._capacity.setflags(write=False)
+            self._capacity_key = (self.model.steps, fleet, self.large_eq)
+        return self._capacity
 
     def on_delivery(self, eq: float) -> None:
         """Build new cards into large clusters as far as large reservations need, else by share."""
