@@ -21,6 +21,7 @@ from model.timeline import HOURS_PER_WEEK
 TRAIN_MODE, FINETUNE_MODE, IDLE_MODE = "train", "finetune", "idle"
 QUARTER = 13
 GREY_TRANCHES = (1.0, 0.8, 0.6)   # value of successive thirds of a grey order (assumption)
+NEED_TIERS = (LARGE, SMALL, SMALL)  # cluster tier of each weekly need: train run, small job, inference
 
 
 class ModelCreator(Firm):
@@ -303,18 +304,19 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     ent_small = m.reserved_gpus_many(uid, SMALL)
     job = state[:, 5] * min(3.0, max(0.2, m.climate / d.wishlist_climate))
     v_train = state[:, 6]
-    # needs: (use, tier, GPUs, value per hour), one column each: train large, small job
-    # (training experiments or fine-tuning), inference
-    uses = (np.full(n, TRAIN), np.where(train, TRAIN, FINETUNE), np.full(n, INFERENCE))
-    tiers = (LARGE, SMALL, SMALL)
+    # Needs, one column each: (0) training on large clusters, (1) the small-cluster job (training
+    # experiments, or fine-tuning), (2) inference. Per need: use, GPUs, value of an hour.
     inf = np.where(deployed, state[:, 9] * m.inference_index, 0.0)
-    gpus = (np.where(train, job * d.training_duty_cycle, 0.0),
-            np.where(train, job * d.research_share,
-                     np.where(tune, state[:, 8], 0.0)),
-            np.where(inf > 0, inf, 0.0))
-    values = (v_train, np.where(train, v_train, state[:, 7]),
-              np.full(n, m.alt_cost))
-    weekly_hours = ((0.0 + gpus[0]) + gpus[1] + gpus[2]) * HOURS_PER_WEEK
+    has = np.stack([train, train | tune, inf > 0], 1)
+    use = np.empty((n, 3), dtype=np.int64)
+    use[:, 0], use[:, 1], use[:, 2] = TRAIN, np.where(train, TRAIN, FINETUNE), INFERENCE
+    gpus = np.empty((n, 3))
+    gpus[:, 0] = np.where(train, job * d.training_duty_cycle, 0.0)
+    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, state[:, 8], 0.0))
+    gpus[:, 2] = np.where(inf > 0, inf, 0.0)
+    values = np.empty((n, 3))
+    values[:, 0], values[:, 1], values[:, 2] = v_train, np.where(train, v_train, state[:, 7]), m.alt_cost
+    weekly_hours = ((0.0 + gpus[:, 0]) + gpus[:, 1] + gpus[:, 2]) * HOURS_PER_WEEK
     account = state[:, 10].astype(np.int64)
     cash = m.cash.balance[account]
     budget = np.zeros(n)
@@ -322,27 +324,24 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     budget[paid] = d.compute_budget_share * np.maximum(cash[paid], 0.0) / (
         weekly_hours[paid] * d.budget_weeks)
     bids = state[:, 12] > 0   # restricted buyers cannot rent these clusters
-    used, rests, limits = [], [], []
-    for need in range(3):
-        g = gpus[need]
+    used, rest = np.empty((n, 3)), np.empty((n, 3))
+    for need, tier in enumerate(NEED_TIERS):
+        g = gpus[:, need]
         from_large = np.minimum(g, ent_large)
         ent_large = ent_large - from_large
-        from_small = np.minimum(g - from_large, ent_small) if tiers[need] == SMALL else np.zeros(n)
+        from_small = np.minimum(g - from_large, ent_small) if tier == SMALL else 0.0
         ent_small = ent_small - from_small
-        used.append(from_large + from_small)
-        rests.append(g - from_large - from_small)
-        limits.append(np.minimum(values[need], budget))
+        used[:, need] = from_large + from_small
+        rest[:, need] = g - from_large - from_small
+    limit = np.minimum(values, budget[:, None])
     # Own fleets and reservations in use, summed builder by builder, need by need.
-    has = (train, train | tune, inf > 0)
-    for use in (TRAIN, FINETUNE, INFERENCE):
-        seq = np.stack([np.where(has[k] & (uses[k] == use), used[k], 0.0) for k in range(3)], 1)
-        m.use_own_many(use, seq.ravel())
+    for u in (TRAIN, FINETUNE, INFERENCE):
+        m.use_own_many(u, np.where(has & (use == u), used, 0.0).ravel())
     # Bids for what is left: builder by builder, need by need (the order of the book).
-    rest, limit = np.stack(rests, 1).ravel(), np.stack(limits, 1).ravel()
-    ok = np.stack(has, 1).ravel() & (rest > 1e-9) & (limit > 0) & np.repeat(bids, 3)
+    ok = (has & (rest > 1e-9) & (limit > 0) & bids[:, None]).ravel()
     if ok.any():
-        m.add_lines_of(np.repeat(account, 3)[ok], np.repeat(uid, 3)[ok],
-                       np.stack(uses, 1).ravel()[ok], np.tile(tiers, n)[ok], rest[ok], limit[ok])
+        m.add_lines_of(np.repeat(account, 3)[ok], np.repeat(uid, 3)[ok], use.ravel()[ok],
+                       np.tile(NEED_TIERS, n)[ok], rest.ravel()[ok], limit.ravel()[ok])
     # Reserved hours are paid whatever happens, so they are used first; the own fleet runs (and
     # pays power) for what the needs took beyond the reserved blocks.
     own_used = np.minimum(own, np.maximum(0.0, own - ent_large))
