@@ -45,24 +45,24 @@ def _fill_by_priority(qty, price, eligible, volume, descending, levels):
     fill = np.zeros_like(qty)
     if volume <= 0 or not eligible.any():
         return fill
-    e = np.flatnonzero(eligible)
-    rank = np.searchsorted(levels, price[e])
+    e = eligible.nonzero()[0]
+    rank = levels.searchsorted(price[e])
     if descending:
         rank = len(levels) - 1 - rank                   # smaller rank = higher priority
     if len(levels) < 2 ** 16:
         rank = rank.astype(np.uint16)
-    order = np.argsort(rank, kind="stable")
+    order = rank.argsort(kind="stable")
     sk, sq = rank[order], qty[e[order]]
     # price levels: runs of equal ranks in the sorted order
     new_level = np.empty(sk.size, dtype=bool)
     new_level[0] = True
     np.not_equal(sk[1:], sk[:-1], out=new_level[1:])
-    start = np.flatnonzero(new_level)
+    start = new_level.nonzero()[0]
     level_qty = np.add.reduceat(sq, start)
-    before = np.concatenate([[0.0], np.cumsum(level_qty)[:-1]])  # qty at strictly better levels
+    before = np.concatenate([[0.0], level_qty.cumsum()[:-1]])  # qty at strictly better levels
     share = np.minimum(np.maximum((volume - before) / np.where(level_qty > 0, level_qty, 1.0),
                                   0.0), 1.0)
-    fill[e[order]] = sq * share[np.cumsum(new_level) - 1]
+    fill[e[order]] = sq * share[new_level.cumsum() - 1]
     return fill
 
 
@@ -92,22 +92,22 @@ def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
     if not bp_live.size or not ap_live.size or best_bid < best_ask:
         return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
     # Demand D(p): bids priced >= p. Supply S(p): asks priced <= p.
-    ob = np.argsort(bp_live)
+    ob = bp_live.argsort()
     sbp, sbq = bp_live[ob], bq[live_b][ob]
-    oa = np.argsort(ap_live)
+    oa = ap_live.argsort()
     sap, saq = ap_live[oa], aq[live_a][oa]
     # Candidate prices: only quotes between the best ask and the best bid can trade (outside that
     # range demand or supply is zero).
     cand = _sorted_unique_between(sbp, sap, best_ask, best_bid)
-    suffix = np.concatenate([np.cumsum(sbq[::-1])[::-1], [0.0]])
-    demand = suffix[np.searchsorted(sbp, cand, side="left")]
-    prefix = np.concatenate([[0.0], np.cumsum(saq)])
-    supply = prefix[np.searchsorted(sap, cand, side="right")]
+    suffix = np.concatenate([sbq[::-1].cumsum()[::-1], [0.0]])
+    demand = suffix[sbp.searchsorted(cand, side="left")]
+    prefix = np.concatenate([[0.0], saq.cumsum()])
+    supply = prefix[sap.searchsorted(cand, side="right")]
     traded = np.minimum(demand, supply)
     vmax = float(traded.max())
     if vmax <= 0:
         return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
-    best = np.flatnonzero(traded >= vmax * (1 - 1e-12))
+    best = (traded >= vmax * (1 - 1e-12)).nonzero()[0]
     price = 0.5 * (cand[best[0]] + cand[best[-1]])
     # Every eligible quote lies between the best ask and the best bid, so it is a candidate.
     bid_fill = _fill_by_priority(bq, bp, live_b & (bp >= price), vmax, True, cand)
@@ -139,7 +139,7 @@ def allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
     # Work in priority order (permute once); buyers still wanting are kept as a shrinking list.
     want = np.asarray(bid_qty, dtype=np.float64)[prio]
     limit = np.asarray(bid_limit, dtype=np.float64)[prio]
-    alive = np.flatnonzero(want > 0)
+    alive = (want > 0).nonzero()[0]
     out = []
     for j in np.argsort(prc, kind="stable"):
         if not alive.size:
@@ -150,9 +150,9 @@ def allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
         if not idx.size:
             continue
         w = want[idx]
-        before = np.cumsum(w) - w
+        before = w.cumsum() - w
         # buyers reached before the capacity runs out (a prefix: `before` never falls)
-        k = int(np.searchsorted(before, cap[j], side="left"))
+        k = int(before.searchsorted(cap[j], side="left"))
         idx = idx[:k]
         take = np.minimum(cap[j] - before[:k], w[:k])   # = clip(cap - before, 0, w) there
         want[idx] -= take

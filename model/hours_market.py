@@ -136,7 +136,7 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
     n_agent_asks = len(asks["gpus"])
     private = np.isfinite(floor)
     for tier in (LARGE, SMALL):
-        idx = np.flatnonzero(lines["tier"] == tier)
+        idx = (lines["tier"] == tier).nonzero()[0]
         # 1. on-demand: small jobs may also use large capacity left over
         tier_cap = cap[:, tier] + (cap[:, LARGE] if tier == SMALL else 0.0)
         if idx.size and tier_cap.sum() > 0:
@@ -160,7 +160,7 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
         # 2. private clouds put what is left of this tier (and, for small, of large) on spot
         if private.any():
             left = cap[:, tier] + (cap[:, LARGE] if tier == SMALL else 0.0)
-            offer = np.flatnonzero(private & (left > 1e-9))
+            offer = (private & (left > 1e-9)).nonzero()[0]
             if offer.size:
                 _append(asks, seller=cloud_accounts[offer], holder=np.full(offer.size, -1),
                         reseller=cloud_resellers[offer], tier=np.full(offer.size, tier),
@@ -176,7 +176,7 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
                               (asks["tier_cleared"] == tier) & (asks["tier"] == tier))
         if tier == SMALL:  # cloud offers made in the large round are withdrawn (capacity re-offered)
             this_round &= ~((~is_agent) & (asks["tier"] == LARGE))
-        a_idx = np.flatnonzero(this_round & (asks["gpus"] - ask_fill > 1e-9))
+        a_idx = (this_round & (asks["gpus"] - ask_fill > 1e-9)).nonzero()[0]
         resid = np.maximum(lines["gpus"][idx] - od_fill[idx], 0.0)
         a_price = asks["price"][a_idx]
         if tier == LARGE:
@@ -199,7 +199,7 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
             if tier == SMALL:
                 cap[c, LARGE] -= take - from_tier
     cloud_spot_sold = np.zeros((n_clouds, 2))
-    crow = np.flatnonzero(asks["cloud"] >= 0)
+    crow = (asks["cloud"] >= 0).nonzero()[0]
     if crow.size:
         np.add.at(cloud_spot_sold, (asks["cloud"][crow], asks["tier_cleared"][crow]), ask_fill[crow])
     return HoursResult(od_fill, od_cloud, od_sold, spot_fill, asks, ask_fill, ask_value,
