@@ -118,7 +118,7 @@ class Cloud(Firm):
         c = m.cfg.cloud
         capex = m.card_price_new + c.infra_capex_per_gpu
         life = m.cfg.supply.card_life_years
-        util = float(np.clip(self.util, 0.2, 1.0))
+        util = float(min(max(self.util, 0.2), 1.0))
         p_lr = cost_price(capex, c.opex_per_gpu_hour, c.target_utilization, life, self.hurdle)
         return new_card_irr(capex, self.revenue_rate, p_lr, self.halflife, util,
                             c.opex_per_gpu_hour, life)
@@ -136,7 +136,7 @@ class Cloud(Firm):
         # Cards ordered today arrive after the lead time: size the order to the demand expected
         # then, extrapolating the last half-year's growth (capped, at most half a year ahead).
         if len(self.demand_hist) == self.demand_hist.maxlen and self.demand_hist[0] > 0:
-            trend = float(np.clip(demand / self.demand_hist[0], 0.5, 3.0))
+            trend = float(min(max(demand / self.demand_hist[0], 0.5), 3.0))
             demand *= trend ** (min(m.lead_time_weeks, 26.0) / 26.0)
         target = demand / c.target_utilization * (1.0 + growth)
         backlog = m.orders.backlog_of(self.account)

@@ -43,7 +43,7 @@ def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> 
     grid, discount = _irr_grid(lo, hi, len(cf))
     values = discount @ cf
     signs = np.sign(values)
-    change = np.flatnonzero(signs[:-1] != signs[1:])
+    change = (signs[:-1] != signs[1:]).nonzero()[0]
     if change.size == 0:
         return float("nan")
     k = change[0]

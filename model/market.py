@@ -493,10 +493,10 @@ class H100Market(mesa.Model):
         # Make to order: never more than the backlog the stock does not already cover.
         backlog = self.orders.backlog()
         stock = self.cards[self.acct_stock]
-        make = float(np.clip(backlog - stock, 0.0, hop_cap))
+        make = float(min(max(backlog - stock, 0.0), hop_cap))
         self.cards.transfer(self.acct_fab, self.acct_stock, make, "made")
         ng_wanted = sum(q for q, ok in zip(self.orders.outstanding, self.orders.nextgen_ok) if ok)
-        ng_make_eq = float(np.clip(ng_wanted, 0.0, ng_eq_cap))
+        ng_make_eq = float(min(max(ng_wanted, 0.0), ng_eq_cap))
         self.vendor_output = make + ng_make_eq
         dlv = self.orders.allocate_columns(self.cards[self.acct_stock], ng_make_eq,
                                            cfg.vendor.max_customer_share)
@@ -637,7 +637,7 @@ class H100Market(mesa.Model):
         self.unmet_gpus = float(unmet.sum()) if len(unmet) else 0.0
         # Feedback to the few rich agents (fine-tuners see prices directly).
         by_id = self._by_id
-        rich = np.flatnonzero(lines["owner"] >= 0)
+        rich = (lines["owner"] >= 0).nonzero()[0]
         for uid, use, wanted, got in zip(lines["owner"][rich].tolist(), lines["use"][rich].tolist(),
                                          lines["gpus"][rich].tolist(), filled[rich].tolist()):
             by_id[uid].on_hours(use, wanted, got)
@@ -661,7 +661,7 @@ class H100Market(mesa.Model):
                                       minlength=n_c)
         else:
             res_revenue = np.zeros(n_c)
-        crow = np.flatnonzero(res.asks["cloud"] >= 0)
+        crow = (res.asks["cloud"] >= 0).nonzero()[0]
         spot_revenue = np.bincount(res.asks["cloud"][crow], weights=res.ask_value[crow] * hours,
                                    minlength=n_c)
         od_sold = res.od_sold.sum(axis=1)
@@ -693,11 +693,11 @@ class H100Market(mesa.Model):
         pool = owner < 0
         rich = ~pool
         # each cloud's on-demand buyers, in line order (one stable sort instead of a mask a cloud)
-        bought = np.flatnonzero(res.od_cloud >= 0)
+        bought = (res.od_cloud >= 0).nonzero()[0]
         key = res.od_cloud[bought]
         if len(clouds) < 2 ** 15:
             key = key.astype(np.int16)   # a stable sort of small ints is a radix sort
-        by_cloud = bought[np.argsort(key, kind="stable")]
+        by_cloud = bought[key.argsort(kind="stable")]
         bounds = np.searchsorted(res.od_cloud[by_cloud], np.arange(len(clouds) + 1))
         for i, cloud in enumerate(clouds):
             mine = by_cloud[bounds[i]:bounds[i + 1]]
@@ -709,7 +709,7 @@ class H100Market(mesa.Model):
                       float(res.od_fill[mine[pool[mine]]].sum()))
         asks = res.asks
         by_reseller = {}
-        k = np.flatnonzero(res.ask_fill > 0)
+        k = (res.ask_fill > 0).nonzero()[0]
         for acct, seller_acct, tier, vol in zip(asks["reseller"][k].tolist(), asks["seller"][k].tolist(),
                                                  asks["tier_cleared"][k].tolist(), res.ask_fill[k].tolist()):
             seller = self._owner_of_account[seller_acct]
@@ -723,7 +723,7 @@ class H100Market(mesa.Model):
                 continue
             top = max(sold, key=sold.get)
             on_tier = (lines["tier"] == tier) & (res.spot_fill > 0)
-            k = np.flatnonzero(on_tier & rich)
+            k = (on_tier & rich).nonzero()[0]
             for buyer, vol in zip(owner[k].tolist(), res.spot_fill[k].tolist()):
                 if vol > 0:
                     log((step, top, buyer, "spot", MARKETS["spot"], vol))
@@ -878,7 +878,7 @@ class H100Market(mesa.Model):
     def _settle(self) -> None:
         rb = self.reservations
         due = rb.weekly_due(self.steps)
-        ks = np.flatnonzero(due > 0)
+        ks = (due > 0).nonzero()[0]
         balance, by_id, clouds = self.cash.balance, self._by_id, self.clouds
         payers = np.array([by_id[h].account for h in rb.holder[ks].tolist()], dtype=np.int64)
         amounts = due[ks]

@@ -139,7 +139,7 @@ class OrderBook:
         ng_ok = np.array(self.nextgen_ok, dtype=bool)
         ng = prorata_allocate(nextgen_eq, np.where(ng_ok, want, 0.0), weight, cap)
         hop = prorata_allocate(hopper, want - ng, weight, np.maximum(cap - ng, 0.0))
-        served = np.flatnonzero((hop + ng) > 0)
+        served = ((hop + ng) > 0).nonzero()[0]
         rows = served.tolist()
         out = dict(customer=[self.customer[i] for i in rows], product=[self.product[i] for i in rows],
                    region=[self.region[i] for i in rows], price=[self.price[i] for i in rows],
