@@ -307,7 +307,8 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     # Needs, one column each: (0) training on large clusters, (1) the small-cluster job (training
     # experiments, or fine-tuning), (2) inference. Per need: use, GPUs, value of an hour.
     inf = np.where(deployed, state[:, 9] * m.inference_index, 0.0)
-    has = np.stack([train, train | tune, inf > 0], 1)
+    has = np.empty((n, 3), dtype=bool)
+    has[:, 0], has[:, 1], has[:, 2] = train, train | tune, inf > 0
     use = np.empty((n, 3), dtype=np.int64)
     use[:, 0], use[:, 1], use[:, 2] = TRAIN, np.where(train, TRAIN, FINETUNE), INFERENCE
     gpus = np.empty((n, 3))
@@ -340,8 +341,10 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     # Bids for what is left: builder by builder, need by need (the order of the book).
     ok = (has & (rest > 1e-9) & (limit > 0) & bids[:, None]).ravel()
     if ok.any():
-        m.add_lines_of(np.repeat(account, 3)[ok], np.repeat(uid, 3)[ok], use.ravel()[ok],
-                       np.tile(NEED_TIERS, n)[ok], rest.ravel()[ok], limit.ravel()[ok])
+        tier = np.empty((n, 3), dtype=np.int64)
+        tier[:] = NEED_TIERS
+        m.add_lines_of(account.repeat(3)[ok], uid.repeat(3)[ok], use.ravel()[ok],
+                       tier.ravel()[ok], rest.ravel()[ok], limit.ravel()[ok])
     # Reserved hours are paid whatever happens, so they are used first; the own fleet runs (and
     # pays power) for what the needs took beyond the reserved blocks.
     own_used = np.minimum(own, np.maximum(0.0, own - ent_large))
@@ -349,7 +352,8 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
         b.own_used = ou
     # Idle hours go to each builder's reseller (restricted builders' idle hours stay home),
     # asking what spot last paid times the builder's adaptive multiple, at least running cost.
-    idle = np.stack([ent_large, ent_small], 1)            # per builder: large, then small
+    idle = np.empty((n, 2))                               # per builder: large, then small
+    idle[:, 0], idle[:, 1] = ent_large, ent_small
     offer = (idle > 1e-9) & bids[:, None]
     if offer.any():
         tier_of = np.array([LARGE, SMALL])

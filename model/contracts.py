@@ -39,7 +39,8 @@ class ReservationBook:
         row = dict(holder=holder, provider=provider, tier=tier, gpus=gpus, start=start,
                    end=start + weeks, price=price, prepaid_share=prepaid_share)
         for c in self._cols:
-            setattr(self, c, np.append(getattr(self, c), row[c]))
+            col = getattr(self, c)
+            setattr(self, c, np.concatenate((col, [row[c]])))   # np.append, without its wrapper
         return prepaid_share * price * gpus * HOURS_PER_WEEK * weeks
 
     def active(self, step: int) -> np.ndarray:

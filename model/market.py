@@ -593,7 +593,9 @@ class H100Market(mesa.Model):
         clouds = self.clouds
         n_c = len(clouds)
         caps = np.array([c.capacity() for c in clouds])                    # (clouds, tiers)
-        reserved = np.stack([self.reservations.committed(self.steps, n_c, t) for t in (SMALL, LARGE)], 1)
+        reserved = np.empty((n_c, 2))
+        for t in (SMALL, LARGE):
+            reserved[:, t] = self.reservations.committed(self.steps, n_c, t)
         od_cap = np.maximum(caps - reserved, 0.0)
         od_price = np.array([c.list_price for c in clouds])
         floors = np.array([c.spot_floor() for c in clouds])
