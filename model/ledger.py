@@ -62,7 +62,7 @@ class Ledger:
             raise ValueError(f"{self.quantity} transfers ({kind}): payers, payees and amounts differ in length")
         if amounts.size == 0:
             return
-        if not np.all(np.isfinite(amounts)) or np.any(amounts < 0):
+        if not np.isfinite(amounts).all() or (amounts < 0).any():
             raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
         np.subtract.at(self.balance, payers, amounts)
         np.add.at(self.balance, payees, amounts)
@@ -79,7 +79,7 @@ class Ledger:
             raise ValueError(f"{self.quantity} transfers ({kind}): payers, payees and amounts differ in length")
         if amounts.size == 0:
             return
-        if not np.all(np.isfinite(amounts)) or np.any(amounts < 0):
+        if not np.isfinite(amounts).all() or (amounts < 0).any():
             raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
         paid = np.zeros(len(self.balance), dtype=bool)
         paid[payees] = True
