@@ -54,16 +54,24 @@ class Ledger:
         if kind:
             self.flows[kind] = self.flows.get(kind, 0.0) + amount
 
-    def transfer_many(self, payers, payees, amounts, kind: str = "") -> None:
-        """Vectorised transfers (many small agents at once)."""
+    def _rows(self, payers, payees, amounts, kind: str):
+        """Many transfers as arrays, checked like :meth:`transfer` (None when there are none)."""
         amounts = np.asarray(amounts, dtype=np.float64)
         payers, payees = np.asarray(payers, dtype=np.int64), np.asarray(payees, dtype=np.int64)
         if not (payers.shape == payees.shape == amounts.shape):
             raise ValueError(f"{self.quantity} transfers ({kind}): payers, payees and amounts differ in length")
         if amounts.size == 0:
-            return
+            return None
         if not np.isfinite(amounts).all() or (amounts < 0).any():
             raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
+        return payers, payees, amounts
+
+    def transfer_many(self, payers, payees, amounts, kind: str = "") -> None:
+        """Vectorised transfers (many small agents at once)."""
+        rows = self._rows(payers, payees, amounts, kind)
+        if rows is None:
+            return
+        payers, payees, amounts = rows
         np.subtract.at(self.balance, payers, amounts)
         np.add.at(self.balance, payees, amounts)
         if kind:
@@ -73,14 +81,10 @@ class Ledger:
         """The same as calling :meth:`transfer` for each row in order, to the last bit (balances
         and flows are running sums in row order), without a Python call per row. Payers and payees
         must be different accounts (one account on both sides would see its sums reordered)."""
-        amounts = np.asarray(amounts, dtype=np.float64)
-        payers, payees = np.asarray(payers, dtype=np.int64), np.asarray(payees, dtype=np.int64)
-        if not (payers.shape == payees.shape == amounts.shape):
-            raise ValueError(f"{self.quantity} transfers ({kind}): payers, payees and amounts differ in length")
-        if amounts.size == 0:
+        rows = self._rows(payers, payees, amounts, kind)
+        if rows is None:
             return
-        if not np.isfinite(amounts).all() or (amounts < 0).any():
-            raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
+        payers, payees, amounts = rows
         paid = np.zeros(len(self.balance), dtype=bool)
         paid[payees] = True
         if paid[payers].any():
