@@ -52,6 +52,9 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("installed_end", "installed GPUs at the end", "gpus_installed", "last", None, "count"),
 )
 BY_KEY = {h.key: h for h in HEADLINES}
+#: how a headline of each unit is written ("share" is written as a percentage)
+UNIT_FORMATS = {"usd_h": "${:,.2f}/GPU-h", "usd": "${:,.0f}", "weeks": "{:.1f} weeks",
+                "x": "{:.2f}x", "count": "{:,.0f}"}
 
 
 def _span(df: pd.DataFrame) -> tuple[dt.date, dt.date]:
@@ -90,18 +93,10 @@ def format_headline(key: str, value: Any) -> str:
         return "n/a"
     if isinstance(value, dt.date):
         return value.isoformat()
-    if unit == "usd_h":
-        return f"${value:,.2f}/GPU-h"
-    if unit == "usd":
-        return f"${value:,.0f}"
-    if unit == "weeks":
-        return f"{value:.1f} weeks"
     if unit == "share":
         return f"{100 * value:.1f}%"
-    if unit == "x":
-        return f"{value:.2f}x"
-    if unit == "count":
-        return f"{value:,.0f}"
+    if unit in UNIT_FORMATS:
+        return UNIT_FORMATS[unit].format(value)
     return format_value(value)
 
 
