@@ -12,10 +12,11 @@ Measures, and prints as one table together with the machine it ran on:
   agents, in the same run, and the ratio;
 * seconds per step at ~10k and ~100k agents (``population.scale``), and a 100k-agent run over the
   full horizon: wall time and peak memory (skipped by ``--quick``);
-* spot clearing of 1k, 10k and 100k orders: :func:`model.clearing.clear_uniform` against
-  :func:`reference_clear`, a plain per-order Python implementation kept here, with a check that
+* spot clearing of 1k, 10k and 100k orders: :func:`model.clearing.clear_uniform` against the
+  plain per-order Python implementation beside the tests (``tests/support/reference_clearing.py``,
+  loaded by path from a checkout; elsewhere the fast clearing is timed alone), with a check that
   both give the same price, volume and fills;
-* the app's step + redraw at default size (:mod:`experiments.bench_app`);
+* the app's step + redraw at default size (:mod:`viz.bench_app`, run as a subprocess);
 * peak memory of a 50-run sweep in one worker, with and without ``model.release_model``.
 
 Every model measurement runs in a fresh subprocess pinned to one CPU, with BLAS/OpenMP threads set
@@ -27,9 +28,7 @@ as failed and the rest still run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import io
 import json
 import math
 import os
@@ -40,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -60,82 +58,8 @@ SCALE_AGENTS = (10_000, 100_000)
 
 
 # ------------------------------------------------------------------------------------------------
-# Per-order reference clearing (what clear_uniform replaces)
+# Clearing books
 # ------------------------------------------------------------------------------------------------
-@dataclass
-class Order:
-    """One order, as an agent would hold it."""
-    qty: float
-    price: float
-    fill: float = 0.0
-
-
-def _fill_orders(orders: list[Order], volume: float, descending: bool) -> None:
-    """Fill `volume` among `orders`, best price first, pro rata within a price level."""
-    ranked = sorted(orders, key=lambda o: -o.price if descending else o.price)
-    before = 0.0
-    i = 0
-    while i < len(ranked):
-        j = i
-        level_qty = 0.0
-        while j < len(ranked) and ranked[j].price == ranked[i].price:
-            level_qty += ranked[j].qty
-            j += 1
-        share = (volume - before) / level_qty if level_qty > 0 else 0.0
-        share = min(1.0, max(0.0, share))
-        for o in ranked[i:j]:
-            o.fill = o.qty * share
-        before += level_qty
-        i = j
-
-
-def reference_clear(bids: list[Order], asks: list[Order]) -> tuple[float, float]:
-    """Uniform-price double auction, one order at a time in plain Python.
-
-    Same rule as :func:`model.clearing.clear_uniform`: the price is the middle of the interval of
-    prices (among the orders' own prices) that maximise traded volume; bids at or above it and asks
-    at or below it are filled best price first, pro rata within a price level. Sets ``fill`` on
-    every order and returns (price, volume); price is NaN when nothing trades.
-    """
-    for o in bids:
-        o.fill = 0.0
-    for o in asks:
-        o.fill = 0.0
-    live_b = [o for o in bids if o.qty > 0]
-    live_a = [o for o in asks if o.qty > 0]
-    if not live_b or not live_a:
-        return float("nan"), 0.0
-    if max(o.price for o in live_b) < min(o.price for o in live_a):
-        return float("nan"), 0.0
-    # Walk both curves over the candidate prices, low to high: supply S(p) (asks priced <= p)
-    # grows as p rises; demand D(p) (bids priced >= p) shrinks.
-    b_sorted = sorted(live_b, key=lambda o: o.price)
-    a_sorted = sorted(live_a, key=lambda o: o.price)
-    cands = sorted({o.price for o in live_b} | {o.price for o in live_a})
-    demand = 0.0
-    for o in b_sorted:
-        demand += o.qty
-    supply = 0.0
-    ib = ia = 0
-    traded: list[float] = []
-    for p in cands:
-        while ib < len(b_sorted) and b_sorted[ib].price < p:   # bids below p drop out
-            demand -= b_sorted[ib].qty
-            ib += 1
-        while ia < len(a_sorted) and a_sorted[ia].price <= p:  # asks at or below p come in
-            supply += a_sorted[ia].qty
-            ia += 1
-        traded.append(min(demand, supply))
-    vmax = max(traded)
-    if vmax <= 0:
-        return float("nan"), 0.0
-    best = [k for k, v in enumerate(traded) if v >= vmax * (1 - 1e-12)]
-    price = 0.5 * (cands[best[0]] + cands[best[-1]])
-    _fill_orders([o for o in live_b if o.price >= price], vmax, descending=True)
-    _fill_orders([o for o in live_a if o.price <= price], vmax, descending=False)
-    return price, vmax
-
-
 def random_book(n_orders: int, seed: int, ties: bool = True):
     """A random spot book of `n_orders` orders (half bids, half asks) around $2/GPU-hour.
 
@@ -155,26 +79,6 @@ def random_book(n_orders: int, seed: int, ties: bool = True):
         bq = rng.lognormal(3.0, 1.0, nb)
         aq = rng.lognormal(3.0, 1.0, na)
     return bq, bp, aq, ap
-
-
-def compare_clearing(bq, bp, aq, ap, rtol: float = 1e-9) -> dict[str, Any]:
-    """Clear one book both ways; return both results and whether they agree."""
-    from model.clearing import clear_uniform
-
-    res = clear_uniform(bq, bp, aq, ap)
-    bids = [Order(float(q), float(p)) for q, p in zip(bq, bp)]
-    asks = [Order(float(q), float(p)) for q, p in zip(aq, ap)]
-    price, volume = reference_clear(bids, asks)
-    bf = np.array([o.fill for o in bids])
-    af = np.array([o.fill for o in asks])
-    atol = rtol * max(1.0, volume)
-    same_price = (math.isnan(price) and math.isnan(res.price)) or math.isclose(
-        price, res.price, rel_tol=rtol, abs_tol=1e-12)
-    agree = bool(same_price and math.isclose(volume, res.volume, rel_tol=rtol, abs_tol=atol)
-                 and np.allclose(bf, res.bid_fill, rtol=rtol, atol=atol)
-                 and np.allclose(af, res.ask_fill, rtol=rtol, atol=atol))
-    return dict(agree=agree, price=res.price, volume=res.volume, ref_price=price,
-                ref_volume=volume)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -245,46 +149,69 @@ def w_boltzmann(n: int, steps: int) -> dict[str, Any]:
                 steps_s=t2 - t1, wall_s=t2 - t0)
 
 
+#: the per-order reference clearing, beside the tests (a checkout has it; an install does not)
+REFERENCE = ROOT / "tests" / "support" / "reference_clearing.py"
+
+
+def _reference():
+    """The reference clearing module loaded by path, or None outside a checkout."""
+    import importlib.util
+
+    if not REFERENCE.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("reference_clearing", REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
 def w_clearing(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     from model.clearing import clear_uniform
 
+    ref = _reference()
     out = []
     for n in sizes:
         bq, bp, aq, ap = random_book(n, seed=n)
-        check = compare_clearing(bq, bp, aq, ap)
-        bids = [Order(float(q), float(p)) for q, p in zip(bq, bp)]
-        asks = [Order(float(q), float(p)) for q, p in zip(aq, ap)]
         tv, tr = [], []
         for _ in range(repeats):
             t = time.perf_counter()
-            clear_uniform(bq, bp, aq, ap)
+            res = clear_uniform(bq, bp, aq, ap)
             tv.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            reference_clear(bids, asks)
-            tr.append(time.perf_counter() - t)
-        v, r = statistics.median(tv), statistics.median(tr)
-        out.append(dict(orders=n, vectorised_s=v, reference_s=r, speedup=r / v, **check))
+        v = statistics.median(tv)
+        row = dict(orders=n, vectorised_s=v, reference_s=None, speedup=None, agree=None,
+                   price=res.price, volume=res.volume)
+        if ref is not None:
+            row.update(ref.compare_clearing(bq, bp, aq, ap))
+            bids = [ref.Order(float(q), float(p)) for q, p in zip(bq, bp)]
+            asks = [ref.Order(float(q), float(p)) for q, p in zip(aq, ap)]
+            for _ in range(repeats):
+                t = time.perf_counter()
+                ref.reference_clear(bids, asks)
+                tr.append(time.perf_counter() - t)
+            row.update(reference_s=statistics.median(tr), speedup=statistics.median(tr) / v)
+        out.append(row)
     return out
 
 
 def w_app(steps: int, at: list[int]) -> dict[str, Any]:
-    """Run experiments.bench_app and read its table."""
-    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    from experiments import bench_app
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        bench_app.main(["--steps", str(steps), "--at", *map(str, at)])
+    """Run viz.bench_app (a subprocess: viz sits above experiments) and read its table."""
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False")
+    env.setdefault("MPLBACKEND", "Agg")
+    proc = subprocess.run([sys.executable, "-m", "viz.bench_app", "--steps", str(steps), "--at",
+                           *map(str, at)], cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"viz.bench_app exited with code {proc.returncode}: "
+                           f"{proc.stderr.strip()[-300:]}")
     rows = []
     pat = re.compile(r"^\s*(\d+)\s+(\d+)\s*/\s*(\d+)\s+(-?\d+)\s+(-?\d+)\s+(-?\d+)\s*$")
-    for line in buf.getvalue().splitlines():
+    for line in proc.stdout.splitlines():
         mt = pat.match(line)
         if mt:
             week, med, mx, alone, redraw, specs = map(int, mt.groups())
             rows.append(dict(week=week, step_redraw_ms=med, step_redraw_max_ms=mx,
                              model_step_ms=alone, redraw_ms=redraw, specs_ms=specs))
-    return dict(clicks=steps, rows=rows, text=buf.getvalue())
+    return dict(clicks=steps, rows=rows, text=proc.stdout)
 
 
 def w_sweep(runs: int, weeks: int, release: bool) -> dict[str, Any]:
@@ -522,9 +449,13 @@ def table_rows(res: dict[str, Any]) -> list[tuple[str, str, str]]:
             rows.append(("100k agents, full horizon", "skipped", "--quick"))
     if not failed("clearing", "spot clearing"):
         for c in res["clearing"]:
-            same = "same price/volume/fills" if c["agree"] else "DISAGREE"
             rows.append((f"clearing {c['orders']:,} orders: vectorised",
                          _fmt_s(c["vectorised_s"]), f"price {c['price']:.4f}, volume {c['volume']:,.0f}"))
+            if c["reference_s"] is None:
+                rows.append((f"clearing {c['orders']:,} orders: per-order Python", "not run",
+                             f"needs {REFERENCE.relative_to(ROOT)} (a checkout)"))
+                continue
+            same = "same price/volume/fills" if c["agree"] else "DISAGREE"
             rows.append((f"clearing {c['orders']:,} orders: per-order Python",
                          _fmt_s(c["reference_s"]), same))
             rows.append((f"clearing {c['orders']:,} orders: speed-up",

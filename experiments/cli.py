@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("experiments.compare", "two scenarios side by side (ensemble bands)"),
     "sweep": ("experiments.sweep", "a batch parameter sweep (local processes or Dask)"),
     "sweep-report": ("experiments.sweep_report", "bands and sensitivity indices of a sweep"),
-    "app": ("viz.launch", "start the browser app (Solara) on loopback"),
+    "app": ("experiments.app_cmd", "start the browser app (Solara) on loopback"),
     "bench": ("experiments.bench", "performance benchmarks"),
 }
 

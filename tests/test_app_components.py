@@ -402,7 +402,7 @@ def test_run_comparison_reports_bad_input_and_cancel():
 # ------------------------------------------------------------------------------------------------
 def test_launch_defaults_to_loopback_and_refuses_a_busy_port(capsys):
     from experiments.cli import main
-    from viz import launch
+    from experiments import app_cmd as launch
 
     cmd = launch.solara_command("127.0.0.1", 8765)
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and "--production" in cmd

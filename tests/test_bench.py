@@ -1,4 +1,4 @@
-"""The benchmark's per-order reference clearing agrees with model.clearing.clear_uniform, and
+"""The per-order reference clearing (tests/support) agrees with model.clearing.clear_uniform, and
 `h100sim bench --quick --json` runs and writes its figures. Correctness, not timing: nothing
 here asserts a speed."""
 
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.bench import Order, compare_clearing, random_book, reference_clear
+from experiments.bench import random_book
 from model.clearing import clear_uniform
+from support.reference_clearing import Order, compare_clearing, reference_clear
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -215,7 +215,7 @@ def test_run_outputs_stay_inside_out(tmp_path, capsys, monkeypatch):
 # The app binds to loopback unless told otherwise
 # --------------------------------------------------------------------------------------------
 def test_app_defaults_to_loopback():
-    from viz import launch
+    from experiments import app_cmd as launch
 
     assert launch.DEFAULT_HOST == "127.0.0.1"
     parser = argparse.ArgumentParser()
@@ -236,7 +236,7 @@ def test_app_defaults_to_loopback():
 
 
 def test_app_warns_when_told_to_listen_beyond_loopback(monkeypatch, capsys):
-    from viz import launch
+    from experiments import app_cmd as launch
 
     calls = {}
 

@@ -1,6 +1,6 @@
 """Benchmark of the browser app's server side: one step of the model plus the page's redraw.
 
-    python -m experiments.bench_app [--steps 40] [--at 10 100 200]
+    python -m viz.bench_app [--steps 40] [--at 10 100 200]
 
 Renders the app's page (viz/app.py, default size: baseline preset, Market tab) with Solara in
 this process, as the server does for a browser tab, and clicks Step. The time of a click is what
@@ -29,7 +29,7 @@ def _time_clicks(button, n: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.bench_app", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m viz.bench_app", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="clicks timed at each point")
     parser.add_argument("--at", type=int, nargs="+", default=[0, 100, 200],

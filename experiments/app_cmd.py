@@ -3,6 +3,8 @@
 The page's JavaScript and CSS come from Solara's asset proxy cache (``SOLARA_ASSETS_PROXY_CACHE_DIR``,
 filled from the npm registry by ``python -m viz.assets``; ``make app`` does both). If the cache is
 not complete, this command tries to fill it first; without it, an offline machine shows a blank page.
+The app and the asset fetcher run as subprocesses by path and module name: viz/ sits above
+experiments/, so nothing here imports it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from pathlib import Path
 
 from model.errors import InputError
 
-APP = Path(__file__).with_name("app.py")
 ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "viz" / "app.py"
+#: the file viz.assets writes last, once the cache is complete
+COMPLETE = ".complete"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -77,16 +81,15 @@ def solara_command(host: str, port: int) -> list[str]:
 
 
 def ensure_assets(cache_dir: Path) -> None:
-    from viz.assets import COMPLETE, AssetError, fill_cache
-
     if (cache_dir / COMPLETE).is_file():
         return
     print(f"h100sim app: fetching the page's JavaScript into {cache_dir} (once)", file=sys.stderr)
-    try:
-        fill_cache(cache_dir, log=lambda msg: print(msg, file=sys.stderr))
-    except AssetError as err:
-        print(f"h100sim app: warning: {err}\nh100sim app: without these files the page stays "
-              "blank on a machine without CDN access", file=sys.stderr)
+    proc = subprocess.run([sys.executable, "-m", "viz.assets", "--cache-dir", str(cache_dir)],
+                          env=server_env(cache_dir), stdout=2, cwd=ROOT)
+    if proc.returncode != 0:
+        print("h100sim app: warning: the assets were not fetched (see above)\nh100sim app: "
+              "without these files the page stays blank on a machine without CDN access",
+              file=sys.stderr)
 
 
 def execute(args: argparse.Namespace) -> int:
