@@ -125,7 +125,7 @@ def format_table(table: pd.DataFrame, labels: tuple[str, str]) -> str:
 def execute(args: argparse.Namespace) -> int:
     from experiments.charts import write_band_charts
     from experiments.ensemble import scenario_events
-    from experiments.validate import _write_text_atomic
+    from experiments.store import atomic_write
 
     if args.seeds < 1:
         raise InputError(f"--seeds {args.seeds} is not allowed; expected an integer >= 1")
@@ -141,8 +141,8 @@ def execute(args: argparse.Namespace) -> int:
     events = {labels[0]: scenario_events(args.a), labels[1]: scenario_events(args.b)}
     charts = write_band_charts(band_map, events, out / "charts")
     text = format_table(table, labels)
-    _write_text_atomic(out / "table.csv", table.to_csv())
-    _write_text_atomic(out / "table.txt",
+    atomic_write(out / "table.csv", table.to_csv())
+    atomic_write(out / "table.txt",
                        f"{labels[0]} (A) vs {labels[1]} (B), {args.seeds} seeds each: "
                        "median [10% .. 90%]\n\n" + text + "\n")
     print(f"\n{labels[0]} (A) vs {labels[1]} (B), {args.seeds} seeds each: median [10% .. 90%]\n")

@@ -1,16 +1,14 @@
 """Ensembles: one scenario run for several seeds, and the median / 10-90% band across them.
 
-Runs are independent, so with ``workers > 1`` they go to a process pool. ``import mesa`` sets the
-multiprocessing start method to "spawn", so workers import this module afresh; the per-run
-function is at module level and returns only the series frame. Results come back in the order of
-``seeds`` whatever the number of workers, so outputs are identical for any ``workers``.
+Runs go through the one runner (:mod:`experiments.runner`): in this process, or with
+``workers > 1`` on local processes (spawned: ``import mesa`` sets the start method). Results come
+back in the order asked for whatever the number of workers, so outputs are identical for any
+``workers``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,16 +16,40 @@ import pandas as pd
 from model.errors import InputError
 
 
-def run_one(scenario: str, seed: int, overrides: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Run one scenario to its end for one seed and return its series."""
-    from model import H100Market, release_model
+class RunFailed(RuntimeError):
+    """A run raised; the message is its error (type and text), ``traceback`` the worker's."""
 
-    m = H100Market(scenario=scenario, seed=int(seed), **dict(overrides or {}))
-    try:
-        m.run_to_end(progress=False)
-        return m.series()
-    finally:
-        release_model(m)
+    def __init__(self, error: str, traceback: str = ""):
+        super().__init__(error)
+        self.traceback = traceback
+
+
+def run_series(runs: Sequence[tuple[str, int, Mapping[str, Any] | None]], workers: int = 1, *,
+               engine: str = "auto", on_run: Callable[[], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> list[pd.DataFrame]:
+    """The series of each ``(scenario, seed, overrides)`` run, in the order given.
+
+    ``on_run()`` is called as each run finishes; ``should_stop()`` (polled) cancels the batch
+    with :class:`experiments.runner.Cancelled`. A run that raises stops the batch with
+    :class:`RunFailed`.
+    """
+    from experiments.runner import RunTask, open_engine, pick_engine, run_tasks
+
+    tasks = [RunTask(run_id=str(i), base=scenario, seed=int(seed), overrides=dict(overrides or {}))
+             for i, (scenario, seed, overrides) in enumerate(runs)]
+    frames: dict[str, pd.DataFrame] = {}
+
+    def handle(payload: dict[str, Any], attempts: int = 1) -> None:
+        if not payload["ok"]:
+            raise RunFailed(payload["error"], payload.get("traceback", ""))
+        frames[payload["run_id"]] = payload["series"]
+        if on_run is not None:
+            on_run()
+
+    engine = pick_engine(engine, workers, None)
+    with open_engine(engine, workers, None, len(tasks)) as backend:
+        run_tasks(backend, tasks, handle, should_stop=should_stop)
+    return [frames[t.run_id] for t in tasks]
 
 
 def _check_args(seeds: Sequence[int], workers: int) -> list[int]:
@@ -67,25 +89,12 @@ def run_ensemble(
 
         bar = tqdm(total=len(seeds), desc=f"{scenario} x{len(seeds)} seeds", unit="run",
                    leave=False)
-    results: dict[int, pd.DataFrame] = {}
     try:
-        if workers == 1 or len(seeds) == 1:
-            for s in seeds:
-                results[s] = run_one(scenario, s, overrides)
-                if bar is not None:
-                    bar.update(1)
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=ctx) as pool:
-                futures = {pool.submit(run_one, scenario, s, overrides): s for s in seeds}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    if bar is not None:
-                        bar.update(1)
+        return run_series([(scenario, s, overrides) for s in seeds], workers,
+                          on_run=None if bar is None else lambda: bar.update(1))
     finally:
         if bar is not None:
             bar.close()
-    return [results[s] for s in seeds]
 
 
 def band(frames: Sequence[pd.DataFrame], column: str) -> pd.DataFrame:

@@ -18,18 +18,16 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import json
-import os
 import platform
 import shutil
 import subprocess
-import tempfile
 import tomllib
-import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
+from experiments.store import replace_dir, temp_dir_beside
 from model.errors import InputError
 
 MANIFEST = "manifest.json"
@@ -203,9 +201,7 @@ def write_run(model_or_frames: Any, out_dir: str | Path, manifest_info: Mapping[
     check_out_dir(out_dir, manifest, force)
 
     out = Path(out_dir)
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    tmp = temp_dir_beside(out)
     try:
         files: dict[str, Path] = {}
         series.to_parquet(tmp / "series.parquet", index=False)
@@ -225,26 +221,8 @@ def write_run(model_or_frames: Any, out_dir: str | Path, manifest_info: Mapping[
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n",
                                     encoding="utf-8")
         files["manifest"] = Path(MANIFEST)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
-        _replace_dir(tmp, out.resolve())
+        replace_dir(tmp, out.resolve())
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {k: out / v for k, v in files.items()}
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move directory ``new`` to ``target``, replacing what is there, never leaving neither."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    if not target.is_dir():
-        raise InputError(f"output directory {str(target)!r} is a file; choose another --out")
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

@@ -29,27 +29,22 @@ experiments`` exports :func:`load_results` from here).
 
 from __future__ import annotations
 
-import abc
-
 import argparse
 import datetime as dt
-import functools
 import hashlib
 import json
-import math
 import os
-import queue
 import re
 import shlex
-import socket
 import sys
 import time
-import traceback
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
+from experiments.runner import (ENGINES, RunTask, SchedulerGone, model_version, open_engine,
+                                pick_engine, run_tasks)
+from experiments.store import LOCK, DirLock, atomic_write, atomic_write_json, clean_temp, fsync_dir
 from experiments.sweepspec import (ModelInfo, SweepSpec, canonical_json, check_against_model,
                                    load_spec, plain, read_spec, spec_from_json)
 from model.errors import InputError
@@ -59,86 +54,12 @@ MANIFEST = "manifest.json"
 RUNS = "runs"
 FAILURES = "failures"
 INDEX = "index.parquet"
-LOCK = ".lock"
 RUN_META_KEY = b"h100sim.run"
-ENGINES = ("auto", "serial", "processes", "dask")
-#: aim for chunks of about this many seconds of work
-TARGET_CHUNK_SECONDS = 3.0
-MAX_CHUNK = 500
-
-
-# --------------------------------------------------------------------------------------------
-# Versions
-# --------------------------------------------------------------------------------------------
-def package_version() -> str:
-    """The installed h100sim version (pyproject.toml's when not installed)."""
-    try:
-        from importlib.metadata import version
-
-        return version("h100sim")
-    except Exception:  # PackageNotFoundError and broken metadata alike
-        pass
-    import tomllib
-
-    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-    try:
-        return str(tomllib.loads(pyproject.read_text())["project"]["version"])
-    except Exception:
-        return "0+unknown"
-
-
-@functools.lru_cache(maxsize=1)
-def model_version() -> str:
-    """The model's version: ``model.MODEL_VERSION`` (or ``model.__version__``) if the model sets
-    one, else the package version plus a hash of the model's code and data (``model/`` and
-    ``agents/``: .py, .toml), so runs of two different model codes never share a run id or a
-    sweep directory."""
-    try:
-        import model
-
-        for attr in ("MODEL_VERSION", "__version__"):
-            v = getattr(model, attr, None)
-            if v:
-                return str(v)
-    except ImportError:  # pragma: no cover
-        pass
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for pkg in ("model", "agents"):
-        base = root / pkg
-        if not base.is_dir():
-            continue
-        for path in sorted(base.rglob("*")):
-            if path.suffix in (".py", ".toml") and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(root)).encode())
-                digest.update(path.read_bytes())
-    return f"{package_version()}+{digest.hexdigest()[:10]}"
 
 
 # --------------------------------------------------------------------------------------------
 # The plan
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunTask:
-    """Everything one run needs; picklable, so it can go to a worker process or a Dask worker.
-
-    ``overrides`` is the full set of config overrides passed to the model (the spec's fixed
-    overrides, ``run.end`` for an end date, and this design point's ``params``).
-    """
-
-    run_id: str
-    sample: int
-    replicate: int
-    seed: int
-    base: str
-    params: dict
-    overrides: dict
-    steps: int | None
-    series: tuple | str
-    summary: tuple
-    model_version: str
-
-
 def run_seed(master: int, sample: int, replicate: int) -> int:
     """The model seed of design point ``sample``, replication ``replicate``.
 
@@ -224,126 +145,8 @@ def _tasks_from_manifest(manifest: dict[str, Any], spec: SweepSpec) -> list[RunT
 
 
 # --------------------------------------------------------------------------------------------
-# One run (in a worker)
-# --------------------------------------------------------------------------------------------
-def run_model(task: RunTask):
-    """The production run function: build H100Market, run it, return its series.
-
-    Runs ``task.steps`` weeks (or to the scenario's end) and frees Mesa's ``Agent._ids`` entry
-    (``model.release_model``) so long-lived workers do not keep every model alive.
-    """
-    from model import H100Market, release_model
-
-    m = H100Market(scenario=task.base, seed=int(task.seed), **task.overrides)
-    try:
-        if task.steps is None:
-            m.run_to_end(progress=False)
-        else:
-            for _ in range(int(task.steps)):
-                if not m.running:
-                    break
-                m.step()
-        return m.series()
-    finally:
-        release_model(m)
-
-
-def _json_value(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if hasattr(v, "item"):  # numpy scalars
-        v = v.item()
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-    return v
-
-
-def extract(df, task: RunTask):
-    """What a run keeps: (series frame: step, date, kept series as float64; summary dict)."""
-    import pandas as pd
-
-    from experiments.targets import compute_stat
-
-    if "date" not in df.columns:
-        raise ValueError("the run's frame has no 'date' column")
-    names = [c for c in df.columns if c != "date"] if task.series == "all" else list(task.series)
-    missing = [c for c in names if c not in df.columns]
-    if missing:
-        raise ValueError(f"the run's frame has no series {', '.join(missing)}")
-    out = pd.DataFrame({"step": range(len(df))})
-    out["date"] = pd.to_datetime(df["date"]).to_numpy().astype("datetime64[ns]")
-    for c in names:
-        out[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype="float64")
-    summary = {}
-    for m in task.summary:
-        value = compute_stat(df, m.metric, m.window, m.stat, base_window=m.base_window,
-                             base_stat=m.base_stat, window_stat=m.window_stat)
-        summary[m.name] = _json_value(value)
-    return out, summary
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def execute_task(task: RunTask, run_fn: Callable[[RunTask], Any] | None = None) -> dict[str, Any]:
-    """Run one task and return its payload; an exception becomes a failure payload."""
-    t0 = time.perf_counter()
-    fn = run_fn or run_model
-    try:
-        if task.model_version != model_version():
-            raise RuntimeError(f"this worker has model version {model_version()!r}; the sweep "
-                               f"was planned with {task.model_version!r} (install the same "
-                               "h100sim on every worker)")
-        df = fn(task)
-        series, summary = extract(df, task)
-    except Exception as err:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
-        return {"run_id": task.run_id, "ok": False, "error": f"{type(err).__name__}: {err}",
-                "traceback": traceback.format_exc(), "worker": _worker_name(),
-                "elapsed_s": time.perf_counter() - t0}
-    return {"run_id": task.run_id, "ok": True, "series": series, "summary": summary,
-            "worker": _worker_name(), "elapsed_s": time.perf_counter() - t0}
-
-
-def run_chunk(tasks: Sequence[RunTask], run_fn: Callable[[RunTask], Any] | None = None) -> list[dict]:
-    """Run a chunk of tasks one after the other (in a worker process or a Dask worker)."""
-    return [execute_task(t, run_fn) for t in tasks]
-
-
-# --------------------------------------------------------------------------------------------
 # Storage
 # --------------------------------------------------------------------------------------------
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same directory, fsync, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=False) + "\n").encode())
-
-
 def _run_record(task: RunTask, payload: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": task.run_id, "sample": task.sample, "replicate": task.replicate,
             "seed": task.seed, "params": task.params, "summary": payload["summary"],
@@ -364,13 +167,9 @@ def write_run(out: Path, task: RunTask, payload: dict[str, Any]) -> dict[str, An
         frame = frame.iloc[0:0]
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({RUN_META_KEY: json.dumps(record).encode()})
-    final = out / RUNS / f"{task.run_id}.parquet"
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        pq.write_table(table, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    atomic_write(out / RUNS / f"{task.run_id}.parquet", buf.getvalue().to_pybytes())
     stale = out / FAILURES / f"{task.run_id}.json"
     if stale.exists():
         stale.unlink()
@@ -402,14 +201,6 @@ def failed_ids(out: Path) -> set[str]:
     return {p.stem for p in d.iterdir() if p.suffix == ".json" and not p.name.startswith(".")}
 
 
-def _clean_temp(out: Path) -> None:
-    for sub in (out, out / RUNS, out / FAILURES):
-        if sub.is_dir():
-            for p in sub.iterdir():
-                if p.name.startswith(".") and p.name.endswith(".tmp"):
-                    p.unlink(missing_ok=True)
-
-
 def read_manifest(out: Path) -> dict[str, Any]:
     path = Path(out) / MANIFEST
     if not path.is_file():
@@ -424,41 +215,6 @@ def read_manifest(out: Path) -> dict[str, Any]:
     return data
 
 
-class _DirLock:
-    """An exclusive lock on the sweep directory (two sweeps must not write into one)."""
-
-    def __init__(self, out: Path):
-        self.path = out / LOCK
-        self.fh = None
-
-    def __enter__(self):
-        import fcntl
-
-        self.fh = open(self.path, "a+")
-        try:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.seek(0)
-            owner = self.fh.read().strip() or "another process"
-            self.fh.close()
-            raise InputError(f"{self.path.parent} is in use by another sweep ({owner}); wait for "
-                             "it to finish or stop it first") from None
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        self.fh.flush()
-        return self
-
-    def __exit__(self, *exc):
-        import fcntl
-
-        fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
-        self.fh.close()
-
-
-# --------------------------------------------------------------------------------------------
-# Engines
-# --------------------------------------------------------------------------------------------
 #: the exit code of `h100sim sweep` when the Dask scheduler went away (EX_TEMPFAIL: try again)
 EXIT_SCHEDULER_LOST = 75
 
@@ -477,242 +233,6 @@ class SchedulerLost(ConnectionError):
         super().__init__(message)
         self.address = address
         self.result = result
-
-
-class _SchedulerGone(Exception):
-    """Raised by a backend when its scheduler is gone for good; run_sweep turns it into
-    :class:`SchedulerLost` once it has cleaned up (it knows the directory and the counts)."""
-
-    def __init__(self, address: str, waited_s: float):
-        super().__init__(f"lost the Dask scheduler at {address}")
-        self.address = address
-        self.waited_s = waited_s
-
-
-class _Backend(abc.ABC):
-    """submit(chunk) -> future; completed futures are put on ``self.done`` (a queue).
-
-    Each engine (processes, Dask) says how many chunks it runs at once, how it submits one and how
-    it names itself; the rest has defaults."""
-
-    def __init__(self):
-        self.done: queue.Queue = queue.Queue()
-
-    def _watch(self, fut) -> None:
-        fut.add_done_callback(self.done.put)
-
-    @abc.abstractmethod
-    def slots(self) -> int:
-        """How many chunks may be in flight at once."""
-
-    @abc.abstractmethod
-    def submit(self, chunk, run_fn):
-        """Start a chunk of runs; returns a future watched with :meth:`_watch`."""
-
-    def result(self, fut):
-        return fut.result()
-
-    def broken(self, err: BaseException) -> bool:
-        """Whether ``err`` means the pool must be rebuilt."""
-        return False
-
-    def available(self) -> bool:
-        """Whether chunks may be submitted now. False while the engine waits to get its scheduler
-        back; raises :class:`_SchedulerGone` once it gives up."""
-        return True
-
-    def dropped(self, err: BaseException) -> bool:
-        """Whether ``err`` (from a chunk's future or a submit) means the chunk was lost with the
-        scheduler, not by its runs: it goes back in the queue, not among the suspects."""
-        return False
-
-    def rebuild(self) -> None:
-        pass
-
-    def close(self, interrupted: bool = False) -> None:
-        pass
-
-    @abc.abstractmethod
-    def describe(self) -> str:
-        """One line for the log: which engine, how many workers."""
-
-
-class _ProcessBackend(_Backend):
-    def __init__(self, workers: int):
-        super().__init__()
-        self.workers = workers
-        self.pool = None
-        self.rebuild()
-
-    def rebuild(self) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = ProcessPoolExecutor(max_workers=self.workers,
-                                        mp_context=multiprocessing.get_context("spawn"))
-
-    def slots(self) -> int:
-        return self.workers
-
-    def submit(self, chunk, run_fn):
-        fut = self.pool.submit(run_chunk, chunk, run_fn)
-        self._watch(fut)
-        return fut
-
-    def broken(self, err: BaseException) -> bool:
-        from concurrent.futures.process import BrokenProcessPool
-
-        return isinstance(err, BrokenProcessPool)
-
-    def close(self, interrupted: bool = False) -> None:
-        if self.pool is None:
-            return
-        if interrupted:
-            # Do not wait for the chunks in flight: their runs are lost and will be run again.
-            procs = list(getattr(self.pool, "_processes", {}).values())
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
-            for p in procs:
-                p.join(timeout=5)
-        else:
-            self.pool.shutdown(wait=True)
-        self.pool = None
-
-    def describe(self) -> str:
-        return f"{self.workers} local worker processes"
-
-
-def scheduler_grace_s() -> float:
-    """How long a sweep waits for its Dask scheduler: to connect at the start, and to reconnect
-    after the connection dropped before it gives up (then the Dask client closes itself). Dask's
-    own setting ``distributed.comm.timeouts.connect``, 30 s by default; shorten it with e.g.
-    ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s``."""
-    import dask
-    from dask.utils import parse_timedelta
-
-    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"),
-                                 default="seconds"))
-
-
-#: after the grace period the Dask client closes itself; this long more and the sweep stops
-#: waiting for it anyway
-GRACE_MARGIN_S = 5.0
-
-
-class _DaskBackend(_Backend):
-    """A Dask client on an existing scheduler (``--scheduler``) or on a LocalCluster.
-
-    When the connection to the scheduler drops, the client cancels every future and tries to
-    reconnect for :func:`scheduler_grace_s`. Meanwhile nothing is submitted and the cancelled
-    chunks go back in the queue (they were lost with the scheduler, not by a worker); if the
-    client gets back, the sweep goes on, otherwise :meth:`available` raises
-    :class:`_SchedulerGone`.
-    """
-
-    def __init__(self, scheduler: str | None, workers: int):
-        super().__init__()
-        from distributed import Client, LocalCluster
-
-        self.cluster = None
-        self.grace = scheduler_grace_s()
-        self._away_since: float | None = None
-        if scheduler:
-            # a scheduler file, as written by `dask scheduler --scheduler-file`
-            from_file = scheduler.endswith(".json") and Path(scheduler).is_file()
-            try:
-                if from_file:
-                    self.client = Client(scheduler_file=scheduler, timeout=self.grace)
-                else:
-                    self.client = Client(scheduler, timeout=self.grace)
-            except (OSError, TimeoutError, ValueError) as err:
-                raise InputError(f"--scheduler {scheduler!r}: cannot connect ({err}); start a "
-                                 "scheduler there (dask scheduler) or check the address") from None
-            self.where = f"Dask cluster at {scheduler}"
-            self.address = self.client.scheduler.address
-            if from_file:
-                self.address += f" (from {scheduler})"
-        else:
-            import warnings
-
-            with warnings.catch_warnings():
-                # The scheduler's small HTTP endpoint (health checks; the dashboard is off) moves
-                # to a free loopback port when 8787 is taken, and says so.
-                warnings.filterwarnings("ignore", message="Port .* is already in use")
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                            processes=True, host="127.0.0.1",
-                                            dashboard_address=None,
-                                            worker_dashboard_address=None)
-            self.client = Client(self.cluster, timeout=self.grace)
-            self.where = f"local Dask cluster of {workers} worker processes on 127.0.0.1"
-            self.address = self.cluster.scheduler_address
-        self._slots = 1
-        self._slots_at = 0.0
-        self._n = 0
-
-    def slots(self) -> int:
-        now = time.monotonic()
-        # (not while reconnecting: the RPC would wait for the connect timeout)
-        if now - self._slots_at > 5.0 and self.client.status == "running":
-            try:
-                self._slots = max(1, int(sum(self.client.nthreads().values())))
-            except Exception:  # noqa: BLE001 - keep the last count if the scheduler is busy
-                pass
-            self._slots_at = now
-        return self._slots
-
-    def submit(self, chunk, run_fn):
-        self._n += 1
-        key = f"h100sim-sweep-{chunk[0].run_id}-{len(chunk)}-{self._n}"
-        fut = self.client.submit(run_chunk, list(chunk), run_fn, pure=False, key=key)
-        self._watch(fut)
-        return fut
-
-    def available(self) -> bool:
-        status = self.client.status
-        if status == "running":
-            self._away_since = None
-            return True
-        now = time.monotonic()
-        if self._away_since is None:
-            self._away_since = now
-        waited = now - self._away_since
-        # "closed": the client gave up reconnecting (or its LocalCluster is closing)
-        if status in ("closing", "closed") or waited > self.grace + GRACE_MARGIN_S:
-            raise _SchedulerGone(self.address, waited)
-        return False
-
-    def dropped(self, err: BaseException) -> bool:
-        if getattr(err, "reason", None) == "scheduler-connection-lost":  # FutureCancelledError
-            return True
-        return self.client.status != "running"
-
-    def close(self, interrupted: bool = False) -> None:
-        lost = self._away_since is not None or self.client.status != "running"
-        try:
-            self.client.close()
-        finally:
-            if self.cluster is not None:
-                self._close_cluster(lost)
-
-    def _close_cluster(self, lost: bool) -> None:
-        """Close the LocalCluster (its workers first, directly). Without its scheduler, do not
-        send it the shutdown RPC (that would wait for the connect timeout), and give the rest a
-        few seconds at most."""
-        if not lost:
-            self.cluster.close()
-            return
-        self.cluster.shutdown_scheduler = False
-        try:
-            self.cluster.close(timeout=GRACE_MARGIN_S)
-        except Exception:  # noqa: BLE001 - a TimeoutError or a comm error of a dead scheduler
-            pass
-
-    def describe(self) -> str:
-        return self.where
 
 
 # --------------------------------------------------------------------------------------------
@@ -739,6 +259,8 @@ class SweepResult:
 def _prepare_dir(out: Path, spec: SweepSpec | None, resume: bool, version: str,
                  spec_path: str | None) -> tuple[SweepSpec, dict[str, Any], list[RunTask], bool]:
     """Create or reopen a sweep directory. Returns (spec, manifest, tasks, created)."""
+    from experiments.outputs import package_version
+
     manifest_path = out / MANIFEST
     if manifest_path.is_file():
         manifest = read_manifest(out)
@@ -780,16 +302,6 @@ def _prepare_dir(out: Path, spec: SweepSpec | None, resume: bool, version: str,
     return spec, manifest, tasks, True
 
 
-def _auto_chunk(mean_s: float | None, remaining: int, slots: int, fixed: int | None) -> int:
-    if fixed:
-        return fixed
-    if mean_s is None:
-        return 1
-    by_time = max(1, int(TARGET_CHUNK_SECONDS / max(mean_s, 1e-6)))
-    by_balance = max(1, math.ceil(remaining / (2 * max(slots, 1))))
-    return max(1, min(by_time, by_balance, MAX_CHUNK))
-
-
 def run_sweep(
     spec: SweepSpec | str | Path | None,
     out: str | Path,
@@ -828,29 +340,20 @@ def run_sweep(
         spec_path = spec.path
     if spec is not None and check_model:
         check_against_model(spec, model_info)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"--workers {workers!r} is not allowed; expected an integer >= 1")
-    if engine not in ENGINES:
-        raise InputError(f"--engine {engine!r} is not allowed; expected one of {', '.join(ENGINES)}")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise InputError(f"--chunk-size {chunk_size!r} is not allowed; expected an integer >= 1")
-    if scheduler and engine not in ("auto", "dask"):
-        raise InputError(f"--scheduler sends runs to Dask; it cannot go with --engine {engine}")
-    if engine == "auto":
-        engine = "dask" if scheduler else ("processes" if workers > 1 else "serial")
+    engine = pick_engine(engine, workers, scheduler, chunk_size)
     version = version or model_version()
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; expected a directory")
 
     out.mkdir(parents=True, exist_ok=True)
-    with _DirLock(out):
+    with DirLock(out):
         spec, manifest, tasks, created = _prepare_dir(out, spec, resume, version, spec_path)
         if created:  # the plan is on disk before any run starts
             atomic_write_json(out / MANIFEST, manifest)
-            _fsync_dir(out)
+            fsync_dir(out)
         (out / RUNS).mkdir(exist_ok=True)
         (out / FAILURES).mkdir(exist_ok=True)
-        _clean_temp(out)
+        clean_temp(out, out / RUNS, out / FAILURES)
         done = finished_ids(out)
         before_failed = failed_ids(out)
         todo = [t for t in tasks if t.run_id not in done]
@@ -887,33 +390,22 @@ def run_sweep(
                 if not payload["ok"]:
                     bar.refresh()
 
-        backend = None
         interrupted = False
-        gone: _SchedulerGone | None = None
+        gone: SchedulerGone | None = None
         try:
-            if not todo:
-                pass
-            elif engine == "serial":
-                for task in todo:
-                    handle(execute_task(task, run_fn))
-            else:
-                if engine == "processes":
-                    backend = _ProcessBackend(min(workers, len(todo)))
-                else:
-                    backend = _DaskBackend(scheduler, workers)
-                result.engine = backend.describe()
-                _drive(backend, todo, run_fn, chunk_size, handle)
+            with open_engine(engine, workers, scheduler, len(todo)) as backend:
+                if backend is not None:
+                    result.engine = backend.describe()
+                run_tasks(backend, todo, handle, run_fn=run_fn, chunk_size=chunk_size)
         except KeyboardInterrupt:
             interrupted = True
             raise
-        except _SchedulerGone as err:  # raised as SchedulerLost below, once all is tidy
+        except SchedulerGone as err:  # raised as SchedulerLost below, once all is tidy
             gone = err
         finally:
-            if backend is not None:
-                backend.close(interrupted=interrupted)
             if bar is not None:
                 bar.close()
-            _clean_temp(out)  # a write cut short by Ctrl-C (we hold the lock: no one else writes)
+            clean_temp(out, out / RUNS, out / FAILURES)  # a write cut short by Ctrl-C (we hold the lock: no one else writes)
             result.interrupted = interrupted
             result.failed = sorted(failed_ids(out) & set(by_id))
             result.elapsed_s = time.perf_counter() - t_start
@@ -949,7 +441,7 @@ def resume_command(out: Path, *, scheduler: str | None = None, engine: str = "au
     return shlex.join(words)
 
 
-def scheduler_lost_text(gone: _SchedulerGone, result: SweepResult, *, scheduler: str | None,
+def scheduler_lost_text(gone: SchedulerGone, result: SweepResult, *, scheduler: str | None,
                         workers: int, retry_failed: bool, chunk_size: int | None) -> str:
     """The one message of a sweep whose Dask scheduler went away: which scheduler, how much of
     the sweep is on disk, and the commands that finish it (on a scheduler again, or on this
@@ -970,98 +462,6 @@ def scheduler_lost_text(gone: _SchedulerGone, result: SweepResult, *, scheduler:
             f"{result.finished} of {result.planned} runs are on disk in {result.out}; the runs "
             f"in flight were lost with the scheduler and are not recorded as failed. To finish "
             f"the sweep, {again}, or run the rest on this machine: {here}")
-
-
-def _drive(backend: _Backend, todo: list[RunTask], run_fn, chunk_size: int | None,
-           handle: Callable[..., None]) -> None:
-    """Keep about two chunks per worker slot in flight until every task is handled.
-
-    When a worker dies (a segfault, an out-of-memory kill, a lost Dask worker), every run of the
-    chunks it took down becomes a *suspect*: suspects run again one at a time with nothing else
-    in flight, so a run that kills its worker alone is recorded as failed and the others finish.
-
-    When the engine loses its scheduler, nothing is submitted until it is back, and the chunks
-    lost with it go back in the queue as they were (no run's fault); if the scheduler does not
-    come back, ``backend.available()`` raises :class:`_SchedulerGone` out of here.
-    """
-    pending: deque[RunTask] = deque(todo)
-    suspects: set[str] = set()
-    inflight: dict[Any, list[RunTask]] = {}
-    alone = None  # the future of a suspect running by itself
-    run_time_sum = 0.0
-    run_count = 0
-
-    def fresh_pool() -> None:
-        backend.rebuild()
-        backend.done = queue.Queue()
-
-    while pending or inflight:
-        slots = backend.slots() if backend.available() else 0
-        while pending and alone is None and len(inflight) < 2 * slots:
-            if pending[0].run_id in suspects:
-                if inflight:
-                    break  # let the pool drain, then run the suspect by itself
-                chunk = [pending.popleft()]
-            else:
-                mean = run_time_sum / run_count if run_count else None
-                size = _auto_chunk(mean, len(pending), slots, chunk_size)
-                chunk = [pending.popleft() for _ in range(min(size, len(pending)))]
-            try:
-                fut = backend.submit(chunk, run_fn)
-            except Exception as err:  # noqa: BLE001
-                if backend.dropped(err):  # the scheduler went away just now
-                    pending.extendleft(reversed(chunk))
-                    break
-                if not backend.broken(err):
-                    raise
-                # The pool broke under a chunk in flight: put this one back; the broken chunks
-                # come out of the queue below, where the pool is rebuilt.
-                pending.extendleft(reversed(chunk))
-                if not inflight:
-                    fresh_pool()
-                    continue
-                break
-            inflight[fut] = chunk
-            if chunk[0].run_id in suspects:
-                alone = fut
-        try:
-            fut = backend.done.get(timeout=1.0)
-        except queue.Empty:
-            continue
-        chunk = inflight.pop(fut, None)
-        if chunk is None:
-            continue
-        was_alone = fut is alone
-        if was_alone:
-            alone = None
-        try:
-            payloads = backend.result(fut)
-        except Exception as err:  # noqa: BLE001 - the worker died (or Dask lost it)
-            if backend.dropped(err):  # lost with the scheduler: run it again as it was
-                pending.extendleft(reversed(chunk))
-                continue
-            lost = [chunk]
-            if backend.broken(err):
-                lost += list(inflight.values())  # the whole pool went down with it
-                inflight.clear()
-                alone = None
-                fresh_pool()
-            if was_alone:  # it took its worker down by itself: record it
-                t = chunk[0]
-                handle({"run_id": t.run_id, "ok": False,
-                        "error": f"worker died: {type(err).__name__}: {err}",
-                        "traceback": "".join(traceback.format_exception(err)),
-                        "worker": None, "elapsed_s": 0.0}, attempts=2)
-                lost = lost[1:]
-            for ch in reversed(lost):
-                for t in reversed(ch):
-                    suspects.add(t.run_id)
-                    pending.appendleft(t)
-            continue
-        for p in payloads:
-            run_time_sum += float(p.get("elapsed_s", 0.0))
-            run_count += 1
-            handle(p, 2 if p["run_id"] in suspects else 1)
 
 
 def summary_text(result: SweepResult, manifest: dict[str, Any]) -> str:
@@ -1130,7 +530,7 @@ def write_index(out: Path) -> None:
                       "record": pa.array([json.dumps(r) for r in recs], pa.string())})
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf)
-    atomic_write_bytes(out / INDEX, buf.getvalue().to_pybytes())
+    atomic_write(out / INDEX, buf.getvalue().to_pybytes())
 
 
 def load_results(directory: str | Path, kind: str = "runs", *, dataset: bool = False,

@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import pandas as pd
 
+from experiments.store import atomic_write
 from experiments.summary import text_table
 from experiments.targets import Target, TargetResult, evaluate_target, format_value, load_targets
 from model.errors import InputError
@@ -76,21 +75,9 @@ def markdown_table(results: Sequence[TargetResult]) -> str:
     return "\n".join(out)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: str | Path, results: Sequence[TargetResult]) -> Path:
     p = Path(path)
-    _write_text_atomic(p, json.dumps([r.to_json() for r in results], indent=2) + "\n")
+    atomic_write(p, json.dumps([r.to_json() for r in results], indent=2) + "\n")
     return p
 
 
@@ -146,7 +133,7 @@ def write_report(out_dir: str | Path, results: Sequence[TargetResult],
             "",
         ]
     report = out / "report.md"
-    _write_text_atomic(report, "\n".join(lines))
+    atomic_write(report, "\n".join(lines))
     return report
 
 

@@ -22,8 +22,9 @@ import pandas as pd
 import pytest
 
 from experiments import load_results
-from experiments.sweep import (EXIT_SCHEDULER_LOST, FAILURES, MANIFEST, RUNS, _auto_chunk,
-                               _Backend, _DirLock, _drive, model_version, run_chunk, run_sweep)
+from experiments.runner import _auto_chunk, _Backend, _drive, model_version, run_chunk
+from experiments.store import DirLock
+from experiments.sweep import EXIT_SCHEDULER_LOST, FAILURES, MANIFEST, RUNS, run_sweep
 from experiments.sweepspec import parse_spec
 from model.errors import InputError
 from test_sweep_helpers import (PIN_MODEL_VERSION, TOY_INFO, toy_run, toy_run_crash_worker,
@@ -330,7 +331,7 @@ def test_another_model_version_is_refused(reference):
 def test_a_busy_directory_is_refused(tmp_path):
     out = tmp_path / "busy"
     out.mkdir()
-    with _DirLock(out):
+    with DirLock(out):
         with pytest.raises(InputError, match="in use by another sweep"):
             sweep(out)
 
@@ -467,6 +468,7 @@ def _cli_script(argv: list[str], close_local_scheduler_after: int | None) -> str
         import asyncio, functools, sys, threading, time, tomllib
         from pathlib import Path
         sys.path[:0] = [{str(ROOT)!r}, {str(TESTS)!r}]
+        import experiments.runner as runner
         import experiments.sweep as sweep
         from experiments.cli import main
         from experiments.sweepspec import parse_spec
@@ -481,7 +483,7 @@ def _cli_script(argv: list[str], close_local_scheduler_after: int | None) -> str
 
         def close_local_scheduler(out, after):
             backends = []
-            real_init = sweep._DaskBackend.__init__
+            real_init = runner._DaskBackend.__init__
 
             def spy(self, *args, **kwargs):
                 real_init(self, *args, **kwargs)
@@ -494,7 +496,7 @@ def _cli_script(argv: list[str], close_local_scheduler_after: int | None) -> str
                 asyncio.run_coroutine_threadsafe(cluster.scheduler.close(reason="test"),
                                                  cluster.loop.asyncio_loop).result(30)
 
-            sweep._DaskBackend.__init__ = spy
+            runner._DaskBackend.__init__ = spy
             threading.Thread(target=close, daemon=True).start()
 
 

@@ -2,15 +2,15 @@
 
 The work is what ``h100sim compare`` does (:func:`experiments.compare.compare_scenarios`): the same
 seeds for both scenarios, a headline table (:func:`experiments.compare.headline_table`) and bands of
-every charted column (:func:`experiments.ensemble.bands`). Here each run is a separate job in a
-process pool, so the page shows progress run by run, stays responsive while it works (the runs do
-not hold the server's interpreter lock), and Cancel stops the runs at once.
+every charted column (:func:`experiments.ensemble.bands`), on the same runner
+(:func:`experiments.ensemble.run_series`, worker processes always), so the page shows progress run
+by run, stays responsive while it works (the runs do not hold the server's interpreter lock), and
+Cancel stops the runs at once.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
@@ -56,7 +56,8 @@ def run_comparison(a: str, b: str, n_seeds: int, *, workers: int | None = None,
     """
     from experiments.charts import chart_columns, merge_events
     from experiments.compare import headline_table, labels_for
-    from experiments.ensemble import bands, run_one, scenario_events
+    from experiments.ensemble import bands, run_series, scenario_events
+    from experiments.runner import Cancelled
 
     t0 = time.perf_counter()
     seeds = list(range(int(n_seeds)))
@@ -65,36 +66,28 @@ def run_comparison(a: str, b: str, n_seeds: int, *, workers: int | None = None,
         labels = labels_for(a, b)
     except Exception as err:  # an unknown scenario: say so on the page
         return CompareResult(("A", "B"), seeds, empty, {}, [], 0.0, error=str(err))
-    jobs = [(lab, scen, s) for lab, scen in zip(labels, (a, b)) for s in seeds]
-    total = len(jobs)
-    frames: dict[tuple[str, int], pd.DataFrame] = {}
+    runs = [(scen, s, None) for scen in (a, b) for s in seeds]
+    total = len(runs)
+    done = [0]
     if on_progress:
         on_progress(0, total)
-    workers = workers or default_workers()
-    ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(processes=min(workers, total))
+
+    def one_more() -> None:
+        done[0] += 1
+        if on_progress:
+            on_progress(done[0], total)
+
     try:
-        pending = {pool.apply_async(run_one, (scen, s)): (lab, s) for lab, scen, s in jobs}
-        while pending:
-            if should_stop and should_stop():
-                return CompareResult(labels, seeds, empty, {}, [], time.perf_counter() - t0,
-                                     cancelled=True)
-            done = [r for r in pending if r.ready()]
-            if not done:
-                time.sleep(0.2)
-                continue
-            for r in done:
-                frames[pending.pop(r)] = r.get()
-                if on_progress:
-                    on_progress(len(frames), total)
+        # always worker processes: runs in the server's own process would hold its GIL
+        frames = run_series(runs, workers or default_workers(), engine="processes",
+                            on_run=one_more, should_stop=should_stop)
+    except Cancelled:
+        return CompareResult(labels, seeds, empty, {}, [], time.perf_counter() - t0,
+                             cancelled=True)
     except Exception as err:  # a failed run: report it on the page
         return CompareResult(labels, seeds, empty, {}, [], time.perf_counter() - t0,
                              error=f"{type(err).__name__}: {err}")
-    finally:
-        pool.terminate()  # stops runs still going (cancel) and the idle workers
-        pool.join()
-    frames_a = [frames[(labels[0], s)] for s in seeds]
-    frames_b = [frames[(labels[1], s)] for s in seeds]
+    frames_a, frames_b = frames[:len(seeds)], frames[len(seeds):]
     table = headline_table(frames_a, frames_b, labels)
     cols = [c for _, _, fields, _ in MARKET_CHARTS for c in fields]
     cols = list(dict.fromkeys(cols + chart_columns()))
