@@ -44,25 +44,19 @@ and windows against the model (``model.load_scenario`` and ``model.SERIES``).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import hashlib
 import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from experiments.designs import DESIGNS, DISTS, SA_DESIGNS, Param, design_size
+from experiments.targets import DATE_STATS, NUMERIC_STATS, STATS, parse_statistic  # noqa: F401
 from model.errors import InputError
-from model.timeline import as_date
+from model.schema import Fields, parse_toml, read_text, suggest
 
-# The statistics of experiments/targets.py, restated here so that reading a spec does not import
-# pandas; tests/test_sweep_spec.py checks that the two lists agree.
-NUMERIC_STATS = ("max", "min", "mean", "median", "sum", "first", "last")
-DATE_STATS = ("date_of_max", "date_of_min")
-STATS = NUMERIC_STATS + DATE_STATS + ("pct_change",)
 
 TOP_KEYS = ("sweep", "overrides", "parameters", "metrics")
 SWEEP_KEYS = ("name", "description", "base", "design", "samples", "replications", "seed", "steps",
@@ -74,14 +68,6 @@ SUMMARY_KEYS = ("name", "metric", "window", "stat", "base_window", "base_stat", 
 RESERVED = ("run_id", "sample", "replicate", "seed", "status", "step", "date", "elapsed_s",
             "error", "worker", "model_version", "finished")
 MAX_RUNS = 5_000_000
-
-
-def suggest(word: Any, options: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest option, or an empty string."""
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -202,88 +188,24 @@ def canonical_json(data: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # Parsing
 # --------------------------------------------------------------------------------------------
-class _Where:
-    """Error messages that name the file and the field."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def error(self, where: str, value: Any, allowed: str, hint: str = "") -> InputError:
-        return InputError(f"{self.path}: {where} = {value!r} is not allowed{hint}; expected {allowed}")
-
-    def unknown(self, key: str, table: str, allowed: Sequence[str]) -> InputError:
-        return InputError(f"{self.path}: unknown key {key!r} in {table}{suggest(key, allowed)}; "
-                          f"allowed: {', '.join(allowed)}")
-
-    def missing(self, key: str, table: str, what: str) -> InputError:
-        return InputError(f"{self.path}: missing key {key!r} in {table}; expected {what}")
-
-    def keys(self, table: dict, name: str, allowed: Sequence[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.unknown(key, name, allowed)
-
-    def integer(self, where: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
-        rng = []
-        if lo is not None:
-            rng.append(f">= {lo}")
-        if hi is not None:
-            rng.append(f"<= {hi}")
-        allowed = "an integer" + (" " + " and ".join(rng) if rng else "")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(where, value, allowed)
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise self.error(where, value, allowed)
-        return int(value)
-
-    def number(self, where: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.error(where, value, "a finite number")
-        return value
-
-    def date(self, where: str, value: Any, whole: Any = None) -> dt.date:
-        whole = value if whole is None else whole
-        if isinstance(value, dt.datetime):
-            raise self.error(where, whole, "a date without a time of day, e.g. 2024-06-30")
-        parsed = as_date(value)
-        if parsed is not None:
-            return parsed
-        raise self.error(where, whole, 'an ISO date such as "2024-06-30"')
-
-    def window(self, where: str, value: Any) -> tuple[dt.date, dt.date]:
-        allowed = 'a pair [start, end] of ISO dates, e.g. ["2023-04-01", "2023-12-31"]'
-        if not isinstance(value, list) or len(value) != 2:
-            raise self.error(where, value, allowed)
-        start, end = (self.date(where, v, value) for v in value)
-        if end < start:
-            raise self.error(where, value, "a start date on or before the end date")
-        return start, end
-
-    def choice(self, where: str, value: Any, options: Sequence[str]) -> str:
-        if not isinstance(value, str) or value not in options:
-            raise self.error(where, value, "one of " + ", ".join(repr(o) for o in options),
-                             suggest(value, options))
-        return value
-
-
 def _clean_name(metric: str) -> str:
     text = metric.replace(" / ", "_per_").replace("/", "_per_")
     return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")
 
 
-def _parse_param(w: _Where, name: str, table: Any, design: str) -> Param:
+def _parse_param(w: Fields, name: str, table: Any, design: str) -> Param:
     where = f"[parameters.{name}]"
     if not isinstance(table, dict):
         raise w.error(f"parameters.{name}", table,
                       "a table with 'values = [...]' or 'low', 'high' and 'dist'")
-    w.keys(table, where, PARAM_KEYS)
+    w.keys(table, PARAM_KEYS, where)
     if name in RESERVED:
-        raise InputError(f"{w.path}: [parameters.{name}]: the name {name!r} is reserved for a "
+        raise w.refuse(f"[parameters.{name}]: the name {name!r} is reserved for a "
                          f"results column ({', '.join(RESERVED)})")
     if "values" in table:
         extra = [k for k in ("low", "high", "dist", "num") if k in table]
         if extra:
-            raise InputError(f"{w.path}: {where}: give either 'values' or a range "
+            raise w.refuse(f"{where}: give either 'values' or a range "
                              f"('low', 'high', 'dist'), not both (found {', '.join(extra)})")
         values = table["values"]
         allowed = "a non-empty list of numbers, true/false or strings, without repeats"
@@ -300,7 +222,7 @@ def _parse_param(w: _Where, name: str, table: Any, design: str) -> Param:
         return Param(name=name, values=tuple(values))
     for key in ("low", "high"):
         if key not in table:
-            raise w.missing(key, where, "either 'values = [...]' or a range with 'low' and 'high' "
+            raise w.missing(key, table=where, expected="either 'values = [...]' or a range with 'low' and 'high' "
                                         "(and 'dist', default 'uniform')")
     low = w.number(f"{where} low", table["low"])
     high = w.number(f"{where} high", table["high"])
@@ -317,70 +239,48 @@ def _parse_param(w: _Where, name: str, table: Any, design: str) -> Param:
     num = None
     if "num" in table:
         if design != "grid":
-            raise InputError(f"{w.path}: {where}: 'num' is only for the grid design (design is "
+            raise w.refuse(f"{where}: 'num' is only for the grid design (design is "
                              f"{design!r}; its points come from 'samples')")
         num = w.integer(f"{where} num", table["num"], 1, 10_000)
     elif design == "grid":
-        raise w.missing("num", where, "the number of grid points of the range (design 'grid'), "
+        raise w.missing("num", table=where, expected="the number of grid points of the range (design 'grid'), "
                                       "or give explicit 'values'")
     return Param(name=name, low=low, high=high, dist=dist, num=num)
 
 
-def _parse_summary(w: _Where, i: int, table: Any) -> SummaryMetric:
+def _parse_summary(w: Fields, i: int, table: Any) -> SummaryMetric:
     where = f"[[metrics.summary]] #{i + 1}"
     if not isinstance(table, dict):
         raise w.error(where, table, "a table with metric, window and stat")
-    w.keys(table, where, SUMMARY_KEYS)
+    w.keys(table, SUMMARY_KEYS, where)
     for key in ("metric", "window", "stat"):
         if key not in table:
-            raise w.missing(key, where, "metric (a series or 'a / b'), window ([start, end]) and "
-                                        f"stat (one of {', '.join(STATS)})")
-    metric = table["metric"]
-    parts = tuple(p.strip() for p in metric.split("/")) if isinstance(metric, str) else ()
-    if not parts or len(parts) > 2 or not all(parts):
-        raise w.error(f"{where} metric", metric, "a series name or a ratio 'a / b' of two series")
-    metric = " / ".join(parts)
-    stat = w.choice(f"{where} stat", table["stat"], STATS)
-    window = w.window(f"{where} window", table["window"])
-    base_window = None
-    base_stat = window_stat = "mean"
-    if stat == "pct_change":
-        if "base_window" not in table:
-            raise w.missing("base_window", where, "[start, end] (stat 'pct_change' compares window "
-                                                  "with base_window)")
-        base_window = w.window(f"{where} base_window", table["base_window"])
-        base_stat = w.choice(f"{where} base_stat", table.get("base_stat", "mean"), NUMERIC_STATS)
-        window_stat = w.choice(f"{where} window_stat", table.get("window_stat", "mean"),
-                               NUMERIC_STATS)
-    else:
-        for key in ("base_window", "base_stat", "window_stat"):
-            if key in table:
-                raise InputError(f"{w.path}: {where}: {key!r} is only allowed with stat = "
-                                 f"'pct_change' (stat is {stat!r})")
-    name = table.get("name", f"{_clean_name(metric)}_{stat}")
+            raise w.missing(key, table=where, expected="metric (a series or 'a / b'), window ([start, "
+                            f"end]) and stat (one of {', '.join(STATS)})")
+    stat = parse_statistic(w, table, where)
+    name = table.get("name", f"{_clean_name(stat['metric'])}_{stat['stat']}")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
         raise w.error(f"{where} name", name, "a column name: letters, digits, '_' or '.', "
                                              "not starting with a digit")
     if name in RESERVED:
         raise w.error(f"{where} name", name, "a name that is not a results column "
                                              f"({', '.join(RESERVED)})")
-    return SummaryMetric(name=name, metric=metric, window=window, stat=stat,
-                         base_window=base_window, base_stat=base_stat, window_stat=window_stat)
+    return SummaryMetric(name=name, **stat)
 
 
 def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | None = None) -> SweepSpec:
     """Check the parsed TOML of a spec (a dict) and build a :class:`SweepSpec`."""
-    w = _Where(path)
+    w = Fields(path)
     if not isinstance(data, dict):
-        raise InputError(f"{path}: a sweep spec is a TOML table")
-    w.keys(data, "the spec (top level)", TOP_KEYS)
+        raise w.refuse(f"a sweep spec is a TOML table")
+    w.keys(data, TOP_KEYS, "the spec (top level)")
     sweep = data.get("sweep")
     if not isinstance(sweep, dict):
-        raise InputError(f"{path}: missing table [sweep] (with base, design, replications, seed)")
-    w.keys(sweep, "[sweep]", SWEEP_KEYS)
+        raise w.refuse(f"missing table [sweep] (with base, design, replications, seed)")
+    w.keys(sweep, SWEEP_KEYS, "[sweep]")
     for key in ("design", "seed"):
         if key not in sweep:
-            raise w.missing(key, "[sweep]", {"design": "one of " + ", ".join(DESIGNS),
+            raise w.missing(key, table="[sweep]", expected={"design": "one of " + ", ".join(DESIGNS),
                                              "seed": "the master seed, an integer >= 0"}[key])
     design = w.choice("[sweep] design", sweep["design"], DESIGNS)
     seed = w.integer("[sweep] seed", sweep["seed"], 0, 2**63 - 1)
@@ -409,14 +309,14 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
     samples = None
     if design == "grid":
         if "samples" in sweep:
-            raise InputError(f"{path}: [sweep] samples is not used by the grid design (it runs "
+            raise w.refuse(f"[sweep] samples is not used by the grid design (it runs "
                              "every combination of the parameters' values); remove it")
     else:
         if "samples" not in sweep:
             what = {"random": "the number of random points", "lhs": "the number of points",
                     "sobol": "the number of base samples N, a power of 2 (runs = N (D + 2))",
                     "morris": "the number of trajectories (runs = samples (D + 1))"}[design]
-            raise w.missing("samples", "[sweep]", what + f" for design {design!r}")
+            raise w.missing("samples", table="[sweep]", expected=what + f" for design {design!r}")
         samples = w.integer("[sweep] samples", sweep["samples"], 1, MAX_RUNS)
         if design == "sobol" and samples & (samples - 1):
             lo = 1 << (samples.bit_length() - 1)
@@ -428,12 +328,12 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
     if not isinstance(second_order, bool):
         raise w.error("[sweep] second_order", second_order, "true or false")
     if "second_order" in sweep and design != "sobol":
-        raise InputError(f"{path}: [sweep] second_order is only for the sobol design "
+        raise w.refuse(f"[sweep] second_order is only for the sobol design "
                          f"(design is {design!r})")
     levels = 4
     if "levels" in sweep:
         if design != "morris":
-            raise InputError(f"{path}: [sweep] levels is only for the morris design "
+            raise w.refuse(f"[sweep] levels is only for the morris design "
                              f"(design is {design!r})")
         levels = w.integer("[sweep] levels", sweep["levels"], 2, 100)
         if levels % 2:
@@ -458,22 +358,22 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
     if not isinstance(raw_params, dict):
         raise w.error("[parameters]", raw_params, "tables [parameters.NAME]")
     if not raw_params and design != "grid":
-        raise InputError(f"{path}: no [parameters.NAME] tables; design {design!r} needs at least "
+        raise w.refuse(f"no [parameters.NAME] tables; design {design!r} needs at least "
                          "one parameter to vary")
     params = [_parse_param(w, name, table, design) for name, table in raw_params.items()]
     for p in params:
         if p.name in overrides:
-            raise InputError(f"{path}: {p.name!r} is both in [overrides] and [parameters]; "
+            raise w.refuse(f"{p.name!r} is both in [overrides] and [parameters]; "
                              "a value is either fixed or varied")
     if design in SA_DESIGNS and len(params) < 2:
-        raise InputError(f"{path}: design {design!r} needs at least 2 parameters to compare "
+        raise w.refuse(f"design {design!r} needs at least 2 parameters to compare "
                          f"(found {len(params)})")
 
     metrics = data.get("metrics")
     if not isinstance(metrics, dict):
-        raise InputError(f"{path}: missing table [metrics]; say what to keep: series = [...] "
+        raise w.refuse(f"missing table [metrics]; say what to keep: series = [...] "
                          "and/or [[metrics.summary]] tables (metric, window, stat)")
-    w.keys(metrics, "[metrics]", METRIC_KEYS)
+    w.keys(metrics, METRIC_KEYS, "[metrics]")
     series = metrics.get("series", [])
     if series != "all":
         if not isinstance(series, list) or not all(isinstance(s, str) and s for s in series):
@@ -489,16 +389,16 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
     names = [m.name for m in summary]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise InputError(f"{path}: [[metrics.summary]] name {dupes[0]!r} is used twice; give "
+        raise w.refuse(f"[[metrics.summary]] name {dupes[0]!r} is used twice; give "
                          "each summary metric its own name = \"...\"")
     clash = sorted(set(names) & {p.name for p in params})
     if clash:
-        raise InputError(f"{path}: {clash[0]!r} names both a parameter and a summary metric")
+        raise w.refuse(f"{clash[0]!r} names both a parameter and a summary metric")
     if not summary and not series:
-        raise InputError(f"{path}: [metrics] keeps nothing; give series = [...] and/or "
+        raise w.refuse(f"[metrics] keeps nothing; give series = [...] and/or "
                          "[[metrics.summary]] tables")
     if design in SA_DESIGNS and not summary:
-        raise InputError(f"{path}: design {design!r} needs at least one [[metrics.summary]] "
+        raise w.refuse(f"design {design!r} needs at least one [[metrics.summary]] "
                          "table: sensitivity indices are computed for summary metrics")
     spec = SweepSpec(path=path, name=name.strip(), base=base, design=design,
                      replications=replications, seed=seed, params=params,
@@ -506,24 +406,15 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
                      steps=steps, end_date=end_date, second_order=second_order, levels=levels,
                      description=description)
     if spec.n_runs > MAX_RUNS:
-        raise InputError(f"{path}: the design has {spec.n_runs:,} runs; at most {MAX_RUNS:,} are "
+        raise w.refuse(f"the design has {spec.n_runs:,} runs; at most {MAX_RUNS:,} are "
                          "allowed in one sweep (split it)")
     return spec
 
 
 def read_spec(path: str | Path) -> SweepSpec:
     """Read and check a spec file (without the model checks)."""
-    p = Path(path)
-    if not p.is_file():
-        where = "is a directory" if p.is_dir() else "does not exist"
-        raise InputError(f"sweep spec {str(path)!r} {where}; expected a TOML file")
-    try:
-        data = tomllib.loads(p.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text ({err})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: malformed TOML: {err}") from None
-    return parse_spec(data, path=str(path), base_dir=p.parent)
+    data = parse_toml(read_text(path, "sweep spec", "a TOML file"), path)
+    return parse_spec(data, path=str(path), base_dir=Path(path).parent)
 
 
 def spec_from_json(data: dict[str, Any], path: str = "manifest.json") -> SweepSpec:

@@ -25,18 +25,17 @@ code imports it too.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
+import functools
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from model.errors import InputError
-from model.timeline import as_date
+from model.schema import Fields, Window, parse_toml, read_text, suggest
 
 #: statistics of one window; date_of_* return a datetime.date, the others a float
 NUMERIC_STATS = ("max", "min", "mean", "median", "sum", "first", "last")
@@ -51,17 +50,11 @@ PCT_FIELDS = ("base_window", "base_stat", "window_stat")
 TOP_LEVEL_KEYS = ("target", "title", "description")
 
 DateLike = dt.date | str | pd.Timestamp | np.datetime64
-Window = tuple[dt.date, dt.date]
 
 
 # --------------------------------------------------------------------------------------------
 # Computing a statistic of a series
 # --------------------------------------------------------------------------------------------
-def _suggest(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def split_metric(metric: str) -> tuple[str, ...]:
     """``"a / b"`` -> ``("a", "b")``; ``"a"`` -> ``("a",)``. Does not check the names."""
     parts = tuple(p.strip() for p in str(metric).split("/"))
@@ -86,7 +79,7 @@ def metric_series(df: pd.DataFrame, metric: str) -> pd.Series:
     columns = [c for c in df.columns if c != "date"]
     for name in parts:
         if name not in df.columns or name == "date":
-            raise InputError(f"metric {metric!r}: unknown series {name!r}{_suggest(name, columns)}; "
+            raise InputError(f"metric {metric!r}: unknown series {name!r}{suggest(name, columns)}; "
                              f"available: {', '.join(columns)}")
     values = df[parts[0]].to_numpy(dtype=float)
     if len(parts) == 2:
@@ -138,7 +131,7 @@ def _one_stat(part: pd.Series, stat: str) -> float | dt.date | None:
         return valid.idxmax().date()
     if stat == "date_of_min":
         return valid.idxmin().date()
-    raise InputError(f"stat {stat!r} is not allowed{_suggest(stat, STATS)}; allowed: {', '.join(STATS)}")
+    raise InputError(f"stat {stat!r} is not allowed{suggest(stat, STATS)}; allowed: {', '.join(STATS)}")
 
 
 def compute_stat(
@@ -165,7 +158,7 @@ def compute_stat(
     (None for date_of_*). A window holding no row at all raises InputError.
     """
     if stat not in STATS:
-        raise InputError(f"stat {stat!r} is not allowed{_suggest(stat, STATS)}; "
+        raise InputError(f"stat {stat!r} is not allowed{suggest(stat, STATS)}; "
                          f"allowed: {', '.join(STATS)}")
     series = metric_series(df, metric)
     if stat != "pct_change":
@@ -174,7 +167,7 @@ def compute_stat(
         raise InputError("stat 'pct_change' needs a base_window")
     for name, s in (("window_stat", window_stat), ("base_stat", base_stat)):
         if s not in NUMERIC_STATS:
-            raise InputError(f"{name} {s!r} is not allowed{_suggest(s, NUMERIC_STATS)}; "
+            raise InputError(f"{name} {s!r} is not allowed{suggest(s, NUMERIC_STATS)}; "
                              f"allowed: {', '.join(NUMERIC_STATS)}")
     now = _one_stat(_window_values(series, window), window_stat)
     base = _one_stat(_window_values(series, base_window), base_stat)
@@ -256,46 +249,6 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-class _Checker:
-    """Field checks for one target, with error messages naming file, id, field and value."""
-
-    def __init__(self, path: str, tid: str):
-        self.path = path
-        self.tid = tid
-
-    def error(self, field_name: str, value: Any, allowed: str, hint: str = "") -> InputError:
-        return InputError(f"{self.path}: target {self.tid!r}: {field_name} = {value!r} is not "
-                          f"allowed{hint}; expected {allowed}")
-
-    def date(self, field_name: str, value: Any, whole: Any) -> dt.date:
-        if isinstance(value, dt.datetime):
-            raise self.error(field_name, whole, "dates without a time of day, e.g. 2023-04-01")
-        parsed = as_date(value)
-        if parsed is not None:
-            return parsed
-        raise self.error(field_name, whole, "ISO dates such as \"2023-04-01\" or 2023-04-01")
-
-    def window(self, field_name: str, value: Any) -> Window:
-        allowed = "a pair [start, end] of ISO dates, e.g. [\"2023-04-01\", \"2023-12-31\"]"
-        if not isinstance(value, list) or len(value) != 2:
-            raise self.error(field_name, value, allowed)
-        start, end = (self.date(field_name, v, value) for v in value)
-        if end < start:
-            raise self.error(field_name, value, "a start date on or before the end date")
-        return start, end
-
-    def number(self, field_name: str, value: Any, whole: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.error(field_name, whole, "a finite number (or [low, high] for op 'between')")
-        return float(value)
-
-    def choice(self, field_name: str, value: Any, options: Sequence[str]) -> str:
-        if not isinstance(value, str) or value not in options:
-            hint = _suggest(value, options) if isinstance(value, str) else ""
-            raise self.error(field_name, value, "one of " + ", ".join(repr(o) for o in options), hint)
-        return value
-
-
 def _horizon_from_model(scenario: str) -> Window:
     from model import load_scenario
 
@@ -307,6 +260,58 @@ def _series_from_model() -> Sequence[str]:
     from model import SERIES
 
     return SERIES
+
+
+def parse_statistic(f: Fields, table: dict[str, Any], where: str = "",
+                    series: Sequence[str] | None = None) -> dict[str, Any]:
+    """The metric, window, stat and pct_change fields of a target or a sweep's summary metric,
+    checked: ``{metric, window, stat, base_window, base_stat, window_stat}``. ``where`` prefixes
+    the field names in messages; ``series`` (if given) are the allowed series names."""
+    def name(key: str) -> str:
+        return f"{where} {key}" if where else key
+
+    metric = table["metric"]
+    parts = split_metric(metric) if isinstance(metric, str) else ()
+    if not parts or len(parts) > 2 or not all(parts):
+        raise f.error(name("metric"), metric, "a series name or a ratio 'a / b' of two series")
+    for part in parts if series is not None else ():
+        if part not in series:
+            raise f.refuse(f"metric = {metric!r}: unknown series {part!r}{suggest(part, series)}; "
+                           f"allowed: {', '.join(series)} (or 'a / b')")
+    stat = f.choice(name("stat"), table["stat"], STATS)
+    out = {"metric": " / ".join(parts), "stat": stat, "window": f.window(name("window"), table["window"]),
+           "base_window": None, "base_stat": "mean", "window_stat": "mean"}
+    if stat == "pct_change":
+        if "base_window" not in table:
+            raise f.missing("base_window", "[start, end] (stat 'pct_change' compares window with "
+                                           "base_window)", where)
+        out["base_window"] = f.window(name("base_window"), table["base_window"])
+        for key in ("base_stat", "window_stat"):
+            out[key] = f.choice(name(key), table.get(key, "mean"), NUMERIC_STATS)
+    else:
+        for key in PCT_FIELDS:
+            if key in table:
+                raise f.refuse(f"{where + ': ' if where else ''}{key!r} is only allowed with "
+                               f"stat = 'pct_change' (stat is {stat!r})")
+    return out
+
+
+def _target_value(c: Fields, stat: str, op: str, raw: Any) -> Any:
+    """A target's value: a number or a date, or a [low, high] pair of them for op 'between'."""
+    one = c.date if stat in DATE_STATS else functools.partial(
+        c.number, allowed="a finite number (or [low, high] for op 'between')")
+    kind = "ISO dates" if stat in DATE_STATS else "numbers"
+    if op != "between":
+        if isinstance(raw, list):
+            raise c.error("value", raw, f"one {'date' if stat in DATE_STATS else 'number'} for "
+                                        f"op {op!r}")
+        return one("value", raw, raw)
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise c.error("value", raw, f"a pair [low, high] of {kind} for op 'between'")
+    value = tuple(one("value", v, raw) for v in raw)
+    if value[0] > value[1]:
+        raise c.error("value", raw, "[low, high] with low <= high")
+    return value
 
 
 def parse_targets(
@@ -322,20 +327,18 @@ def parse_targets(
     returning ``(run.start, run.end)`` defaults to ``model.load_scenario``. Both can be given to
     check a file without the model.
     """
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: malformed TOML: {err}") from None
+    raw = parse_toml(text, path)
+    top = Fields(path)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            raise InputError(f"{path}: unknown top-level key {key!r}{_suggest(key, TOP_LEVEL_KEYS)}; "
+            raise top.refuse(f"unknown top-level key {key!r}{suggest(key, TOP_LEVEL_KEYS)}; "
                              f"allowed: {', '.join(TOP_LEVEL_KEYS)} (targets go in [[target]] tables)")
     for key in ("title", "description"):
         if key in raw and not isinstance(raw[key], str):
-            raise InputError(f"{path}: {key} = {raw[key]!r} is not allowed; expected a string")
+            raise top.error(key, raw[key], "a string")
     tables = raw.get("target")
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-        raise InputError(f"{path}: no targets; expected one or more [[target]] tables")
+        raise top.refuse("no targets; expected one or more [[target]] tables")
     names = list(series if series is not None else _series_from_model())
     series_names = [s for s in names if s != "date"]
     horizon = horizon or _horizon_from_model
@@ -343,100 +346,39 @@ def parse_targets(
     targets: list[Target] = []
     seen: set[str] = set()
     for i, t in enumerate(tables):
-        tid = t.get("id")
-        if not isinstance(tid, str) or not tid.strip():
-            raise InputError(f"{path}: target #{i + 1}: id = {tid!r} is not allowed; "
-                             "expected a non-empty string")
+        tid = Fields(path, f"target #{i + 1}").text("id", t.get("id"))
         if tid in seen:
-            raise InputError(f"{path}: target {tid!r}: id is used twice; ids must be unique")
+            raise Fields(path, f"target {tid!r}").refuse("id is used twice; ids must be unique")
         seen.add(tid)
-        c = _Checker(path, tid)
-        for key in t:
-            if key not in FIELDS:
-                raise InputError(f"{path}: target {tid!r}: unknown field {key!r}"
-                                 f"{_suggest(key, FIELDS)}; allowed fields: {', '.join(FIELDS)}")
+        c = Fields(path, f"target {tid!r}", noun="field")
+        c.keys(t, FIELDS)
         for key in REQUIRED_FIELDS:
             if key not in t:
-                raise InputError(f"{path}: target {tid!r}: missing field {key!r} "
-                                 f"(required: {', '.join(REQUIRED_FIELDS)})")
-        # metric
-        metric = t["metric"]
-        if not isinstance(metric, str):
-            raise c.error("metric", metric, "a series name or a ratio 'a / b'")
-        parts = split_metric(metric)
-        if len(parts) > 2 or not all(parts):
-            raise c.error("metric", metric, "a series name or a ratio 'a / b' of two series")
-        for name in parts:
-            if name not in series_names:
-                raise InputError(f"{path}: target {tid!r}: metric = {metric!r}: unknown series "
-                                 f"{name!r}{_suggest(name, series_names)}; allowed: "
-                                 f"{', '.join(series_names)} (or 'a / b')")
-        metric = " / ".join(parts)
-        stat = c.choice("stat", t["stat"], STATS)
+                raise c.missing(key, "every one of " + ", ".join(REQUIRED_FIELDS))
+        stat = parse_statistic(c, t, series=series_names)
         op = c.choice("op", t["op"], OPS)
-        source = t["source"]
-        if not isinstance(source, str) or not source.strip():
-            raise c.error("source", source, "a non-empty string naming where the number comes from")
-        scenario = t.get("scenario", "baseline")
-        if not isinstance(scenario, str) or not scenario.strip():
-            raise c.error("scenario", scenario, "a scenario name or a path to a scenario file")
-        window = c.window("window", t["window"])
-        # pct_change keys
-        base_window = None
-        base_stat = window_stat = "mean"
-        if stat == "pct_change":
-            if "base_window" not in t:
-                raise InputError(f"{path}: target {tid!r}: missing field 'base_window' "
-                                 "(stat 'pct_change' compares window with base_window)")
-            base_window = c.window("base_window", t["base_window"])
-            base_stat = c.choice("base_stat", t.get("base_stat", "mean"), NUMERIC_STATS)
-            window_stat = c.choice("window_stat", t.get("window_stat", "mean"), NUMERIC_STATS)
-        else:
-            for key in PCT_FIELDS:
-                if key in t:
-                    raise InputError(f"{path}: target {tid!r}: field {key!r} is only allowed "
-                                     f"with stat = 'pct_change' (stat is {stat!r})")
-        # value
-        raw_value = t["value"]
-        if stat in DATE_STATS:
-            if op == "between":
-                if not isinstance(raw_value, list) or len(raw_value) != 2:
-                    raise c.error("value", raw_value, "a pair [earliest, latest] of ISO dates "
-                                  "for op 'between'")
-                value = tuple(c.date("value", v, raw_value) for v in raw_value)
-            else:
-                value = c.date("value", raw_value, raw_value)
-        else:
-            if op == "between":
-                if not isinstance(raw_value, list) or len(raw_value) != 2:
-                    raise c.error("value", raw_value, "a pair [low, high] of numbers for op 'between'")
-                value = tuple(c.number("value", v, raw_value) for v in raw_value)
-            else:
-                if isinstance(raw_value, list):
-                    raise c.error("value", raw_value, f"one number for op {op!r}")
-                value = c.number("value", raw_value, raw_value)
-        if op == "between" and value[0] > value[1]:
-            raise c.error("value", raw_value, "[low, high] with low <= high")
-        # horizon
+        source = c.text("source", t["source"], "a non-empty string naming where the number "
+                                               "comes from")
+        scenario = c.text("scenario", t.get("scenario", "baseline"),
+                          "a scenario name or a path to a scenario file")
+        value = _target_value(c, stat["stat"], op, t["value"])
         if scenario not in horizons:
             try:
                 horizons[scenario] = horizon(scenario)
             except InputError as err:
-                raise InputError(f"{path}: target {tid!r}: scenario = {scenario!r}: {err}") from None
+                raise c.refuse(f"scenario = {scenario!r}: {err}") from None
         start, end = horizons[scenario]
-        for key, w in (("window", window), ("base_window", base_window)):
+        for key in ("window", "base_window"):
+            w = stat[key]
             if w is not None and (w[0] < start or w[1] > end):
-                raise InputError(f"{path}: target {tid!r}: {key} = [{w[0]}, {w[1]}] is not allowed; "
-                                 f"it must lie within the run horizon of scenario {scenario!r}, "
-                                 f"{start} to {end}")
-        if stat in DATE_STATS:
+                raise c.refuse(f"{key} = [{w[0]}, {w[1]}] is not allowed; it must lie within the "
+                               f"run horizon of scenario {scenario!r}, {start} to {end}")
+        if stat["stat"] in DATE_STATS:
             dates = value if op == "between" else (value,)
             if any(d < start or d > end for d in dates):
-                raise InputError(f"{path}: target {tid!r}: value = {raw_value!r} is not allowed; "
-                                 f"dates must lie within the run horizon {start} to {end}")
-        targets.append(Target(id=tid, metric=metric, window=window, stat=stat, op=op, value=value,
-                              source=source.strip(), scenario=scenario, base_window=base_window,
-                              base_stat=base_stat, window_stat=window_stat))
+                raise c.error("value", t["value"], f"dates within the run horizon {start} to {end}")
+        targets.append(Target(id=tid, op=op, value=value, source=source.strip(),
+                              scenario=scenario, **stat))
     return targets
 
 
@@ -447,15 +389,7 @@ def load_targets(
     horizon: Callable[[str], Window] | None = None,
 ) -> list[Target]:
     """Read and validate a targets file (see :func:`parse_targets`). Raises InputError."""
-    p = Path(path)
-    if not p.is_file():
-        where = "is a directory" if p.is_dir() else "does not exist"
-        raise InputError(f"targets file {str(path)!r} {where}; expected a TOML file of "
-                         "[[target]] tables")
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text ({err})") from None
+    text = read_text(path, "targets file", "a TOML file of [[target]] tables")
     return parse_targets(text, path=str(path), series=series, horizon=horizon)
 
 

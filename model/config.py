@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from model.errors import InputError
+from model.schema import Fields, parse_toml, read_text, suggest
 from model.timeline import as_date
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -278,11 +278,6 @@ for _section, _fields in SCHEMA.items():
 # --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _where(source: str | None) -> str:
     return f"{source}: " if source else ""
 
@@ -291,8 +286,10 @@ _to_date = as_date
 
 
 def _check_scalar(f: F, value: Any, key: str, source: str | None) -> Any:
+    fields = Fields(source)
+
     def bad() -> InputError:
-        return InputError(f"{_where(source)}{key} = {value!r} is not allowed; expected {f.allowed()}")
+        return fields.error(key, value, f.allowed())
 
     if f.kind == "date":
         d = _to_date(value)
@@ -306,10 +303,7 @@ def _check_scalar(f: F, value: Any, key: str, source: str | None) -> Any:
     if f.kind == "str":
         if not isinstance(value, str):
             raise bad()
-        if f.choices and value not in f.choices:
-            raise InputError(f"{_where(source)}{key} = {value!r} is not allowed; expected "
-                             f"{f.allowed()}{_suggest(value, f.choices)}")
-        return value
+        return fields.choice(key, value, f.choices) if f.choices else value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad()
     if f.kind == "int":
@@ -366,7 +360,7 @@ def _check_table(t: Table, value: Any, key: str, source: str | None) -> tuple:
         clean = {}
         for k, v in row.items():
             if k not in t.fields:
-                raise InputError(f"{_where(source)}{label}: unknown key {k!r}{_suggest(k, t.fields)}; "
+                raise InputError(f"{_where(source)}{label}: unknown key {k!r}{suggest(k, t.fields)}; "
                                  f"allowed keys: {', '.join(t.fields)}")
             clean[k] = _check_any(t.fields[k], v, f"{label}.{k}", source)
         for k, spec in t.fields.items():
@@ -490,11 +484,7 @@ def list_scenarios() -> list[str]:
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"scenario file {label!r} does not exist")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: malformed TOML: {err}") from None
+    return parse_toml(read_text(path, "scenario file"), path)
 
 
 def _resolve_path(scenario: str | Path) -> tuple[str, Path]:
@@ -506,7 +496,7 @@ def _resolve_path(scenario: str | Path) -> tuple[str, Path]:
         return path.stem, path
     path = SCENARIO_DIR / f"{text}.toml"
     if not path.is_file():
-        raise InputError(f"unknown scenario {text!r}{_suggest(text, list_scenarios())}; "
+        raise InputError(f"unknown scenario {text!r}{suggest(text, list_scenarios())}; "
                          f"available: {', '.join(list_scenarios())} (or a path to a .toml file)")
     return text, path
 
@@ -537,14 +527,14 @@ def _raw_scenario(scenario: str | Path, seen: tuple[str, ...] = ()) -> tuple[str
 def _check_sections(raw: dict, source: str) -> None:
     for section, values in raw.items():
         if section not in SCHEMA:
-            raise InputError(f"{source}: unknown section [{section}]{_suggest(section, SCHEMA)}; "
+            raise InputError(f"{source}: unknown section [{section}]{suggest(section, SCHEMA)}; "
                              f"allowed: {', '.join(SCHEMA)}")
         if not isinstance(values, dict):
             raise InputError(f"{source}: [{section}] must be a table")
         for leaf in values:
             if leaf not in SCHEMA[section]:
                 raise InputError(f"{source}: unknown key {section}.{leaf}"
-                                 f"{_suggest(leaf, SCHEMA[section])}; allowed in [{section}]: "
+                                 f"{suggest(leaf, SCHEMA[section])}; allowed in [{section}]: "
                                  f"{', '.join(SCHEMA[section])}")
 
 
@@ -559,10 +549,10 @@ def resolve_key(key: str) -> str:
         return LEAVES[k]
     if "." in k and k.split(".", 1)[0] in SCHEMA:
         section, leaf = k.split(".", 1)
-        raise InputError(f"unknown parameter {key!r}{_suggest(leaf, SCHEMA[section])}; "
+        raise InputError(f"unknown parameter {key!r}{suggest(leaf, SCHEMA[section])}; "
                          f"allowed in [{section}]: {', '.join(SCHEMA[section])}")
     options = list(LEAVES) + list(LEAVES.values())
-    raise InputError(f"unknown parameter {key!r}{_suggest(k, options)}; "
+    raise InputError(f"unknown parameter {key!r}{suggest(k, options)}; "
                      "use a key of the scenario file, e.g. seizure_odds_multiplier or grey.fake_share")
 
 
@@ -630,7 +620,7 @@ def _check_consistency(cfg: Config) -> None:
     for cr in cfg.population.creators:
         if cr.cloud not in clouds and cr.cloud != "own":
             raise InputError(f"population.creators[{cr.name!r}].cloud = {cr.cloud!r} is not allowed; "
-                             f"expected 'own' or a cloud name{_suggest(cr.cloud, clouds)}")
+                             f"expected 'own' or a cloud name{suggest(cr.cloud, clouds)}")
     for rule in cfg.policy.rules:
         if rule.effective < rule.announce:
             raise InputError(f"policy.rules[{rule.name!r}].effective = {rule.effective} is before "
@@ -638,7 +628,7 @@ def _check_consistency(cfg: Config) -> None:
         for reg in rule.regions:
             if reg not in REGIONS:
                 raise InputError(f"policy.rules[{rule.name!r}].regions has {reg!r}; allowed: "
-                                 f"{', '.join(REGIONS)}{_suggest(reg, REGIONS)}")
+                                 f"{', '.join(REGIONS)}{suggest(reg, REGIONS)}")
     problems = combination_problems(cfg)
     if problems:
         raise InputError("; ".join(problems))
