@@ -60,10 +60,6 @@ class Param:
     dist: str = "uniform"
     num: int | None = None
 
-    @property
-    def is_range(self) -> bool:
-        return self.values is None
-
     def from_unit(self, u: float) -> Any:
         """The value at unit coordinate ``u`` in [0, 1]."""
         u = min(max(float(u), 0.0), 1.0)

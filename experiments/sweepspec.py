@@ -272,11 +272,11 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
     """Check the parsed TOML of a spec (a dict) and build a :class:`SweepSpec`."""
     w = Fields(path)
     if not isinstance(data, dict):
-        raise w.refuse(f"a sweep spec is a TOML table")
+        raise w.refuse("a sweep spec is a TOML table")
     w.keys(data, TOP_KEYS, "the spec (top level)")
     sweep = data.get("sweep")
     if not isinstance(sweep, dict):
-        raise w.refuse(f"missing table [sweep] (with base, design, replications, seed)")
+        raise w.refuse("missing table [sweep] (with base, design, replications, seed)")
     w.keys(sweep, SWEEP_KEYS, "[sweep]")
     for key in ("design", "seed"):
         if key not in sweep:
@@ -309,7 +309,7 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
     samples = None
     if design == "grid":
         if "samples" in sweep:
-            raise w.refuse(f"[sweep] samples is not used by the grid design (it runs "
+            raise w.refuse("[sweep] samples is not used by the grid design (it runs "
                              "every combination of the parameters' values); remove it")
     else:
         if "samples" not in sweep:
@@ -371,7 +371,7 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
 
     metrics = data.get("metrics")
     if not isinstance(metrics, dict):
-        raise w.refuse(f"missing table [metrics]; say what to keep: series = [...] "
+        raise w.refuse("missing table [metrics]; say what to keep: series = [...] "
                          "and/or [[metrics.summary]] tables (metric, window, stat)")
     w.keys(metrics, METRIC_KEYS, "[metrics]")
     series = metrics.get("series", [])
@@ -395,7 +395,7 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
     if clash:
         raise w.refuse(f"{clash[0]!r} names both a parameter and a summary metric")
     if not summary and not series:
-        raise w.refuse(f"[metrics] keeps nothing; give series = [...] and/or "
+        raise w.refuse("[metrics] keeps nothing; give series = [...] and/or "
                          "[[metrics.summary]] tables")
     if design in SA_DESIGNS and not summary:
         raise w.refuse(f"design {design!r} needs at least one [[metrics.summary]] "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -315,13 +315,3 @@ def headline(df: pd.DataFrame) -> str:
         if _finite(v):
             parts.append(f"{label} {fmt(v)}")
     return " · ".join(parts)
-
-
-def iter_findings(df: pd.DataFrame, events: Iterable | None = None) -> list[Finding]:
-    """All findings with weights (for tests and debugging)."""
-    out = list(_events(df, events))
-    for rule in RULES:
-        f = rule(df, events)
-        if f is not None:
-            out.append(f)
-    return out
