@@ -5,11 +5,31 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from model.finance import card_holding_value
+from model.mechanisms.vocabulary import LARGE
+
+QUEUE_WORTH_SKIPPING_WEEKS = 4   # buyers pay to skip the vendor's queue only when it is longer
+
 
 class Firm(mesa.Agent):
-    """A firm with books. Cash and cards live in the model's ledgers, so they always balance."""
+    """A firm with books. Cash and cards live in the model's ledgers, so they always balance.
+
+    Class attributes say what a kind is (the model reads them instead of checking classes):
+    ``favoured`` and ``own_chips`` for the vendor's allocation, ``builds_datacentres`` (pays for
+    racks and power on delivery), ``fee`` (a reseller's share of what it sells), ``mode`` (what
+    the agent frame shows; model builders change theirs)."""
 
     kind = "firm"
+    mode = "firm"
+    favoured = False
+    own_chips = False
+    builds_datacentres = False
+    fee = 0.0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "mode" not in cls.__dict__:
+            cls.mode = cls.kind
 
     def __init__(self, model, name: str, region: str):
         super().__init__(model)
@@ -82,6 +102,40 @@ class Firm(mesa.Agent):
             self.cohorts = [c for c in self.cohorts if c[1] > 1e-9 or c[2] > 1e-9]
             self._tiny = False
         return eq_removed
+
+    def credit_limit(self) -> float:
+        """Cards serve as collateral (DOMAIN §1): an owner may borrow up to `credit_ltv` of its
+        fleet's value at list price (what lenders lent against; no margin calls are modelled)."""
+        cfg = self.model.cfg
+        return cfg.cloud.credit_ltv * self.fleet_eq * cfg.vendor.list_price
+
+    def holding_value(self) -> float:
+        """What a card is worth to keep: its expected rents on large clusters over the rest of its
+        life, net of running costs (an owner sells to anyone who pays more)."""
+        m = self.model
+        c = m.cfg.cloud
+        return card_holding_value(m.new_cards.price + c.infra_capex_per_gpu, c.opex_per_gpu_hour,
+                                  c.target_utilization, m.cfg.supply.card_life_years, c.hyperscaler_hurdle,
+                                  c.hyperscaler_halflife_weeks, m.hours.expected_price(LARGE))
+
+    def bid_to_skip_queue(self, market, price: float) -> None:
+        """An owner still waiting for the vendor bids for a slice of its backlog used, when the
+        queue is long (over a month) and it can pay `price`, what skipping the queue is worth."""
+        m = self.model
+        backlog = m.new_cards.backlog_of(self.account)
+        if backlog > 0 and m.new_cards.lead_time_weeks > QUEUE_WORTH_SKIPPING_WEEKS and self.cash > price:
+            market.bid(self, min(backlog * 0.05, self.cash / price), price)
+
+    def on_purchase(self, cards: float, price: float) -> None:
+        """Cards bought at `price` are about to arrive (brokers track their cost basis)."""
+
+    def on_delivery(self, eq: float) -> None:
+        """Cards (H100-eq) arrived and are in the fleet (clouds build them into clusters)."""
+
+    def retire_aged(self, life_weeks: int) -> None:
+        """Retire the cohorts that reached the end of their useful life."""
+        if self.cohorts and self.model.steps - self.cohorts[0][0] >= life_weeks:
+            self.retire(life_weeks)
 
     def retire(self, life_weeks: int) -> float:
         """Retire cohorts older than their useful life; returns H100-eq retired."""

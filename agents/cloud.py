@@ -15,12 +15,30 @@ from collections import deque
 import numpy as np
 
 from agents.base import Firm
-from model.contracts import LARGE, SMALL
+from agents.registry import AgentKind, each, in_turn, register
 from model.finance import cost_price, new_card_irr
+from model.mechanisms.vocabulary import H100, HOURS_PER_WEEK, LARGE, ONE_YEAR_WEEKS, WEEKS_PER_YEAR
+
+SELL_SHARE = 0.02             # share of a fleet offered weekly at its holding value (assumption)
+IDLE_SELL_SHARE = 0.1         # and of its idle part (assumption)
+COMMITMENT_HORIZON = 520      # weeks ahead a cloud counts reservations already sold
+LARGE_BUILD_HORIZON = 26      # weeks ahead of large reservations a cloud builds large clusters
 
 
 class Cloud(Firm):
     kind = "cloud"
+    builds_datacentres = True
+
+    @classmethod
+    def populate(cls, model) -> list["Cloud"]:
+        """The scenario's clouds, each funded in proportion to its size."""
+        cfg = model.cfg
+        clouds = [cls(model, spec) for spec in cfg.population.clouds]
+        for i, c in enumerate(clouds):
+            c.cloud_index = i
+            per_size = cfg.cloud.private_capital_busd if c.private else cfg.cloud.hyperscaler_capital_busd
+            model.fund(c, c.size * per_size * 1e9)
+        return clouds
 
     def __init__(self, model, spec):
         super().__init__(model, spec.name, spec.region)
@@ -49,7 +67,7 @@ class Cloud(Firm):
     # -- capacity -------------------------------------------------------------------------------
     def legacy(self) -> float:
         """The A100-era fleet, ageing out linearly."""
-        years = self.model.steps / 52.0
+        years = self.model.steps / WEEKS_PER_YEAR
         return self.legacy0 * max(0.0, 1.0 - years / self.model.cfg.supply.legacy_retire_years)
 
     def capacity(self) -> np.ndarray:
@@ -70,13 +88,28 @@ class Cloud(Firm):
         """Build new cards into large clusters as far as large reservations need, else by share."""
         m = self.model
         cap = self.capacity()
-        gap = m.reservations.committed(m.steps, len(m.clouds), LARGE, horizon=26)[self.cloud_index] - cap[LARGE]
+        gap = m.reservations.committed(LARGE, horizon=LARGE_BUILD_HORIZON)[self.cloud_index] - cap[LARGE]
         to_large = float(min(max(max(m.cfg.cloud.large_tier_share * eq, gap), 0.0), eq))
         self.large_eq += to_large
 
+    def reservation_start(self, tier: int, gpus: float) -> int:
+        """When a block just sold can start: now if the cloud has room within its reserved share,
+        else when the vendor can deliver the cards it orders for the shortfall."""
+        m = self.model
+        c = m.cfg.cloud
+        cap = self.capacity()[tier]
+        committed = m.reservations.committed(tier, horizon=COMMITMENT_HORIZON)
+        free = c.max_reserved_share * cap - committed[self.cloud_index]
+        start = m.steps
+        if free < gpus:
+            shortfall = gpus - max(free, 0.0)
+            start = m.steps + int(np.ceil(m.new_cards.lead_time_weeks))
+            m.new_cards.order(self, H100, shortfall / c.max_reserved_share, nextgen_ok=True)
+        return start
+
     def reserved_rate(self, weeks: int) -> float:
         c = self.model.cfg.cloud
-        return self.list_price * (c.reserved_discount_1y if weeks <= 52 else c.reserved_discount_3y)
+        return self.list_price * (c.reserved_discount_1y if weeks <= ONE_YEAR_WEEKS else c.reserved_discount_3y)
 
     def spot_floor(self) -> float:
         """Private clouds hand unsold hours to resellers, asking at least this; hyperscalers do not."""
@@ -84,15 +117,6 @@ class Cloud(Firm):
             return float("nan")
         c = self.model.cfg.cloud
         return max(c.opex_per_gpu_hour, c.spot_floor_share * self.list_price)
-
-    def vendor_weight(self) -> float:
-        v = self.model.cfg.vendor
-        w = 1.0
-        if self.favoured:
-            w *= v.favoured_weight
-        if self.own_chips:
-            w *= v.own_chip_weight
-        return w
 
     # -- decisions ------------------------------------------------------------------------------
     def step(self) -> None:
@@ -116,7 +140,7 @@ class Cloud(Firm):
     def expected_irr(self) -> float:
         m = self.model
         c = m.cfg.cloud
-        capex = m.card_price_new + c.infra_capex_per_gpu
+        capex = m.new_cards.price + c.infra_capex_per_gpu
         life = m.cfg.supply.card_life_years
         util = float(min(max(self.util, 0.2), 1.0))
         p_lr = cost_price(capex, c.opex_per_gpu_hour, c.target_utilization, life, self.hurdle)
@@ -137,22 +161,56 @@ class Cloud(Firm):
         # then, extrapolating the last half-year's growth (capped, at most half a year ahead).
         if len(self.demand_hist) == self.demand_hist.maxlen and self.demand_hist[0] > 0:
             trend = float(min(max(demand / self.demand_hist[0], 0.5), 3.0))
-            demand *= trend ** (min(m.lead_time_weeks, 26.0) / 26.0)
+            demand *= trend ** (min(m.new_cards.lead_time_weeks, 26.0) / 26.0)
         target = demand / c.target_utilization * (1.0 + growth)
-        backlog = m.orders.backlog_of(self.account)
+        backlog = m.new_cards.backlog_of(self.account)
         qty = target - cap - backlog
-        price = m.card_price_new + c.infra_capex_per_gpu
-        room = (self.cash + m.credit_limit(self) - backlog * m.card_price_new) / price
+        price = m.new_cards.price + c.infra_capex_per_gpu
+        room = (self.cash + self.credit_limit() - backlog * m.new_cards.price) / price
         qty = min(qty, room)
         if qty > 1:
-            m.place_order(self, "H100 SXM5", qty, nextgen_ok=True)
+            m.new_cards.order(self, H100, qty, nextgen_ok=True)
+
+    # -- the used-card market ------------------------------------------------------------------
+    def bid_used_cards(self, market, price: float) -> None:
+        """A cloud still waiting for the vendor buys a slice of its backlog used, when the queue
+        is long and it can pay `price` (what skipping the queue is worth)."""
+        self.bid_to_skip_queue(market, price)
+
+    def offer_used_cards(self, market) -> None:
+        """A cloud sells a card to anyone who pays more than the card will earn it: a small share
+        of its fleet each week, more when the fleet sits idle."""
+        idle = max(0.0, 1.0 - self.util / self.model.cfg.cloud.target_utilization) * self.gpus
+        offer = SELL_SHARE * self.gpus + IDLE_SELL_SHARE * idle
+        if offer > 1:
+            market.ask(self, offer, self.holding_value())
+
+    # -- running costs -----------------------------------------------------------------------------
+    def pay_running_costs(self) -> None:
+        """Power and site for every hour used, as far as cash and credit reach."""
+        m = self.model
+        opex = m.cfg.cloud.opex_per_gpu_hour * HOURS_PER_WEEK
+        used = self.util * self.capacity().sum()
+        cost = used * opex
+        self.pay(m.acct_power, min(cost, max(self.cash + self.credit_limit(), 0.0)), "opex")
 
     # -- feedback from the hours market ----------------------------------------------------------
-    def on_week(self, sold: float, sold_at_list: float, unmet: float, revenue: float) -> None:
+    def on_week(self, sold: float, sold_at_list: float, revenue: float, unmet, limits,
+                market_size: float) -> None:
+        """Learn from the week: utilisation (all sales, and sales at list), revenue per hour, and
+        the demand turned away at this cloud's list price, shared among clouds by size (a buyer
+        turned away would have tried any of them)."""
+        turned_away = float(unmet[limits >= self.list_price].sum()) if len(unmet) else 0.0
+        unmet = turned_away * self.size / market_size
         cap = max(self.capacity().sum(), 1e-9)
         self.util = 0.8 * self.util + 0.2 * min(1.0, sold / cap)
         self.util_list = 0.8 * self.util_list + 0.2 * min(1.0, sold_at_list / cap)
         self.unmet = 0.8 * self.unmet + 0.2 * unmet
         self.demand_hist.append(self.util * cap + self.unmet)
         if sold > 0:
-            self.revenue_rate = 0.8 * self.revenue_rate + 0.2 * revenue / (sold * 168.0)
+            self.revenue_rate = 0.8 * self.revenue_rate + 0.2 * revenue / (sold * HOURS_PER_WEEK)
+
+
+register(AgentKind("cloud", Cloud, build=Cloud.populate, act=in_turn,
+                   upkeep=each("pay_running_costs"),
+                   week_order=10, build_order=10, colour="#1f77b4", label="cloud"))

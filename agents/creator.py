@@ -13,19 +13,44 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import Firm
-from model.contracts import LARGE, SMALL
+from agents.registry import AgentKind, register
 from model.finance import cost_price
-from model.hours_market import FINETUNE, INFERENCE, TRAIN
-from model.timeline import HOURS_PER_WEEK
+from model.mechanisms.vocabulary import (FINETUNE, FINETUNE_MODE, HOURS_PER_YEAR, HOURS_PER_WEEK, IDLE_MODE,
+                                         INFERENCE, LARGE, QUARTER_WEEKS, SMALL, THREE_YEAR_WEEKS, TRAIN,
+                                         TRAIN_MODE, ONE_YEAR_WEEKS, H100)
 
-TRAIN_MODE, FINETUNE_MODE, IDLE_MODE = "train", "finetune", "idle"
-QUARTER = 13
+QUARTER = QUARTER_WEEKS
 GREY_TRANCHES = (1.0, 0.8, 0.6)   # value of successive thirds of a grey order (assumption)
-NEED_TIERS = (LARGE, SMALL, SMALL)  # cluster tier of each weekly need: train run, small job, inference
+NEED_TIERS = (LARGE, SMALL, SMALL)
+#: a builder's state for the week's demand, one row per builder
+BUILDER_STATE = np.dtype([("train", bool), ("tune", bool), ("deployed", bool), ("build_own", bool),
+                          ("fleet", np.float64), ("train_gpus", np.float64), ("v_train", np.float64),
+                          ("v_ft", np.float64), ("finetune_gpus", np.float64),
+                          ("inference_gpus", np.float64), ("account", np.int64), ("uid", np.int64),
+                          ("rents", bool)])  # cluster tier of each weekly need: train run, small job, inference
 
 
 class ModelCreator(Firm):
     kind = "creator"
+
+    @classmethod
+    def populate(cls, model) -> list["ModelCreator"]:
+        """The scenario's named builders, then generated start-ups (US on clouds, China and the
+        rest of the world on their own clusters), scaled with the population."""
+        pop = model.cfg.population
+        clouds = model.population.clouds
+        by_name = {c.name: c for c in clouds}
+        specs = []
+        for row in pop.creators:
+            spec = row.to_dict()
+            spec["cloud"] = None if row.cloud == "own" else by_name[row.cloud]
+            spec["founded"] = max(0, (row.founded - model.start).days // 7) if row.founded else 0
+            specs.append(spec)
+        scale = pop.scale
+        specs += generate_creators(model, round(pop.mid_creators * scale), "US", clouds, own=False)
+        specs += generate_creators(model, round(pop.cn_mid_creators * scale), "CN", clouds, own=True)
+        specs += generate_creators(model, round(pop.row_creators * scale), "ROW", clouds, own=True)
+        return [cls(model, s) for s in specs]
 
     def __init__(self, model, spec: dict):
         super().__init__(model, spec["name"], spec["region"])
@@ -41,7 +66,7 @@ class ModelCreator(Firm):
         self.mode = IDLE_MODE
         self.deployed = False
         self.review_offset = int(model.rng.integers(QUARTER))
-        self.reseller = model.random.choice(model.resellers)
+        self.reseller = model.random.choice(model.population.resellers)
         self.ask_mult = np.ones(2)            # adaptive ask for idle hours, per tier
         self.rationed = 0.0                   # recent share of its training need left unmet
         self.v_train = self.v_ft = 0.0
@@ -64,24 +89,16 @@ class ModelCreator(Firm):
         if (self.model.steps + self.review_offset) % QUARTER == 0:
             self.plan()
         self.procure()
-        # Within the model's week, the hours are bid for by all builders at once, in the order
-        # they stepped, after all have decided (post_weekly_demand): nothing another builder
-        # decides changes this one's needs. Stepped on its own, a builder bids at once.
-        queue = getattr(self.model, "demand_queue", None)
-        if queue is None:
-            self.post_demand()
-        else:
-            queue.append(self)
 
     # -- the quarterly decision -----------------------------------------------------------------
     def values(self) -> tuple[float, float]:
         """Value per GPU-hour of training (from the capability edge) and of fine-tuning."""
-        m = self.model
-        d = m.cfg.demand
-        edge = self.capability - m.open_quality
-        v_train = d.value_per_edge_hour * edge * m.climate if edge >= d.train_margin else 0.0
-        v_ft = d.value_per_edge_hour * d.finetune_edge * m.climate
-        if m.open_quality < d.finetuner_quality_need_min:
+        drv = self.model.drivers
+        d = self.model.cfg.demand
+        edge = self.capability - drv.open_quality
+        v_train = d.value_per_edge_hour * edge * drv.climate if edge >= d.train_margin else 0.0
+        v_ft = d.value_per_edge_hour * d.finetune_edge * drv.climate
+        if drv.open_quality < d.finetuner_quality_need_min:
             v_ft = 0.0
         return v_train, v_ft
 
@@ -89,13 +106,14 @@ class ModelCreator(Firm):
         m = self.model
         d = m.cfg.demand
         # Funding rounds arrive more often in a warm climate.
-        if m.rng.random() < min(0.95, d.round_prob_per_quarter * m.climate):
-            m.fund(self, self.funding * m.climate * m.rng.uniform(0.3, 1.0))
+        climate = m.drivers.climate
+        if m.rng.random() < min(0.95, d.round_prob_per_quarter * climate):
+            m.fund(self, self.funding * climate * m.rng.uniform(0.3, 1.0))
         self.v_train, self.v_ft = self.values()
         # The price of a training hour is what the team would pay: the market, or a place in the
         # reservation queue at its cloud (later, but at the reserved rate); owners pay their cost.
-        p_large, p_small = m.expected_price(LARGE), m.expected_price(SMALL)
-        p_train = min(p_large, self.cloud.reserved_rate(156)) if self.cloud else p_large
+        p_large, p_small = m.hours.expected_price(LARGE), m.hours.expected_price(SMALL)
+        p_train = min(p_large, self.cloud.reserved_rate(THREE_YEAR_WEEKS)) if self.cloud else p_large
         if self.build_own:
             p_train = min(p_train, self.own_cost())
         surplus_train = (self.v_train - p_train) * self.job_gpus() * d.training_duty_cycle \
@@ -115,7 +133,7 @@ class ModelCreator(Firm):
     def own_cost(self) -> float:
         """Cost per GPU-hour of a card bought today and run for its life (finance.cost_price)."""
         m = self.model
-        capex = m.card_price_new + m.cfg.cloud.infra_capex_per_gpu
+        capex = m.new_cards.price + m.cfg.cloud.infra_capex_per_gpu
         return cost_price(capex, m.cfg.cloud.opex_per_gpu_hour, 0.8, m.cfg.supply.card_life_years,
                           m.cfg.cloud.hyperscaler_hurdle)
 
@@ -126,8 +144,8 @@ class ModelCreator(Firm):
             return
         if self.train_gpus < m.cfg.demand.own_build_min_gpus:
             return
-        capex = m.card_price_new + m.cfg.cloud.infra_capex_per_gpu
-        rent = min(p_large, self.cloud.reserved_rate(156) if self.cloud else p_large)
+        capex = m.new_cards.price + m.cfg.cloud.infra_capex_per_gpu
+        rent = min(p_large, self.cloud.reserved_rate(THREE_YEAR_WEEKS) if self.cloud else p_large)
         if self.own_cost() < 0.6 * rent and self.cash > 0.6 * capex * self.train_gpus:
             self.build_own = True
 
@@ -141,13 +159,12 @@ class ModelCreator(Firm):
     def job_gpus(self) -> float:
         """The size of run a team can fund: its wish-list cluster scaled by the funding climate."""
         d = self.model.cfg.demand
-        return self.train_gpus * min(3.0, max(0.2, self.model.climate / d.wishlist_climate))
+        return self.train_gpus * min(3.0, max(0.2, self.model.drivers.climate / d.wishlist_climate))
 
     def inference_need(self) -> float:
-        return self.inference_gpus * self.model.inference_index if self.deployed else 0.0
+        return self.inference_gpus * self.model.drivers.inference_index if self.deployed else 0.0
 
     def procure(self) -> None:
-        m = self.model
         if self.build_own:
             self._order_cards()
         elif self.mode == TRAIN_MODE and self.cloud is not None:
@@ -155,15 +172,15 @@ class ModelCreator(Firm):
 
     def _reserve(self) -> None:
         m = self.model
-        held = m.reserved_gpus(self, LARGE, future=True)
+        held = m.reservations.held(self, LARGE, future=True)
         gap = self.job_gpus() - held
         if gap < m.cfg.demand.large_cluster_min_gpus:
             return
-        rate_1y = self.cloud.reserved_rate(52)
-        if not (self.rationed > 0.2 or rate_1y < m.expected_price(LARGE)):
+        rate_1y = self.cloud.reserved_rate(ONE_YEAR_WEEKS)
+        if not (self.rationed > 0.2 or rate_1y < m.hours.expected_price(LARGE)):
             return
-        panic = m.lead_time_weeks > m.cfg.demand.reservation_panic_lead_weeks
-        weeks = 156 if panic else 52
+        panic = m.new_cards.lead_time_weeks > m.cfg.demand.reservation_panic_lead_weeks
+        weeks = THREE_YEAR_WEEKS if panic else ONE_YEAR_WEEKS
         rate = self.cloud.reserved_rate(weeks)
         if rate > self.v_train:
             return
@@ -174,17 +191,17 @@ class ModelCreator(Firm):
         gpus = min(gap, budget / per_gpu) if per_gpu > 0 else gap
         if gpus < m.cfg.demand.large_cluster_min_gpus:
             return
-        m.sign_reservation(self, self.cloud, LARGE, gpus, weeks, rate, prepaid)
+        m.reservations.sign(self, self.cloud, LARGE, gpus, weeks, rate, prepaid)
 
     def _order_cards(self) -> None:
         """Own-cluster builders order cards from the vendor (legal channel) or via brokers."""
         m = self.model
         if self.mode == IDLE_MODE and self.fleet_eq > 0:
             return
-        if self.own_cost() > max(m.expected_price(LARGE), self.v_train):
+        if self.own_cost() > max(m.hours.expected_price(LARGE), self.v_train):
             return
-        product, perf = m.best_legal_product(self.region)
-        backlog = m.orders.backlog_of(self.account)
+        product, perf = m.new_cards.best_legal_product(self.region)
+        backlog = m.new_cards.backlog_of(self.account)
         gap = self.target_fleet() - self.fleet_eq - backlog - self.grey_pipeline()
         pending = m.rules.pending_ban(m.catalog[product], self.region, m.date) if product else None
         if pending is not None and self.ordered_for != pending.name:
@@ -194,14 +211,14 @@ class ModelCreator(Firm):
         if gap <= 0:
             return
         # Brokers only sell what the legal channel cannot: the full H100 where a rule forbids it.
-        h100_barred = not m.rules.allowed(m.catalog["H100 SXM5"], self.region, m.date)
+        h100_barred = not m.rules.allowed(m.catalog[H100], self.region, m.date)
         if product is not None and perf >= 0.5:
-            price = m.card_price_for(product)
+            price = m.new_cards.price_of(product)
             afford = (m.cfg.demand.compute_budget_share * self.cash - backlog * price) / price
             qty = min(gap / perf, afford)
             if qty > 1:
-                m.place_order(self, product, qty, nextgen_ok=(self.region == "US"))
-            if h100_barred and m.lead_time_weeks > m.cfg.demand.budget_weeks:
+                m.new_cards.order(self, product, qty, nextgen_ok=(self.region == "US"))
+            if h100_barred and m.new_cards.lead_time_weeks > m.cfg.demand.budget_weeks:
                 # Cannot wait for the legal queue: buy part of what is missing *now* (cards in
                 # hand, not in the queue) from brokers.
                 in_hand = self.fleet_eq + self.grey_pipeline()
@@ -210,13 +227,13 @@ class ModelCreator(Firm):
             self._bid_grey(gap)
 
     def grey_pipeline(self) -> float:
-        return self.model.grey_pipeline_of(self)
+        return self.model.grey.in_transit_to(self)
 
     def _bid_grey(self, gap: float) -> None:
         """Bid for smuggled cards in tranches of falling value: the first cards a team gets are
         worth the most to it (diminishing returns), so scarcity shows up in the grey price."""
         m = self.model
-        value = max(self.v_train, self.v_ft) * 8760 * 0.7 * m.cfg.grey.card_value_years
+        value = max(self.v_train, self.v_ft) * HOURS_PER_YEAR * 0.7 * m.cfg.grey.card_value_years
         if value <= 0 or gap <= 0:
             return
         qty = min(gap, max(50.0, 0.1 * gap))
@@ -224,12 +241,26 @@ class ModelCreator(Firm):
         for k, worth in enumerate(GREY_TRANCHES):
             limit = min(value * worth, afford)
             if limit > 0:
-                m.grey_bids.add(buyer=self.unique_id, qty=qty / len(GREY_TRANCHES), price=limit)
+                m.grey.bid(self, qty / len(GREY_TRANCHES), limit)
 
     # -- the week's demand ------------------------------------------------------------------------
     def post_demand(self) -> None:
-        """Use own fleet and reservations first, bid for the rest, resell what is idle."""
+        """Use own fleet and reservations first, bid for the rest, resell what is idle (on its
+        own; in the model's week all builders post together, see :func:`act`)."""
         post_weekly_demand(self.model, [self])
+
+    # -- the used-card market --------------------------------------------------------------------
+    def bid_used_cards(self, market, price: float) -> None:
+        """Own-cluster builders in the US buy used cards when the vendor's queue is long."""
+        if self.build_own and self.region == "US":
+            self.bid_to_skip_queue(market, price)
+
+    def offer_used_cards(self, market) -> None:
+        """A builder that no longer uses its own cluster sells a tenth of it a week, a little
+        below what the cards would earn (restricted builders cannot sell abroad)."""
+        if self.build_own and self.mode not in (TRAIN_MODE, FINETUNE_MODE) and self.region != "CN" \
+                and self.gpus > 1:
+            market.ask(self, self.gpus * 0.1, 0.9 * self.holding_value())
 
     # -- feedback from the markets ----------------------------------------------------------------
     def on_hours(self, use: int, wanted: float, got: float) -> None:
@@ -242,9 +273,6 @@ class ModelCreator(Firm):
             self.ask_mult[tier] = max(0.1, self.ask_mult[tier] * 0.92)
         elif sold_share > 0.99:
             self.ask_mult[tier] = min(2.0, self.ask_mult[tier] * 1.05)
-
-    def quality_edge(self) -> float:
-        return self.capability - self.model.open_quality
 
 
 def generate_creators(model, n: int, region: str, clouds: list, own: bool) -> list[dict]:
@@ -283,48 +311,49 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     if not builders:
         return
     d = m.cfg.demand
-    # One row per builder: its state this week (ids as floats are exact below 2**53).
+    drv = m.drivers
+    # One row per builder: its state this week, by name.
     state = np.array([(b.mode == TRAIN_MODE, b.mode == FINETUNE_MODE, b.deployed, b.build_own,
                        b.fleet_eq, b.train_gpus, b.v_train, b.v_ft, b.finetune_gpus,
                        b.inference_gpus, b.account, b.unique_id, b.region != "CN")
-                      for b in builders], dtype=np.float64)
-    uid = state[:, 11].astype(np.int64)
-    fleet = state[:, 4]
-    train, tune, deployed = state[:, 0] > 0, state[:, 1] > 0, state[:, 2] > 0
+                      for b in builders], dtype=BUILDER_STATE)
+    uid = state["uid"]
+    fleet = state["fleet"]
+    train, tune, deployed = state["train"], state["tune"], state["deployed"]
     # nothing to run, nothing to resell
-    keep = train | tune | deployed | (fleet != 0) | (m.reserved_gpus_many(uid, LARGE, future=True) != 0)
+    keep = train | tune | deployed | (fleet != 0) | (m.reservations.held_many(uid, LARGE, future=True) != 0)
     if not keep.any():
         return
     live = [b for b, k in zip(builders, keep.tolist()) if k]
     state, uid, fleet = state[keep], uid[keep], fleet[keep]
     train, tune, deployed = train[keep], tune[keep], deployed[keep]
     n = len(live)
-    own = np.where(state[:, 3] > 0, fleet, 0.0)
-    ent_large = m.reserved_gpus_many(uid, LARGE) + own
-    ent_small = m.reserved_gpus_many(uid, SMALL)
-    job = state[:, 5] * min(3.0, max(0.2, m.climate / d.wishlist_climate))
-    v_train = state[:, 6]
+    own = np.where(state["build_own"], fleet, 0.0)
+    ent_large = m.reservations.held_many(uid, LARGE) + own
+    ent_small = m.reservations.held_many(uid, SMALL)
+    job = state["train_gpus"] * min(3.0, max(0.2, drv.climate / d.wishlist_climate))
+    v_train = state["v_train"]
     # Needs, one column each: (0) training on large clusters, (1) the small-cluster job (training
     # experiments, or fine-tuning), (2) inference. Per need: use, GPUs, value of an hour.
-    inf = np.where(deployed, state[:, 9] * m.inference_index, 0.0)
+    inf = np.where(deployed, state["inference_gpus"] * drv.inference_index, 0.0)
     has = np.empty((n, 3), dtype=bool)
     has[:, 0], has[:, 1], has[:, 2] = train, train | tune, inf > 0
     use = np.empty((n, 3), dtype=np.int64)
     use[:, 0], use[:, 1], use[:, 2] = TRAIN, np.where(train, TRAIN, FINETUNE), INFERENCE
     gpus = np.empty((n, 3))
     gpus[:, 0] = np.where(train, job * d.training_duty_cycle, 0.0)
-    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, state[:, 8], 0.0))
+    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, state["finetune_gpus"], 0.0))
     gpus[:, 2] = np.where(inf > 0, inf, 0.0)
     values = np.empty((n, 3))
-    values[:, 0], values[:, 1], values[:, 2] = v_train, np.where(train, v_train, state[:, 7]), m.alt_cost
+    values[:, 0], values[:, 1], values[:, 2] = v_train, np.where(train, v_train, state["v_ft"]), drv.alt_cost
     weekly_hours = ((0.0 + gpus[:, 0]) + gpus[:, 1] + gpus[:, 2]) * HOURS_PER_WEEK
-    account = state[:, 10].astype(np.int64)
+    account = state["account"]
     cash = m.cash.balance[account]
     budget = np.zeros(n)
     paid = weekly_hours > 0
     budget[paid] = d.compute_budget_share * np.maximum(cash[paid], 0.0) / (
         weekly_hours[paid] * d.budget_weeks)
-    bids = state[:, 12] > 0   # restricted buyers cannot rent these clusters
+    bids = state["rents"]     # restricted buyers cannot rent these clusters
     used, rest = np.empty((n, 3)), np.empty((n, 3))
     for need, tier in enumerate(NEED_TIERS):
         g = gpus[:, need]
@@ -337,14 +366,14 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     limit = np.minimum(values, budget[:, None])
     # Own fleets and reservations in use, summed builder by builder, need by need.
     for u in (TRAIN, FINETUNE, INFERENCE):
-        m.use_own_many(u, np.where(has & (use == u), used, 0.0).ravel())
+        m.hours.use_own(u, np.where(has & (use == u), used, 0.0).ravel())
     # Bids for what is left: builder by builder, need by need (the order of the book).
     ok = (has & (rest > 1e-9) & (limit > 0) & bids[:, None]).ravel()
     if ok.any():
         tier = np.empty((n, 3), dtype=np.int64)
         tier[:] = NEED_TIERS
-        m.add_lines_of(account.repeat(3)[ok], uid.repeat(3)[ok], use.ravel()[ok],
-                       tier.ravel()[ok], rest.ravel()[ok], limit.ravel()[ok])
+        m.hours.bid_for(account.repeat(3)[ok], uid.repeat(3)[ok], use.ravel()[ok],
+                        tier.ravel()[ok], rest.ravel()[ok], limit.ravel()[ok])
     # Reserved hours are paid whatever happens, so they are used first; the own fleet runs (and
     # pays power) for what the needs took beyond the reserved blocks.
     own_used = np.minimum(own, np.maximum(0.0, own - ent_large))
@@ -358,8 +387,36 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     if offer.any():
         tier_of = np.array([LARGE, SMALL])
         mult = np.array([b.ask_mult for b in live])[:, tier_of]
-        spot = np.array([m.last_spot(tier) for tier in tier_of.tolist()])
+        spot = np.array([m.hours.last_spot(tier) for tier in tier_of.tolist()])
         ask = np.maximum(m.cfg.cloud.opex_per_gpu_hour, spot * mult)
         rows, cols = np.nonzero(offer)
-        m.add_asks([live[r] for r in rows.tolist()], tier_of[cols], idle[rows, cols],
-                   ask[rows, cols], resale=True)
+        m.hours.offer_idle([live[r] for r in rows.tolist()], tier_of[cols], idle[rows, cols],
+                           ask[rows, cols], resale=True)
+
+
+def act(model, builders) -> None:
+    """The builders' week: each decides in a fresh random order (Mesa's shuffle), then all post
+    their hours at once in that order (nothing one decides changes another's needs, so this is
+    the same as posting right after each step)."""
+    order = builders.shuffle()
+    order.do("step")
+    post_weekly_demand(model, [b for b in order if b.active])
+
+
+def pay_own_clusters(model, builders: list) -> None:
+    """Own clusters pay power and site for the hours they ran (each as far as cash and credit
+    reach), booked in builder order."""
+    running = [b for b in builders if b.own_used > 0]
+    if not running:
+        return
+    m = model
+    opex = m.cfg.cloud.opex_per_gpu_hour * HOURS_PER_WEEK
+    cost = np.array([b.own_used for b in running]) * opex
+    accounts = np.array([b.account for b in running], dtype=np.int64)
+    credit = m.cfg.cloud.credit_ltv * np.array([b.fleet_eq for b in running]) * m.cfg.vendor.list_price
+    room = np.maximum(m.cash.balance[accounts] + credit, 0.0)
+    m.cash.transfer_in_turn(accounts, np.full(len(running), m.acct_power), np.minimum(cost, room), "opex")
+
+
+register(AgentKind("creator", ModelCreator, build=ModelCreator.populate, act=act, upkeep=pay_own_clusters,
+                   week_order=30, build_order=30, colour="#d62728", label="model builder"))

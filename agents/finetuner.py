@@ -13,15 +13,22 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import Firm
-from model.contracts import SMALL
-from model.hours_market import FINETUNE, INFERENCE
-from model.timeline import HOURS_PER_WEEK
+from agents.registry import AgentKind, register
+from model.mechanisms.vocabulary import FINETUNE, HOURS_PER_WEEK, INFERENCE, QUARTER_WEEKS, SMALL
 
-QUARTER = 13
+QUARTER = QUARTER_WEEKS
 
 
 class FineTuner(Firm):
     kind = "finetuner"
+
+    @classmethod
+    def populate(cls, model) -> list["FineTuner"]:
+        """The fine-tuning teams (scaled with the population) and the pool that decides for them."""
+        pop = model.cfg.population
+        teams = [cls(model, k) for k in range(round(pop.finetuners * pop.scale))]
+        model.population.pools[cls.kind] = FineTunerPool(model, teams)
+        return teams
 
     def __init__(self, model, index: int):
         super().__init__(model, f"ft-{index}", "US")
@@ -29,11 +36,11 @@ class FineTuner(Firm):
 
     @property
     def mode(self) -> str:
-        return "finetune" if self.model.finetuners.active[self.index] else "idle"
+        return "finetune" if self.model.population.finetuners.active[self.index] else "idle"
 
     def step(self) -> None:
         """Single-agent step (for use on its own); the model steps the whole pool at once."""
-        self.model.finetuners.step(np.array([self.index]))
+        self.model.population.finetuners.step(np.array([self.index]))
 
 
 class FineTunerPool:
@@ -61,10 +68,11 @@ class FineTunerPool:
 
     def value(self) -> np.ndarray:
         m = self.model
-        return m.cfg.demand.value_per_edge_hour * self.edge * m.climate
+        return m.cfg.demand.value_per_edge_hour * self.edge * m.drivers.climate
 
     def step(self, idx: np.ndarray | None = None) -> None:
         m = self.model
+        drv = m.drivers
         # The whole pool (the model's week) is read through views; a subset by index.
         sel = slice(None) if idx is None else idx
         n = len(self) if idx is None else idx.size
@@ -75,8 +83,8 @@ class FineTunerPool:
         was_active = self.active[sel]
         cash = m.cash.balance[account]
         value = self.value()[sel]
-        price = m.expected_price(SMALL)
-        usable = m.open_quality >= self.need[sel]
+        price = m.hours.expected_price(SMALL)
+        usable = drv.open_quality >= self.need[sel]
         # Enter when an hour is worth more than it costs; leave when it is worth 20% less.
         start = usable & ~was_active & (value > price)
         stop = was_active & (~usable | (value < 0.8 * price) | (cash <= 0) & founded)
@@ -88,27 +96,32 @@ class FineTunerPool:
         # Follow-on rounds, quarterly, likelier in a warm climate.
         due = founded & ((m.steps + self.offset[sel]) % QUARTER == 0)
         if due.any():
-            p = min(0.95, m.cfg.demand.round_prob_per_quarter * m.climate)
+            p = min(0.95, m.cfg.demand.round_prob_per_quarter * drv.climate)
             lucky = due & (m.rng.random(n) < p)
             if lucky.any():
                 m.fund_many(account[lucky],
-                            self.funding[sel][lucky] * m.climate * m.rng.uniform(0.3, 1.0, lucky.sum()))
+                            self.funding[sel][lucky] * drv.climate * m.rng.uniform(0.3, 1.0, lucky.sum()))
         active = (was_active | start) & ~stop
         self.active[sel] = active
         self.deployed[sel] |= active
         cash = m.cash.balance[account]
         # Budget: plan half a year of the current job at most.
-        inf_need = np.where(self.deployed[sel], self.inference_gpus[sel] * m.inference_index, 0.0)
+        inf_need = np.where(self.deployed[sel], self.inference_gpus[sel] * drv.inference_index, 0.0)
         ft_need = np.where(active, self.gpus[sel], 0.0)
         hours = (ft_need + inf_need) * HOURS_PER_WEEK * m.cfg.demand.budget_weeks
         budget = np.where(hours > 0, m.cfg.demand.compute_budget_share * np.maximum(cash, 0.0)
                           / np.maximum(hours, 1e-9), 0.0)
         ft_limit = np.minimum(value, budget)
-        inf_limit = np.minimum(m.alt_cost, budget)
+        inf_limit = np.minimum(drv.alt_cost, budget)
         ok_ft = (ft_need > 0) & (ft_limit > 0)
         ok_inf = (inf_need > 0) & (inf_limit > 0)
-        m.add_lines(account[ok_ft], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])
-        m.add_lines(account[ok_inf], INFERENCE, SMALL, inf_need[ok_inf], inf_limit[ok_inf])
+        m.hours.bid_pooled(account[ok_ft], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])
+        m.hours.bid_pooled(account[ok_inf], INFERENCE, SMALL, inf_need[ok_inf], inf_limit[ok_inf])
 
     def count_active(self) -> int:
         return int(self.active.sum())
+
+
+register(AgentKind("finetuner", FineTuner, build=FineTuner.populate,
+                   act=lambda model, teams: model.population.finetuners.step(), week_order=40,
+                   build_order=50, frame=True, pooled=True, colour="#2ca02c", label="fine-tuning team"))

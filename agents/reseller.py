@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import Firm
+from agents.registry import AgentKind, in_turn, register
+from model.mechanisms.vocabulary import LARGE, MONTH_WEEKS, SMALL
 
 STYLES = ("fixed", "auction", "marketplace")
 FEE_MULTIPLE = {"fixed": 1.5, "auction": 1.0, "marketplace": 0.5}  # x cloud.reseller_fee (assumption)
@@ -18,6 +20,14 @@ FEE_MULTIPLE = {"fixed": 1.5, "auction": 1.0, "marketplace": 0.5}  # x cloud.res
 
 class Reseller(Firm):
     kind = "reseller"
+
+    @classmethod
+    def populate(cls, model) -> list["Reseller"]:
+        """The scenario's resellers; each cloud hands its unsold hours to one of them."""
+        resellers = [cls(model, k) for k in range(model.cfg.population.resellers)]
+        for c in model.population.clouds:
+            c.reseller = resellers[c.cloud_index % len(resellers)]
+        return resellers
 
     def __init__(self, model, index: int):
         style = STYLES[index % len(STYLES)]
@@ -35,6 +45,10 @@ class Reseller(Firm):
 
     def step(self) -> None:
         m = self.model
-        if self.style == "fixed" and m.steps % 4 == 0:
-            target = np.array([m.last_spot(0), m.last_spot(1)])
+        if self.style == "fixed" and m.steps % MONTH_WEEKS == 0:
+            target = np.array([m.hours.last_spot(SMALL), m.hours.last_spot(LARGE)])
             self.listing = self.listing + 0.25 * (target - self.listing)
+
+
+register(AgentKind("reseller", Reseller, build=Reseller.populate, act=in_turn, week_order=20,
+                   build_order=20, colour="#9467bd", label="reseller"))

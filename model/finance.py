@@ -127,3 +127,15 @@ def new_card_irr(capex: float, p_now: float, p_longrun: float, halflife_weeks: f
     weeks = int(round(life_years * WEEKS_PER_YEAR))
     path = expected_price_path(p_now, p_longrun, halflife_weeks, weeks)
     return irr(gpu_cashflows(capex, path, utilization, opex_per_hour))
+
+
+@lru_cache(maxsize=256)
+def card_holding_value(capex: float, opex_per_hour: float, utilization: float, life_years: float,
+                       hurdle: float, halflife_weeks: float, p_now: float) -> float:
+    """What a card is worth to its owner: the rents it will earn over the rest of its life (80%
+    of it left on average), with the rent reverting from today's toward the long-run cost price,
+    less running costs, discounted at the hurdle rate. Never negative (an owner can idle it)."""
+    p_lr = cost_price(capex, opex_per_hour, utilization, life_years, hurdle)
+    path = expected_price_path(p_now, p_lr, halflife_weeks, int(life_years * WEEKS_PER_YEAR * 0.8))
+    flows = HOURS_PER_WEEK * (path * utilization - opex_per_hour)
+    return max(0.0, npv(hurdle, np.concatenate([[0.0], flows])))

@@ -17,8 +17,8 @@ def check_signals(m, where: str) -> None:
     for name in SERIES + EXTRA_SERIES:
         if name == "date":
             continue
-        v = float(getattr(m, name))
+        v = float(m.recorder.now[name])
         assert math.isfinite(v), f"{where}: {name} = {v!r}"
     for name in PRICE_COLUMNS:
-        v = float(getattr(m, name))
+        v = float(m.recorder.now[name])
         assert v > 0, f"{where}: price {name} = {v!r} is not positive"

@@ -202,7 +202,7 @@ def test_private_large_leftover_is_not_offered_twice():
 
 
 def test_split_ask_sales_can_be_priced_consistently():
-    # The caller (model/market.py) pays each ask its ask_value (each round's sales at that round's
+    # The caller (model/markets/hours.py) pays each ask its ask_value (each round's sales at that round's
     # price) and charges each line spot_fill x spot_price[line tier]; the two must match or the
     # pool does not net to zero. Example: one large ask 10 @ $2; large line 4 @ $8, small 3 @ $4.
     # Large round: 4 at (2 + 8)/2 = $5. Small round: the 6 left carry over, 3 sell at (2 + 4)/2 = $3.

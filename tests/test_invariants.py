@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import model.market as market_mod
+import model.markets.hours as market_mod
 from model import SERIES, H100Market, release_model
-from model.contracts import LARGE, SMALL
+from model.mechanisms.vocabulary import LARGE, SMALL
 from model.market import EXTRA_SERIES, EXTERNAL
 
 SCENARIOS = ("baseline", "no_open_weights", "no_export_controls", "double_packaging",
@@ -50,14 +50,14 @@ def check_books(m: H100Market) -> None:
         assert not neg, f"{where}: negative {ledger.quantity} accounts {neg[:5]}"
     # Every agent's ledger balance is the sum of its cohorts.
     bad = []
-    for a in m._owners:
+    for a in m.population.owners:
         for ledger, col in ((m.cards, 1), (m.nextgen_cards, 2)):
             held = float(ledger.balance[a.account])
             in_cohorts = float(sum(c[col] for c in a.cohorts))
             if abs(held - in_cohorts) > REL * max(abs(held), 1.0) + ABS:
                 bad.append((a.name, ledger.quantity, held, in_cohorts))
     # Fine-tuning teams (thousands, vectorised): the same, with most cohort lists empty.
-    pool = m.finetuners
+    pool = m.population.finetuners
     for ledger, col in ((m.cards, 1), (m.nextgen_cards, 2)):
         held = ledger.balance[pool.account]
         in_cohorts = np.array([sum(c[col] for c in a.cohorts) if a.cohorts else 0.0
@@ -70,7 +70,7 @@ def check_books(m: H100Market) -> None:
 
 def check_accounts_covered(m: H100Market) -> None:
     """The books hold only agents' accounts and the named external ones."""
-    agent_accts = {int(a.account) for a in m._owners} | {int(x) for x in m.finetuners.account}
+    agent_accts = {int(a.account) for a in m.population.owners} | {int(x) for x in m.population.finetuners.account}
     external = {m.cash.index[name] for name in EXTERNAL}
     for ledger in (m.cash, m.cards, m.nextgen_cards):
         assert ledger.names == m.cash.names, f"{ledger.quantity} ledger accounts differ from cash's"
@@ -131,8 +131,8 @@ def check_clearing(m: H100Market, lines: dict, asks: dict, od_capacity: np.ndarr
 
 def capacity_now(m: H100Market) -> float:
     """GPUs that can be used this week: the clouds' fleets and the own-cluster builders' fleets."""
-    return float(sum(c.capacity().sum() for c in m.clouds)
-                 + sum(cr.fleet_eq for cr in m.creators if cr.build_own))
+    return float(sum(c.capacity().sum() for c in m.population.clouds)
+                 + sum(cr.fleet_eq for cr in m.population.creators if cr.build_own))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_invariants_every_step(scenario, monkeypatch):
             calls = seen["calls"]
             m.step()
             assert seen["calls"] == calls + 1, f"step {m.steps}: the hours market did not clear once"
-            used = np.asarray(m._used, dtype=float)
+            used = np.asarray(m.hours.used, dtype=float)
             cap = seen["capacity"]
             assert np.all(used >= -ABS), f"step {m.steps}: negative use {used}"
             assert used.sum() <= cap * (1 + REL) + ABS, \
@@ -212,7 +212,7 @@ def test_checks_catch_broken_books_and_overselling(monkeypatch):
         check_books(m)
         check_clearing(m, captured["lines"], captured["asks"], captured["cap"], captured["price"],
                        captured["res"])
-        holder = next(a for a in m._owners if a.cohorts)
+        holder = next(a for a in m.population.owners if a.cohorts)
         # A card that appears from nowhere unbalances the books.
         m.cards.balance[holder.account] += 1.0
         with pytest.raises(AssertionError, match="sum to"):

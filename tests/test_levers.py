@@ -19,10 +19,10 @@ def stepped(n: int = 20) -> H100Market:
 
 def test_funding_lever_changes_the_climate_from_now_on_only():
     m = stepped()
-    past, now = m._climate[: m.steps].copy(), m.climate
+    past, now = m.drivers.climate_path[: m.steps].copy(), m.drivers.climate
     m.set_lever("funding_multiplier", 2.0)
-    assert m.climate == pytest.approx(2.0 * now)          # base multiplier is 1
-    assert (m._climate[: m.steps] == past).all()          # history is not rewritten
+    assert m.drivers.climate == pytest.approx(2.0 * now)          # base multiplier is 1
+    assert (m.drivers.climate_path[: m.steps] == past).all()          # history is not rewritten
     assert m.get_lever("funding_multiplier") == 2.0
     assert m.lever_log[-1][2:] == ("funding_multiplier", 2.0)
 

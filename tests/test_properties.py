@@ -43,7 +43,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import model.market as market_mod
+import model.markets.hours as market_mod
 from model import SERIES, H100Market, release_model
 
 REL = 1e-9
@@ -63,8 +63,8 @@ PROPS = settings(max_examples=10, deadline=None, derandomize=True, database=None
 # --------------------------------------------------------------------------------------------
 def capacity_now(m: H100Market) -> float:
     """GPUs that can be used this week: the clouds' fleets and the own-cluster builders' fleets."""
-    return float(sum(c.capacity().sum() for c in m.clouds)
-                 + sum(cr.fleet_eq for cr in m.creators if cr.build_own))
+    return float(sum(c.capacity().sum() for c in m.population.clouds)
+                 + sum(cr.fleet_eq for cr in m.population.creators if cr.build_own))
 
 
 def check_books(m: H100Market, where: str) -> None:
@@ -83,17 +83,18 @@ def check_books(m: H100Market, where: str) -> None:
 
 
 def check_use(m: H100Market, capacity: float, where: str) -> None:
-    used = np.asarray(m._used, dtype=float)
+    used = np.asarray(m.hours.used, dtype=float)
     assert np.all(np.isfinite(used)) and np.all(used >= -ABS), f"{where}: GPUs used {used}"
     assert used.sum() <= capacity * (1 + REL) + ABS, \
         f"{where}: {used.sum():.6g} GPUs used > {capacity:.6g} available"
-    hours = m.gpu_hours_training + m.gpu_hours_finetune + m.gpu_hours_inference
+    now = m.recorder.now
+    hours = now["gpu_hours_training"] + now["gpu_hours_finetune"] + now["gpu_hours_inference"]
     assert hours <= capacity * 168 * (1 + REL) + ABS, \
         f"{where}: {hours:.6g} GPU-hours sold > {capacity * 168:.6g} available"
 
 
 def check_finetuner_cash(m: H100Market, where: str) -> None:
-    ft = m.cash.balance[np.asarray(m.finetuners.account, dtype=np.int64)]
+    ft = m.cash.balance[np.asarray(m.population.finetuners.account, dtype=np.int64)]
     assert np.all(ft >= -ABS), \
         f"{where}: fine-tuner cash {float(ft.min())!r} < 0 (fine-tuners have no credit line)"
 
@@ -103,8 +104,8 @@ def check_cash(m: H100Market, where: str, prev_limits: dict[int, float]) -> dict
     check_finetuner_cash(m, where)
     limits: dict[int, float] = {}
     bad = []
-    for a in m._owners:
-        limit = float(m.credit_limit(a))
+    for a in m.population.owners:
+        limit = float(a.credit_limit())
         assert math.isfinite(limit) and limit >= 0, f"{where}: {a.name} credit limit {limit!r}"
         limits[a.account] = limit
         allowed = max(limit, prev_limits.get(a.account, 0.0))

@@ -1,4 +1,4 @@
-"""Weekly settlement of reservations (H100Market._settle): holders pay each active contract's
+"""Weekly settlement of reservations (model.markets.reservations.ReservationMarket.settle): holders pay each active contract's
 weekly due to the provider; a holder short of cash for a contract defaults on it (the contract
 ends, prepaid money is not returned) while everyone else still pays.
 
@@ -39,48 +39,54 @@ def _spy_batch(m, monkeypatch) -> list:
     return calls
 
 
+def _settle(m) -> None:
+    """The week's settlement: reservation dues, then running costs."""
+    m.reservations.settle()
+    m.population.pay_running_costs()
+
+
 def _own_opex(agent, m) -> float:
     return agent.own_used * m.cfg.cloud.opex_per_gpu_hour * HOURS_PER_WEEK
 
 
 def test_everyone_pays_every_due_to_the_provider(market, monkeypatch):
     m = market
-    rb = m.reservations
+    rb = m.reservations.book
     due = rb.weekly_due(m.steps)
     ks = np.flatnonzero(due > 0)
     assert ks.size >= 5, "the fixture should have several contracts due"
     holders = {int(h) for h in rb.holder[ks]}
-    cash = {h: m._by_id[h].cash for h in holders}
+    cash = {h: m.population.by_id[h].cash for h in holders}
     batch = _spy_batch(m, monkeypatch)
-    m._settle()
+    _settle(m)
     assert batch.count("reservation") == 1, "with cash to spare, the dues should be booked in one go"
     for h in holders:
         owed = float(due[ks][rb.holder[ks] == h].sum())
-        assert m._by_id[h].cash == pytest.approx(cash[h] - owed - _own_opex(m._by_id[h], m),
+        assert m.population.by_id[h].cash == pytest.approx(cash[h] - owed - _own_opex(m.population.by_id[h], m),
                                                  rel=1e-12)
     assert (rb.end[ks] > m.steps).all(), "no contract should end"
 
 
 def test_a_holder_short_of_cash_defaults_and_the_others_still_pay(market, monkeypatch):
     m = market
-    rb = m.reservations
+    rb = m.reservations.book
     due = rb.weekly_due(m.steps)
     ks = np.flatnonzero(due > 0)
     holders = list(dict.fromkeys(int(h) for h in rb.holder[ks]))
     poor, others = holders[0], holders[1:]
     assert others, "the fixture should have more than one holder"
     mine = ks[rb.holder[ks] == poor]
-    agent = m._by_id[poor]
+    agent = m.population.by_id[poor]
     left = 0.5 * float(due[mine].min())   # less than any of its dues
     m.cash.transfer(agent.account, m.acct_investors, agent.cash - left)
-    before = {h: m._by_id[h].cash for h in others}
+    before = {h: m.population.by_id[h].cash for h in others}
     batch = _spy_batch(m, monkeypatch)
-    m._settle()
+    _settle(m)
     assert "reservation" not in batch, "a holder short of cash must be settled contract by contract"
     assert (rb.end[mine] == m.steps).all(), "the short holder's contracts should end now"
     assert agent.cash == pytest.approx(left - _own_opex(agent, m))
     for h in others:
         owed = float(due[ks][rb.holder[ks] == h].sum())
-        assert m._by_id[h].cash == pytest.approx(before[h] - owed - _own_opex(m._by_id[h], m),
+        assert m.population.by_id[h].cash == pytest.approx(before[h] - owed - _own_opex(m.population.by_id[h], m),
                                                  rel=1e-12)
     assert abs(m.cash.total()) < 1e-3

@@ -1,0 +1,67 @@
+"""Exogenous drivers: the paths a scenario sets and no agent moves.
+
+Open-weight quality, the funding climate, the cost of serving inference elsewhere, the inference
+demand index and the vendor's planned output are sampled once onto the weekly grid (ABIDES keeps
+its exogenous "oracle" apart from the agents in the same way). Each week the model reads the
+current values; a live lever (the funding multiplier) rescales the climate from now on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from model.supply import weekly_output
+from model.timeline import series_on_grid, step_dates
+
+#: the vendor's output plan runs this many weeks past the horizon, so the lead time of an order
+#: placed in the last week is still read off a real schedule
+PLAN_BEYOND_WEEKS = 104
+
+
+class Drivers:
+    """The scenario's exogenous paths on the weekly grid, and their values this week."""
+
+    def __init__(self, cfg, start: dt.date, n_steps: int):
+        self.n_steps = n_steps
+        self.dates = dates = step_dates(start, n_steps)
+        self.open_quality_path = open_weight_quality(cfg.openweights, start, dates)
+        d = cfg.demand
+        self.climate_base = series_on_grid(d.funding_climate, dates)
+        self.climate_path = self.climate_base * d.funding_multiplier
+        self.alt_cost_path = series_on_grid(d.alt_inference_cost, dates)
+        self.inference_path = series_on_grid(d.inference_demand_index, dates)
+        plan = step_dates(start, n_steps + PLAN_BEYOND_WEEKS)
+        self.output_plan = np.array([weekly_output(cfg, dt.date.fromisoformat(str(x)))
+                                     for x in plan.astype("datetime64[D]")])   # (weeks, [hopper, nextgen])
+        self.at(0)
+
+    def at(self, step: int) -> None:
+        """Read this week's values (the last week's values past the horizon)."""
+        step = min(step, self.n_steps)
+        self.open_quality = float(self.open_quality_path[step])
+        self.climate = float(self.climate_path[step])
+        self.alt_cost = float(self.alt_cost_path[step])
+        self.inference_index = float(self.inference_path[step])
+
+    def rescale_funding(self, from_step: int, multiplier: float) -> None:
+        """A new funding multiplier from a step on (the investor's live lever)."""
+        now = min(from_step, self.n_steps)
+        self.climate_path[now:] = self.climate_base[now:] * multiplier
+        self.at(now)
+
+
+def open_weight_quality(ow, start: dt.date, dates: np.ndarray) -> np.ndarray:
+    """Quality of the best open-weight model each week: a step function of releases; ``pace``
+    compresses time since the start and ``freeze_from`` stops it."""
+    releases = [(r.date, r.quality) for r in sorted(ow.releases, key=lambda r: r.date)]
+    ords = dates.astype("datetime64[D]").astype(np.int64)
+    start_ord = np.datetime64(start, "D").astype(np.int64)
+    eff = start_ord + (ords - start_ord) * ow.pace
+    if ow.freeze_from is not None:
+        eff = np.minimum(eff, np.datetime64(ow.freeze_from, "D").astype(np.int64))
+    rel_ords = np.array([np.datetime64(d, "D").astype(np.int64) for d, _ in releases])
+    rel_q = np.array([q for _, q in releases])
+    k = np.searchsorted(rel_ords, eff, side="right") - 1
+    return np.where(k >= 0, rel_q[np.maximum(k, 0)], 0.0)

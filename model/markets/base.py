@@ -1,0 +1,41 @@
+"""A market's place in the simulation, apart from its clearing mechanism.
+
+Following ASSUME's split (a market's mechanism vs. its role), each market here owns its week's
+book, calls a pure mechanism from ``model.mechanisms`` (or the model's pure modules) to clear it,
+settles the result through the ledgers, tells the agents what they got, and publishes its own
+price and volume. "Where is the spot price set?" has one answer: in the hours market's file.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class Market:
+    """Base of every market: a name, the model it lives in, and a weekly reset of its book."""
+
+    name: ClassVar[str] = "market"
+    #: what one unit traded is, for the trade log and the network view
+    unit: ClassVar[str] = ""
+
+    def __init__(self, model):
+        self.model = model
+
+    def open_week(self) -> None:
+        """Start a new week: an empty book (markets that keep orders across weeks override)."""
+
+    def publish(self) -> None:
+        """Publish the week's price and volume (at the end of the week, for the series)."""
+
+    def log(self, seller, buyer, kind: str, volume: float) -> None:
+        """Record a trade (seller and buyer are agents' ids, or an outside party's name)."""
+        self.model.recorder.log_trade(seller, buyer, kind, volume)
+
+
+#: market kinds by name (a new market registers here and is built by the model)
+MARKETS: dict[str, type[Market]] = {}
+
+
+def register(cls: type[Market]) -> type[Market]:
+    MARKETS[cls.name] = cls
+    return cls

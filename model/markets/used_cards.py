@@ -1,0 +1,97 @@
+"""The used-card market: owners sell cards they do not need to buyers who cannot wait.
+
+Buyers and sellers decide in their own classes (``bid_used_cards``, ``offer_used_cards``) from two
+signals this market gives them: what a card in hand is worth to a buyer stuck in the vendor's
+queue, and what a card will earn its owner over the rest of its life. The book clears at one
+uniform price (:func:`model.clearing.clear_uniform`); cards and cash move seller to buyer in
+order. Publishes ``card_price_secondary`` (the clearing price, else the mid of the spread).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.clearing import clear_uniform
+from model.hours_market import Book
+from model.markets.base import Market, register
+from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, WEEKS_PER_YEAR
+
+TINY = 1e-9
+
+
+@register
+class UsedCardMarket(Market):
+    name = "used_cards"
+    unit = "cards"
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.price = model.cfg.vendor.list_price    # card_price_secondary
+        self.open_week()
+
+    def open_week(self) -> None:
+        self.bids = Book(("buyer", "qty", "price"))    # buyer, seller: agents' unique ids
+        self.asks = Book(("seller", "qty", "price"))
+
+    def bid(self, agent, qty: float, price: float) -> None:
+        self.bids.add(buyer=agent.unique_id, qty=qty, price=price)
+
+    def ask(self, agent, qty: float, price: float) -> None:
+        self.asks.add(seller=agent.unique_id, qty=qty, price=price)
+
+    def queue_skip_price(self) -> float:
+        """What a card today is worth to a buyer in the vendor's queue: the new price plus the
+        hours it would otherwise rent while waiting (at the cheaper of spot and reserved)."""
+        m = self.model
+        c = m.cfg.cloud
+        p_hour = min(m.hours.expected_price(LARGE), m.reservations.price)
+        wait_value = max(0.0, p_hour - c.opex_per_gpu_hour) * HOURS_PER_WEEK * c.target_utilization
+        return m.new_cards.price + min(m.new_cards.lead_time_weeks, WEEKS_PER_YEAR) * wait_value
+
+    def clear(self) -> None:
+        """Buyers who cannot wait bid, owners with cards to spare ask, and the book clears."""
+        m = self.model
+        traders = m.population.card_owners
+        bid_price = self.queue_skip_price()
+        for agent in traders:
+            agent.bid_used_cards(self, bid_price)
+        for agent in traders:
+            agent.offer_used_cards(self)
+        bids, asks = self.bids.arrays(), self.asks.arrays()
+        res = clear_uniform(bids["qty"], bids["price"], asks["qty"], asks["price"])
+        if res.traded:
+            self._settle(bids, asks, res)
+        p = res.indicative()
+        if np.isfinite(p):
+            self.price = p
+
+    def publish(self) -> None:
+        self.price = float(self.price)
+
+    def _settle(self, bids, asks, res) -> None:
+        """Pair filled bids and asks in order and move cards and cash between them."""
+        by_id = self.model.population.by_id
+        b_left = res.bid_fill.copy()
+        a_left = res.ask_fill.copy()
+        i = j = 0
+        while i < len(b_left) and j < len(a_left):
+            if b_left[i] <= TINY:
+                i += 1
+                continue
+            if a_left[j] <= TINY:
+                j += 1
+                continue
+            q = min(b_left[i], a_left[j])
+            buyer, seller = by_id[int(bids["buyer"][i])], by_id[int(asks["seller"][j])]
+            q = min(q, seller.gpus)
+            if q > TINY:
+                buyer.on_purchase(q, res.price)
+                eq = seller.remove_cards(q, buyer.account)
+                buyer.receive_cards(q, eq)
+                buyer.pay(seller.account, q * res.price, "used_cards")
+                buyer.on_delivery(eq)
+                self.log(seller.unique_id, buyer.unique_id, "used_cards", q)
+            b_left[i] -= q
+            a_left[j] -= q
+            if q <= TINY:
+                j += 1

@@ -1,0 +1,84 @@
+"""The population: agents built from the scenario through the registry of kinds, and the
+look-ups markets need (an agent by its id, by its ledger account; the owners of cards).
+
+The model names no agent class: each kind says in ``agents/`` how it is built, when it acts and
+what it pays to keep running; this module calls them in order.
+"""
+
+from __future__ import annotations
+
+import mesa
+
+from agents.registry import kinds_in_build_order, kinds_in_week_order
+from model.mechanisms.vocabulary import WEEKS_PER_YEAR
+
+
+class Population:
+    """Every agent of the world, by kind, in the order it was built."""
+
+    def __init__(self, model):
+        self.model = model
+        self.members: dict[str, list] = {}
+        self.pools: dict[str, object] = {}            # vectorised pools, by kind (fine-tuners)
+        model.population = self                       # builders may read kinds built before them
+        for kind in kinds_in_build_order():
+            self.members[kind.name] = list(kind.build(model))
+        kinds = kinds_in_build_order()
+        #: firms that hold cards one by one (the pooled teams are one row each in a pool)
+        self.owners = [a for k in kinds if k.holds_cards and not k.pooled for a in self.members[k.name]]
+        self.owners.sort(key=lambda a: a.unique_id)   # creation order
+        self.by_id = {a.unique_id: a for a in self.owners}
+        self.by_account = {a.account: a for a in self.owners}
+
+    def of(self, kind: str) -> list:
+        return self.members.get(kind, [])
+
+    # the kinds the markets trade with by name
+    @property
+    def clouds(self) -> list:
+        return self.of("cloud")
+
+    @property
+    def resellers(self) -> list:
+        return self.of("reseller")
+
+    @property
+    def creators(self) -> list:
+        return self.of("creator")
+
+    @property
+    def brokers(self) -> list:
+        return self.of("broker")
+
+    @property
+    def finetuners(self):
+        """The fine-tuning teams' pool (their state and decision rule as arrays)."""
+        return self.pools["finetuner"]
+
+    @property
+    def card_owners(self) -> list:
+        """Firms that may buy or sell used cards, in the order they go to the market."""
+        return self.clouds + self.creators
+
+    # -- the week ----------------------------------------------------------------------------------
+    def decide(self) -> None:
+        """Every kind that acts, in week order (Mesa's sets of agents by type)."""
+        by_type = self.model.agents_by_type
+        for kind in kinds_in_week_order():
+            if kind.cls in by_type:        # a world may have none of a kind
+                kind.act(self.model, by_type[kind.cls])
+
+    def retire_aged_cards(self) -> None:
+        life = int(round(self.model.cfg.supply.card_life_years * WEEKS_PER_YEAR))
+        for agent in self.owners:
+            agent.retire_aged(life)
+
+    def pay_running_costs(self) -> None:
+        for kind in kinds_in_week_order():
+            if kind.upkeep is not None and self.members.get(kind.name):
+                kind.upkeep(self.model, self.members[kind.name])
+
+
+def release_model(model: mesa.Model) -> None:
+    """Drop Mesa 3.3's per-model id counter so long-lived processes do not keep every model."""
+    mesa.Agent._ids.pop(model, None)

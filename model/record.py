@@ -1,0 +1,195 @@
+"""What the model reports: the weekly series, the agent frame, the trade log and chart events.
+
+Series are reporter functions over this week's values (``Recorder.now``), collected by Mesa's
+DataCollector: prices come from the markets that publish them, aggregates (use, installed cards,
+utilisation, teams, the return on a new card) are computed here. Nothing here changes the world.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from agents.registry import KINDS
+from model.finance import cost_price, new_card_irr
+from model.mechanisms.vocabulary import (FINETUNE, FINETUNE_MODE, HOURS_PER_WEEK, INFERENCE, LARGE, TRAIN,
+                                         TRAIN_MODE)
+
+#: Model-level series, in order. Other tools rely on these names.
+SERIES = (
+    "date", "spot_price", "ondemand_price", "reserved_price", "small_cluster_price",
+    "large_cluster_price", "card_price_new", "card_price_secondary", "grey_card_price",
+    "lead_time_weeks", "utilization", "gpus_installed", "gpu_hours_training", "gpu_hours_finetune",
+    "gpu_hours_inference", "training_share", "teams_training", "teams_finetuning", "resold_hours",
+    "smuggled_cards", "seized_cards", "new_card_orders", "new_capacity_irr",
+)
+#: Extra series kept for explanation and the app.
+EXTRA_SERIES = (
+    "open_quality", "funding_climate", "backlog_cards", "reservations_gpus", "grey_card_price_cny",
+    "vendor_output", "unmet_gpus",
+)
+
+#: trade_log rows: (step, seller, buyer, kind, market, volume). Sellers and buyers are agents'
+#: unique_id, or "vendor" / "finetuner-pool" (the fine-tuning teams' pooled purchases).
+TRADE_KINDS = {"vendor": "new cards", "reservation": "reserved GPUs", "ondemand": "on-demand GPU-hours",
+               "resale": "idle hours to resellers", "spot": "spot GPU-hours", "used_cards": "used cards",
+               "grey": "grey-market cards"}
+TRADE_LOG_ROWS = 20000    # recent trades kept for the network view
+#: agent-frame columns, in order
+FRAME_COLUMNS = ["step", "date", "agent_id", "kind", "region", "cash", "gpus", "mode", "name"]
+
+
+class Recorder:
+    """This week's values, the collectors behind ``series()`` and ``agent_frame()``, the log."""
+
+    def __init__(self, model):
+        self.model = model
+        self.trade_log: deque = deque(maxlen=TRADE_LOG_ROWS)
+        self.now: dict[str, object] = {}
+        pop = model.population
+        self._owner_accounts = np.array([a.account for a in pop.owners], dtype=np.int64)
+        self.series_collector = mesa.DataCollector(
+            model_reporters={name: _reporter(name) for name in SERIES + EXTRA_SERIES})
+        framed = [k for k in KINDS.values() if k.frame and not k.pooled and pop.of(k.name)]
+        self._framed = framed
+        self.agent_collector = mesa.DataCollector(agenttype_reporters={
+            k.cls: {"name": "name", "region": "region", "cash": "cash", "gpus": "gpus", "mode": "mode"}
+            for k in framed})
+        self._pool_snapshots: list[tuple] = []   # (step, cash, gpus, active) arrays
+
+    # -- the trade log -----------------------------------------------------------------------------
+    def log_trade(self, seller, buyer, kind: str, volume: float) -> None:
+        if volume > 0:
+            self.trade_log.append((self.model.steps, seller, buyer, kind, TRADE_KINDS[kind], float(volume)))
+
+    def log_rows(self, step: int, seller, buyers: list, kind: str, volumes: list) -> None:
+        """Many trades by one seller (buyers and volumes as lists; zero volumes are skipped)."""
+        append, market = self.trade_log.append, TRADE_KINDS[kind]
+        for buyer, vol in zip(buyers, volumes):
+            if vol > 0:
+                append((step, seller, buyer, kind, market, vol))
+
+    # -- the week ----------------------------------------------------------------------------------
+    def record(self) -> None:
+        """Read this week's values off the markets and the agents, and collect them."""
+        m = self.model
+        hours, reservations, used_cards, grey = m.hours, m.reservations, m.used_cards, m.grey
+        for market in (hours, reservations, used_cards, grey):
+            market.publish()
+        now = self.now
+        now["date"] = m.date
+        now["spot_price"] = hours.spot_price
+        now["small_cluster_price"] = hours.small_cluster_price
+        now["large_cluster_price"] = hours.large_cluster_price
+        now["ondemand_price"] = hours.ondemand_price
+        now["reserved_price"] = reservations.price
+        used = np.asarray(hours.used, dtype=np.float64)
+        now["gpu_hours_training"] = float(used[TRAIN] * HOURS_PER_WEEK)
+        now["gpu_hours_finetune"] = float(used[FINETUNE] * HOURS_PER_WEEK)
+        now["gpu_hours_inference"] = float(used[INFERENCE] * HOURS_PER_WEEK)
+        total = used.sum()
+        now["training_share"] = float(used[TRAIN] / total) if total > 0 else 0.0
+        pop = m.population
+        modes = [c.mode for c in pop.creators if c.active]
+        now["teams_training"] = modes.count(TRAIN_MODE)
+        now["teams_finetuning"] = modes.count(FINETUNE_MODE) + pop.finetuners.count_active()
+        now["gpus_installed"] = float(m.cards.balance[self._owner_accounts].sum()) + \
+            float(m.cards.balance[pop.finetuners.account].sum())
+        own_eq = sum(cr.fleet_eq for cr in pop.creators if cr.build_own)
+        capacity = hours.cloud_capacity.sum() + own_eq
+        now["utilization"] = utilization = float(min(1.0, total / capacity)) if capacity > 0 else 0.0
+        now["card_price_new"] = m.new_cards.price
+        now["card_price_secondary"] = used_cards.price
+        now["grey_card_price"] = grey.price
+        now["grey_card_price_cny"] = grey.price_cny
+        now["lead_time_weeks"] = m.new_cards.lead_time_weeks
+        now["backlog_cards"] = m.new_cards.book.backlog()
+        now["reservations_gpus"] = reservations.gpus
+        now["vendor_output"] = m.new_cards.vendor_output
+        now["new_card_orders"] = m.new_cards.orders_placed
+        now["resold_hours"] = hours.resold_hours
+        now["unmet_gpus"] = hours.unmet_gpus
+        now["smuggled_cards"] = grey.smuggled_cards
+        now["seized_cards"] = grey.seized_cards
+        now["open_quality"] = m.drivers.open_quality
+        now["funding_climate"] = m.drivers.climate
+        now["new_capacity_irr"] = self._market_irr(utilization)
+        self.series_collector.collect(m)
+
+    def _market_irr(self, utilization: float) -> float:
+        """IRR of a card bought today at the vendor's price, at today's rents and utilisation."""
+        m = self.model
+        c = m.cfg.cloud
+        capex = m.new_cards.price + c.infra_capex_per_gpu
+        life = m.cfg.supply.card_life_years
+        p_now = m.hours.expected_price(LARGE)
+        p_lr = cost_price(capex, c.opex_per_gpu_hour, c.target_utilization, life, c.hyperscaler_hurdle)
+        value = new_card_irr(capex, p_now, p_lr, c.hyperscaler_halflife_weeks,
+                             max(0.2, utilization), c.opex_per_gpu_hour, life)
+        return float(value) if np.isfinite(value) else -1.0
+
+    def collect_agents(self) -> None:
+        m = self.model
+        self.agent_collector.collect(m)
+        # Pooled teams: the pool's arrays only (copies); frames are built when asked for.
+        pool = m.population.finetuners
+        self._pool_snapshots.append((m.steps, m.cash.balance[pool.account], m.cards.balance[pool.account],
+                                     pool.active.copy()))
+
+    # -- outputs -----------------------------------------------------------------------------------
+    def series(self) -> pd.DataFrame:
+        df = self.series_collector.get_model_vars_dataframe().reset_index(drop=True)
+        df["date"] = pd.to_datetime(df["date"])
+        df.index.name = "step"
+        return df
+
+    def agent_frame(self) -> pd.DataFrame:
+        frames = []
+        for kind in self._framed:
+            try:
+                df = self.agent_collector.get_agenttype_vars_dataframe(kind.cls).reset_index()
+            except (KeyError, ValueError, AttributeError):
+                continue
+            if len(df):
+                df = df.rename(columns={"Step": "step", "AgentID": "agent_id"})
+                df["kind"] = kind.name
+                frames.append(df[["step", "agent_id", "kind", "region", "cash", "gpus", "mode", "name"]])
+        pool = self.model.population.finetuners
+        ids = [a.unique_id for a in pool.agents]
+        if self._pool_snapshots:
+            ft = pd.concat([pd.DataFrame({
+                "step": step, "agent_id": ids, "kind": "finetuner", "region": "US", "cash": cash,
+                "gpus": gpus, "mode": np.where(active, "finetune", "idle"),
+            }) for step, cash, gpus, active in self._pool_snapshots], ignore_index=True)
+            ft["name"] = "ft-" + ft["agent_id"].astype(str)
+            frames.append(ft)
+        out = pd.concat(frames, ignore_index=True)
+        out["date"] = pd.to_datetime(self.model.start) + pd.to_timedelta(out["step"] * 7, unit="D")
+        return out[FRAME_COLUMNS]
+
+    def events(self) -> list[tuple[dt.date, str, str]]:
+        """Dates to mark on charts: launches, rules (announced and in force), open-weight releases."""
+        m = self.model
+        ev = [(dt.date(2022, 11, 30), "ChatGPT", "market"),
+              (m.cfg.supply.h100_first_ship, "H100 ships", "supply")]
+        for r in m.rules.rules:
+            if r.announce != r.effective:
+                ev.append((r.announce, f"{r.name} announced", "policy"))
+            ev.append((r.effective, r.name, "policy"))
+            if r.rescinded:
+                ev.append((r.rescinded, f"{r.name} rescinded", "policy"))
+        for rel in m.cfg.openweights.releases:
+            ev.append((rel.date, rel.name, "open-weights"))
+        lo, hi = m.start, m.cfg.run.end
+        return sorted(e for e in ev if lo <= e[0] <= hi)
+
+
+def _reporter(name: str):
+    def report(model):
+        return model.recorder.now[name]
+    report.__name__ = name
+    return report
