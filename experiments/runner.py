@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import datetime as dt
 import functools
 import hashlib
 import math
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from experiments.store import json_value
 from model.errors import InputError
 
 ENGINES = ("auto", "serial", "processes", "dask")
@@ -117,20 +117,6 @@ def run_model(task: RunTask):
         release_model(m)
 
 
-def _json_value(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if hasattr(v, "item"):  # numpy scalars
-        v = v.item()
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-    return v
-
-
 def extract(df, task: RunTask):
     """What a run keeps: (series frame: step, date, kept series as float64; summary dict)."""
     import pandas as pd
@@ -151,7 +137,7 @@ def extract(df, task: RunTask):
     for m in task.summary:
         value = compute_stat(df, m.metric, m.window, m.stat, base_window=m.base_window,
                              base_stat=m.base_stat, window_stat=m.window_stat)
-        summary[m.name] = _json_value(value)
+        summary[m.name] = json_value(value)
     return out, summary
 
 

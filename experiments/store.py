@@ -11,7 +11,9 @@ directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import os
 import shutil
 import socket
@@ -55,6 +57,22 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def json_value(v: Any) -> Any:
+    """A result as JSON: dates as ISO strings, numpy scalars as Python ones, NaN and infinities
+    as null (JSON has neither)."""
+    if v is None:
+        return None
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item"):  # numpy scalars
+        v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+    return v
 
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:

@@ -12,10 +12,8 @@ flight and never runs one twice. A Dask scheduler that goes away mid-sweep and d
 within Dask's connect timeout stops the sweep the same way, with :class:`SchedulerLost` (the CLI:
 one message, exit code 75) and no run recorded as failed for it.
 
-Engines: ``serial`` (in this process), ``processes`` (a spawn-based ProcessPoolExecutor),
-``dask`` (a LocalCluster on 127.0.0.1, or an existing cluster with ``--scheduler``). Runs go out
-in chunks sized from the measured run time, so scheduling overhead stays small; every engine gives
-the same per-run results, because a run depends only on its parameters and its seed.
+Engines (``serial``, ``processes``, ``dask``: :mod:`experiments.runner`) give the same per-run
+results, because a run depends only on its parameters and its seed.
 
 Seeds: with master seed ``S``, design point ``i`` and replication ``r`` run with
 ``SeedSequence(S).spawn(2)[1].spawn(n_points)[i].spawn(replications)[r]``, given to the model as

@@ -442,12 +442,7 @@ class TargetResult:
     seed_pass_share: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        def plain(v):  # JSON has no NaN or infinity: both become null
-            if isinstance(v, dt.date):
-                return v.isoformat()
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            return v
+        from experiments.store import json_value as plain
 
         t = self.target
         target = {"op": t.op, "value": [plain(v) for v in t.value] if t.op == "between"

@@ -68,8 +68,9 @@ class Fields:
 
     def unknown(self, key: str, allowed: Sequence[str], table: str = "") -> InputError:
         inside = f" in {table}" if table else ""
+        which = "allowed" if self.noun == "key" else f"allowed {self.noun}s"
         return self.refuse(f"unknown {self.noun} {key!r}{inside}{suggest(key, allowed)}; "
-                           f"allowed: {', '.join(allowed)}")
+                           f"{which}: {', '.join(allowed)}")
 
     def missing(self, key: str, expected: str, table: str = "") -> InputError:
         inside = f" in {table}" if table else ""
