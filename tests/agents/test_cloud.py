@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from model.finance import card_holding_value
+from model.mechanisms.finance import card_holding_value
 from model.mechanisms.vocabulary import H100, LARGE, SMALL
 from support.stub_world import Order, Quote
 
@@ -33,7 +33,7 @@ def test_reprice_raises_list_when_turned_away_demand_exceeds_five_percent(cloud)
 
 
 def test_reprice_holds_at_exactly_five_percent_and_at_target_utilisation(cloud):
-    cloud.unmet, cloud.util_list = 50.0, 0.80    # 5% is not "more than 5%"; 0.80 >= 0.85 - 0.1
+    cloud.unmet, cloud.util_list = 50.0, 0.76    # 5% is not "more than 5%"; 0.76 >= 0.85 - 0.1
     cloud.reprice()
     assert cloud.list_price == 4.0
 

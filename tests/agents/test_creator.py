@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from agents.creator import post_weekly_demand
-from model.finance import card_holding_value
+from model.mechanisms.finance import card_holding_value
 from model.mechanisms.vocabulary import (FINETUNE, FINETUNE_MODE, H100, IDLE_MODE, INFERENCE, LARGE,
                                          SMALL, TRAIN, TRAIN_MODE)
 from support.stub_world import Line, Offer, Order, Quote, Signed
@@ -44,6 +44,12 @@ def test_no_training_value_within_the_margin_no_fine_tuning_on_poor_open_weights
     assert lab.values() == (0.0, pytest.approx(18 * 0.12 * 1.3))
     world.drivers.open_quality = 0.3           # open weights below any fine-tuner's need (0.4)
     assert lab.values() == (pytest.approx(18 * 0.6 * 1.3), 0.0)
+
+
+@pytest.mark.parametrize("capability, trains", [(0.64, True), (0.63, False)])
+def test_training_value_from_an_edge_of_the_margin_on(world, capability, trains):
+    lab = world.add_creator(capability=capability)          # edge 0.04 and 0.03 over 0.6
+    assert lab.values()[0] == (pytest.approx(18 * 0.04 * 1.3) if trains else 0.0)
 
 
 def test_plan_trains_when_training_has_the_larger_surplus(world, lab):
@@ -82,7 +88,7 @@ def test_plan_prices_training_at_own_cost_for_owners(world):
     (400e6, 16_000, "US", 10.0, False),   # cannot pay 60% of 16,000 * 46,000 $
     (450e6, 15_000, "US", 10.0, False),   # too small to build
     (450e6, 16_000, "CN", 10.0, False),   # only US builders leave the clouds
-    (450e6, 16_000, "US", 4.0, False),    # renting at 1.76: 0.6 * 1.76 = 1.06 < 1.83
+    (450e6, 16_000, "US", 6.5, False),    # renting at 2.86: 0.6 * 2.86 = 1.72 < 1.83
 ])
 def test_plan_switches_the_largest_to_their_own_clusters(world, cash, train_gpus, region, list_price,
                                                          builds):

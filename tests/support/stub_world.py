@@ -32,7 +32,7 @@ from agents.reseller import Reseller
 from model.config import load_scenario, resolve_key
 from model.market import H100Market
 from model.mechanisms.vocabulary import H100, LARGE, SMALL
-from model.products import catalog
+from model.mechanisms.products import catalog
 
 
 #: The constants the hand-worked tests compute with: the baseline's values today, pinned so a
