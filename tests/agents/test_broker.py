@@ -7,9 +7,9 @@ landed cost 2% over the purchase price, a sourcing review every 4 weeks.
 from __future__ import annotations
 
 import pytest
+from support.stub_world import Order, Quote, StubWorld
 
 from model.mechanisms.vocabulary import H100
-from support.stub_world import Order, Quote, StubWorld
 
 LANDED = 1.02
 

@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 import pytest
+from support.stub_world import Order, Quote
 
 from model.mechanisms.finance import card_holding_value
 from model.mechanisms.vocabulary import H100, LARGE, SMALL
-from support.stub_world import Order, Quote
 
 
 @pytest.fixture

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.stub_world import Line, Offer, Order, Quote, Signed
 
 from agents.creator import post_weekly_demand
 from model.mechanisms.finance import card_holding_value
-from model.mechanisms.vocabulary import (FINETUNE, FINETUNE_MODE, H100, IDLE_MODE, INFERENCE, LARGE,
-                                         SMALL, TRAIN, TRAIN_MODE)
-from support.stub_world import Line, Offer, Order, Quote, Signed
+from model.mechanisms.vocabulary import (
+    FINETUNE_MODE,
+    H100,
+    IDLE_MODE,
+    INFERENCE,
+    LARGE,
+    SMALL,
+    TRAIN,
+    TRAIN_MODE,
+)
 
 W = 1.1 ** (1 / 52) - 1                                   # the 10% hurdle, weekly
 #: cost per GPU-hour of a card owned for 5 years at 80% use (capex 30,000 + 16,000 $), ~1.83 $/h
@@ -79,7 +87,7 @@ def test_plan_prices_training_at_own_cost_for_owners(world):
     renter, owner = world.add_creator(capability=0.7), world.add_creator(capability=0.7, build_own=True)
     renter.plan()
     owner.plan()
-    assert OWN_COST == pytest.approx(owner.own_cost())
+    assert owner.own_cost() == pytest.approx(OWN_COST)
     assert (renter.mode, owner.mode) == (FINETUNE_MODE, TRAIN_MODE)
 
 
@@ -340,9 +348,10 @@ def test_post_weekly_demand_own_fleet_and_reservations_first_the_rest_bid(world)
     budget = 0.7 * 20e6 / (1100 * 168 * 26)              # 2.914 $/h
     # training takes all 750 large; research takes the 50 small and bids for 100; inference bids 200
     assert world.hours.own == pytest.approx([750 + 50, 0.0, 0.0])
+    me = (lab.account, lab.unique_id)
     assert world.hours.lines == [
-        Line(lab.account, lab.unique_id, TRAIN, SMALL, pytest.approx(100.0), pytest.approx(min(5.0, budget))),
-        Line(lab.account, lab.unique_id, INFERENCE, SMALL, pytest.approx(200.0), pytest.approx(min(1.5, budget))),
+        Line(*me, TRAIN, SMALL, pytest.approx(100.0), pytest.approx(min(5.0, budget))),
+        Line(*me, INFERENCE, SMALL, pytest.approx(200.0), pytest.approx(min(1.5, budget))),
     ]
     assert lab.own_used == pytest.approx(600.0)          # all its own cards ran
     assert world.hours.offers == []

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from model.mechanisms.vocabulary import FINETUNE, INFERENCE, SMALL
-from support.stub_world import Line
 
 
 @pytest.fixture

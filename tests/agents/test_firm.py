@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from support.stub_world import Quote
 
 from agents.base import Firm
 from model.mechanisms.vocabulary import LARGE
-from support.stub_world import Quote
 
 
 @pytest.fixture

@@ -24,16 +24,15 @@ from types import SimpleNamespace
 import mesa
 import numpy as np
 
+from agents.broker import GreyBroker
 from agents.cloud import Cloud
 from agents.creator import ModelCreator
-from agents.broker import GreyBroker
 from agents.finetuner import FineTuner, FineTunerPool
 from agents.reseller import Reseller
 from model.config import load_scenario, resolve_key
 from model.market import H100Market
-from model.mechanisms.vocabulary import H100, LARGE, SMALL
 from model.mechanisms.products import catalog
-
+from model.mechanisms.vocabulary import H100
 
 #: The constants the hand-worked tests compute with: the baseline's values today, pinned so a
 #: recalibration of the baseline does not move a hand-worked number (a test may override more).
@@ -243,11 +242,11 @@ class StubRules:
         self.barred: set[tuple[str, str]] = set()
         self.pending: dict[tuple[str, str], object] = {}
 
-    def allowed(self, product, region: str, when) -> bool:
-        return (product.name, region) not in self.barred
+    def allowed(self, p, region: str, when) -> bool:
+        return (p.name, region) not in self.barred
 
-    def pending_ban(self, product, region: str, when):
-        return self.pending.get((product.name, region))
+    def pending_ban(self, p, region: str, when):
+        return self.pending.get((p.name, region))
 
     def announce(self, product: str, region: str, name: str) -> None:
         self.pending[product, region] = SimpleNamespace(name=name)
