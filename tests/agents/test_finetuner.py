@@ -98,3 +98,19 @@ def test_one_team_steps_on_its_own(pool_world):
     assert pool.active.tolist() == [False, True, False]
     assert pool.agents[1].mode == "finetune" and pool.agents[0].mode == "idle"
     assert [line[0] for line in _lines(world, pool)] == [1, 1]
+
+
+def test_a_broke_founded_team_blinks_in_and_out_week_by_week(pool_world):
+    """Current behaviour (see the report): with no cash, a team worth the price (3.6 > 2.0 $/h)
+    leaves one week (no cash) and re-enters the next (no seed round the second time), counted
+    active every other week while it never posts a line."""
+    world = pool_world
+    pool = _teams(world, 1)
+    pool.founded[:] = True
+    seen = []
+    for week in range(4):
+        world.steps = week
+        pool.step()
+        seen.append(pool.count_active())
+    assert seen == [1, 0, 1, 0]
+    assert world.hours.lines == []
