@@ -5,7 +5,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from model.finance import card_holding_value
+from model.mechanisms.finance import card_holding_value
 from model.mechanisms.vocabulary import LARGE
 
 QUEUE_WORTH_SKIPPING_WEEKS = 4   # buyers pay to skip the vendor's queue only when it is longer
@@ -125,6 +125,12 @@ class Firm(mesa.Agent):
         backlog = m.new_cards.backlog_of(self.account)
         if backlog > 0 and m.new_cards.lead_time_weeks > QUEUE_WORTH_SKIPPING_WEEKS and self.cash > price:
             market.bid(self, min(backlog * 0.05, self.cash / price), price)
+
+    def on_hours(self, use: int, wanted: float, got: float) -> None:
+        """How a line for hours did this week (GPUs wanted, GPUs got)."""
+
+    def on_ask(self, tier: int, sold_share: float) -> None:
+        """How an ask of idle hours did this week (share sold)."""
 
     def on_purchase(self, cards: float, price: float) -> None:
         """Cards bought at `price` are about to arrive (brokers track their cost basis)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from agents.base import Firm
 from agents.registry import AgentKind, register, shuffled
-from model.grey import seizure_probability
+from model.mechanisms.grey import seizure_probability
 from model.mechanisms.vocabulary import H100, MONTH_WEEKS, WEEKS_PER_YEAR
 
 SOURCING_REVIEW = MONTH_WEEKS

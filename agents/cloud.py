@@ -16,7 +16,7 @@ import numpy as np
 
 from agents.base import Firm
 from agents.registry import AgentKind, each, in_turn, register
-from model.finance import cost_price, new_card_irr
+from model.mechanisms.finance import cost_price, new_card_irr
 from model.mechanisms.vocabulary import H100, HOURS_PER_WEEK, LARGE, ONE_YEAR_WEEKS, WEEKS_PER_YEAR
 
 SELL_SHARE = 0.02             # share of a fleet offered weekly at its holding value (assumption)

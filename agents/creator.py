@@ -14,7 +14,7 @@ import numpy as np
 
 from agents.base import Firm
 from agents.registry import AgentKind, register
-from model.finance import cost_price
+from model.mechanisms.finance import cost_price
 from model.mechanisms.vocabulary import (FINETUNE, FINETUNE_MODE, HOURS_PER_YEAR, HOURS_PER_WEEK, IDLE_MODE,
                                          INFERENCE, LARGE, QUARTER_WEEKS, SMALL, THREE_YEAR_WEEKS, TRAIN,
                                          TRAIN_MODE, ONE_YEAR_WEEKS, H100)

@@ -23,7 +23,9 @@ class AgentKind:
     ``colour`` is its colour in charts. ``upkeep(model, agents)`` pays the kind's running costs
     at the week's settlement (in week order). ``pooled`` kinds are rows of one vectorised pool
     (stepped together, not looked up one by one); kinds that do not ``hold_cards`` own no fleet.
-    ``build_order`` orders construction (lower first; ties keep registration order)."""
+    ``build_order`` orders construction (lower first; ties keep registration order).
+    ``settings`` are the defaults of the kind's own scenario section ``[<name>]`` (a scenario or
+    an override ``<name>.<key>`` may change them; the model reads ``model.cfg.<name>.<key>``)."""
 
     name: str
     cls: type
@@ -37,6 +39,7 @@ class AgentKind:
     holds_cards: bool = True
     colour: str = "#7f7f7f"
     label: str = ""
+    settings: dict[str, Any] | None = None
 
 
 KINDS: dict[str, AgentKind] = {}

@@ -12,7 +12,7 @@ Measures, and prints as one table together with the machine it ran on:
   agents, in the same run, and the ratio;
 * seconds per step at ~10k and ~100k agents (``population.scale``), and a 100k-agent run over the
   full horizon: wall time and peak memory (skipped by ``--quick``);
-* spot clearing of 1k, 10k and 100k orders: :func:`model.clearing.clear_uniform` against the
+* spot clearing of 1k, 10k and 100k orders: :func:`model.mechanisms.clearing.clear_uniform` against the
   plain per-order Python implementation beside the tests (``tests/support/reference_clearing.py``,
   loaded by path from a checkout; elsewhere the fast clearing is timed alone), with a check that
   both give the same price, volume and fills;
@@ -167,7 +167,7 @@ def _reference():
 
 
 def w_clearing(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
-    from model.clearing import clear_uniform
+    from model.mechanisms.clearing import clear_uniform
 
     ref = _reference()
     out = []

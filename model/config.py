@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.registry import KINDS
 from model.errors import InputError
 from model.schema import Fields, parse_toml, read_text, suggest
 from model.timeline import as_date
@@ -265,6 +266,34 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "clouds": Table(CLOUD),
     },
 }
+
+def _field_for(default: Any) -> F:
+    """The field of an agent kind's setting, typed by its default."""
+    for kind, types in (("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if isinstance(default, types):
+            return F(kind)
+    raise TypeError(f"setting default {default!r} must be a bool, int, float or str")
+
+
+def kind_sections() -> dict[str, dict[str, Any]]:
+    """One scenario section per registered agent kind with settings (``[<kind>]``): its defaults.
+    A kind adds its parameters this way without touching this file."""
+    out = {}
+    for kind in KINDS.values():
+        if kind.settings:
+            if kind.name in SCHEMA:
+                raise RuntimeError(f"agent kind {kind.name!r} has settings but [{kind.name}] is a "
+                                   "fixed section of the scenario; rename the kind")
+            out[kind.name] = dict(kind.settings)
+    return out
+
+
+def schema() -> dict[str, dict[str, Any]]:
+    """The scenario's sections: the fixed ones, then one per registered kind with settings."""
+    extra = {name: {leaf: _field_for(v) for leaf, v in defaults.items()}
+             for name, defaults in kind_sections().items()}
+    return {**SCHEMA, **extra} if extra else SCHEMA
+
 
 #: leaf name -> dotted key, for overrides by leaf name (leaf names are unique by design)
 LEAVES: dict[str, str] = {}
@@ -525,32 +554,34 @@ def _raw_scenario(scenario: str | Path, seen: tuple[str, ...] = ()) -> tuple[str
 
 
 def _check_sections(raw: dict, source: str) -> None:
+    sections = schema()
     for section, values in raw.items():
-        if section not in SCHEMA:
-            raise InputError(f"{source}: unknown section [{section}]{suggest(section, SCHEMA)}; "
-                             f"allowed: {', '.join(SCHEMA)}")
+        if section not in sections:
+            raise InputError(f"{source}: unknown section [{section}]{suggest(section, sections)}; "
+                             f"allowed: {', '.join(sections)}")
         if not isinstance(values, dict):
             raise InputError(f"{source}: [{section}] must be a table")
         for leaf in values:
-            if leaf not in SCHEMA[section]:
+            if leaf not in sections[section]:
                 raise InputError(f"{source}: unknown key {section}.{leaf}"
-                                 f"{suggest(leaf, SCHEMA[section])}; allowed in [{section}]: "
-                                 f"{', '.join(SCHEMA[section])}")
+                                 f"{suggest(leaf, sections[section])}; allowed in [{section}]: "
+                                 f"{', '.join(sections[section])}")
 
 
 def resolve_key(key: str) -> str:
     """Map a leaf, dotted or double-underscore key to its dotted name, or refuse it."""
     k = key.replace("__", ".")
+    sections = schema()
     if "." in k:
         section, leaf = k.split(".", 1)
-        if section in SCHEMA and leaf in SCHEMA[section]:
+        if section in sections and leaf in sections[section]:
             return k
     elif k in LEAVES:
         return LEAVES[k]
-    if "." in k and k.split(".", 1)[0] in SCHEMA:
+    if "." in k and k.split(".", 1)[0] in sections:
         section, leaf = k.split(".", 1)
-        raise InputError(f"unknown parameter {key!r}{suggest(leaf, SCHEMA[section])}; "
-                         f"allowed in [{section}]: {', '.join(SCHEMA[section])}")
+        raise InputError(f"unknown parameter {key!r}{suggest(leaf, sections[section])}; "
+                         f"allowed in [{section}]: {', '.join(sections[section])}")
     options = list(LEAVES) + list(LEAVES.values())
     raise InputError(f"unknown parameter {key!r}{suggest(k, options)}; "
                      "use a key of the scenario file, e.g. seizure_odds_multiplier or grey.fake_share")
@@ -566,8 +597,9 @@ def load_scenario(scenario: str | Path = "baseline", **overrides: Any) -> Config
         section, leaf = dotted.split(".", 1)
         raw.setdefault(section, {})[leaf] = value
     sections = {}
-    for section, fields in SCHEMA.items():
-        values = raw.get(section, {})
+    defaults = kind_sections()
+    for section, fields in schema().items():
+        values = {**defaults.get(section, {}), **raw.get(section, {})}
         clean = {}
         for leaf, spec in fields.items():
             key = f"{section}.{leaf}"

@@ -12,8 +12,8 @@ import datetime as dt
 
 import numpy as np
 
-from model.supply import weekly_output
-from model.timeline import series_on_grid, step_dates
+from model.mechanisms.vocabulary import WEEKS_PER_YEAR
+from model.timeline import interp, series_on_grid, step_dates
 
 #: the vendor's output plan runs this many weeks past the horizon, so the lead time of an order
 #: placed in the last week is still read off a real schedule
@@ -65,3 +65,18 @@ def open_weight_quality(ow, start: dt.date, dates: np.ndarray) -> np.ndarray:
     rel_q = np.array([q for _, q in releases])
     k = np.searchsorted(rel_ords, eff, side="right") - 1
     return np.where(k >= 0, rel_q[np.maximum(k, 0)], 0.0)
+
+
+def weekly_output(cfg, when: dt.date) -> tuple[float, float]:
+    """(Hopper cards, next-generation cards) made in the week starting `when`."""
+    s = cfg.supply
+    wafers = interp(s.packaging_wafers_per_month, when)
+    if when >= s.packaging_multiplier_from:
+        wafers *= s.packaging_multiplier
+    wafers_week = wafers * 12.0 / WEEKS_PER_YEAR * interp(s.vendor_packaging_share, when)
+    hopper_share = interp(s.hopper_share_of_output, when)
+    hopper = wafers_week * s.hopper_per_wafer * hopper_share if when >= s.h100_first_ship else 0.0
+    # A next-generation package does the work of `nextgen_h100_equivalents` H100s; assume the same
+    # H100-equivalents per wafer, so the switch neither adds nor removes compute by itself.
+    nextgen = wafers_week * s.hopper_per_wafer / s.nextgen_h100_equivalents * (1.0 - hopper_share)
+    return hopper, nextgen

@@ -19,13 +19,13 @@ import agents  # noqa: F401  (registers the built-in agent kinds)
 from model.config import RULE, Table, _check_table, load_scenario, resolve_key
 from model.drivers import Drivers
 from model.errors import InputError
-from model.ledger import Ledger
+from model.mechanisms.ledger import Ledger
 from model.markets import GreyMarket, HoursMarket, NewCardMarket, ReservationMarket, UsedCardMarket
 from model.mechanisms.vocabulary import WEEK
 from model.population import Population, release_model
-from model.products import catalog
+from model.mechanisms.products import catalog
 from model.record import EXTRA_SERIES, SERIES, Recorder
-from model.rules import ExportRule, RuleBook
+from model.mechanisms.rules import ExportRule, RuleBook
 from model.timeline import n_steps
 
 __all__ = ["EXTERNAL", "EXTRA_SERIES", "H100Market", "SERIES", "release_model"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from agents.registry import KINDS
-from model.finance import cost_price, new_card_irr
+from model.mechanisms.finance import cost_price, new_card_irr
 from model.mechanisms.vocabulary import (FINETUNE, FINETUNE_MODE, HOURS_PER_WEEK, INFERENCE, LARGE, TRAIN,
                                          TRAIN_MODE)
 

@@ -6,9 +6,6 @@ import datetime as dt
 
 import numpy as np
 
-WEEK = dt.timedelta(days=7)
-HOURS_PER_WEEK = 168.0
-WEEKS_PER_YEAR = 52.0
 
 
 def as_date(value, allow_time: bool = True) -> dt.date | None:

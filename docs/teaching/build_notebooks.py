@@ -222,12 +222,12 @@ def lesson3() -> list:
                           "predicates over product specs; baseline vs `no_export_controls` vs "
                           "`strict_enforcement`."),
         new_code_cell(SETUP),
-        new_markdown_cell("## The rules as data\n`model.rules.RuleBook` answers: may the legal "
+        new_markdown_cell("## The rules as data\n`model.mechanisms.rules.RuleBook` answers: may the legal "
                           "channel sell product P to region R on date D?"),
         new_code_cell('''\
 from model import load_scenario
-from model.products import catalog
-from model.rules import RuleBook
+from model.mechanisms.products import catalog
+from model.mechanisms.rules import RuleBook
 
 book = RuleBook.from_config(load_scenario("baseline"))
 parts = ["H100 SXM5", "H100 PCIe", "H800", "A100 80GB", "A800", "L40S", "RTX 4090", "H20", "B200"]
@@ -320,14 +320,14 @@ save(fig, "lesson3_enforcement.png")'''),
 def lesson4() -> list:
     return [
         new_markdown_cell("# Lesson 4: Should you buy an H100?\n\nPayback, IRR and utilisation "
-                          "with `model.finance`; the model's `new_capacity_irr`; who holds the "
+                          "with `model.mechanisms.finance`; the model's `new_capacity_irr`; who holds the "
                           "losses. This lesson runs the baseline's full horizon (to end-2026)."),
         new_code_cell(SETUP),
         new_markdown_cell("## Back of the envelope\nAll-in capex ~$50k per H100, running cost "
                           "~$0.14 per hour, five-year life (DOMAIN §8)."),
         new_code_cell('''\
-from model import finance
-from model.timeline import WEEKS_PER_YEAR
+from model.mechanisms import finance
+from model.mechanisms.vocabulary import WEEKS_PER_YEAR
 
 CAPEX, OPEX, LIFE = 50_000.0, 0.14, 5
 weeks = int(LIFE * WEEKS_PER_YEAR)

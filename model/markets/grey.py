@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.clearing import clear_uniform
-from model.grey import GreyChannel, Shipment, seizure_probability
-from model.hours_market import Book
+from model.mechanisms.clearing import clear_uniform
+from model.mechanisms.grey import GreyChannel, Shipment, seizure_probability
+from model.mechanisms.books import Book
 from model.markets.base import Market, register
 
 TINY = 1e-9

@@ -1,7 +1,7 @@
 """The hours market: on-demand hours at the clouds' posted prices, then spot by tier.
 
 Buyers post *lines* (what they still need after their own fleets and reservations) and owners
-post *asks* (idle hours handed to a reseller); :func:`model.hours_market.clear_hours` clears them.
+post *asks* (idle hours handed to a reseller); :func:`model.mechanisms.hours.clear_hours` clears them.
 This file settles what cleared (buyers pay clouds on demand; spot buyers pay the pool, which pays
 sellers less their reseller's fee), tells each buyer, seller and cloud how its week went, and
 publishes ``spot_price``, ``small_cluster_price``, ``large_cluster_price`` and
@@ -14,7 +14,8 @@ from collections import deque
 
 import numpy as np
 
-from model.hours_market import Book, clear_hours, demand_book, supply_book
+from model.mechanisms.books import Book
+from model.mechanisms.hours import clear_hours, demand_book, supply_book
 from model.markets.base import Market, register
 from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, SMALL, TIERS
 

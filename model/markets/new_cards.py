@@ -13,7 +13,7 @@ import numpy as np
 
 from model.markets.base import Market, register
 from model.mechanisms.vocabulary import EXPORT_LINE_IO_GBPS, H100
-from model.supply import OrderBook, lead_time_weeks
+from model.mechanisms.orderbook import OrderBook, lead_time_weeks
 
 NEVER_WEEKS = 520.0  # a lead time this long means the vendor plans no output to fill the backlog
 LEGAL_PARTS = (H100, "H800", "H20")   # the Hopper parts the legal channel may sell, best first

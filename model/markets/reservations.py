@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.contracts import ReservationBook
+from model.mechanisms.contracts import ReservationBook
 from model.markets.base import Market, register
 from model.mechanisms.vocabulary import LARGE, ONE_YEAR_WEEKS, QUARTER_WEEKS, SMALL, TIERS
 

@@ -3,7 +3,7 @@
 Buyers and sellers decide in their own classes (``bid_used_cards``, ``offer_used_cards``) from two
 signals this market gives them: what a card in hand is worth to a buyer stuck in the vendor's
 queue, and what a card will earn its owner over the rest of its life. The book clears at one
-uniform price (:func:`model.clearing.clear_uniform`); cards and cash move seller to buyer in
+uniform price (:func:`model.mechanisms.clearing.clear_uniform`); cards and cash move seller to buyer in
 order. Publishes ``card_price_secondary`` (the clearing price, else the mid of the spread).
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.clearing import clear_uniform
-from model.hours_market import Book
+from model.mechanisms.clearing import clear_uniform
+from model.mechanisms.books import Book
 from model.markets.base import Market, register
 from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, WEEKS_PER_YEAR
 

@@ -1,7 +1,7 @@
 """The slow reference for the fast clearing: a uniform-price double auction, one order at a time.
 
-:func:`model.clearing.clear_uniform` replaced this plain per-order Python implementation; it is
-kept here, beside the tests, as the rule written the obvious way. ``tests/test_bench.py`` checks
+:func:`model.mechanisms.clearing.clear_uniform` replaced this plain per-order Python implementation; it is
+kept here, beside the tests, as the rule written the obvious way. ``tests/tooling/test_bench.py`` checks
 that both agree on hand-made and random books, and ``h100sim bench`` times it against the fast
 clearing when it runs from a checkout (it loads this file by path; without it the benchmark
 times the fast clearing alone).
@@ -46,7 +46,7 @@ def _fill_orders(orders: list[Order], volume: float, descending: bool) -> None:
 def reference_clear(bids: list[Order], asks: list[Order]) -> tuple[float, float]:
     """Uniform-price double auction, one order at a time in plain Python.
 
-    Same rule as :func:`model.clearing.clear_uniform`: the price is the middle of the interval of
+    Same rule as :func:`model.mechanisms.clearing.clear_uniform`: the price is the middle of the interval of
     prices (among the orders' own prices) that maximise traded volume; bids at or above it and asks
     at or below it are filled best price first, pro rata within a price level. Sets ``fill`` on
     every order and returns (price, volume); price is NaN when nothing trades.
@@ -94,7 +94,7 @@ def reference_clear(bids: list[Order], asks: list[Order]) -> tuple[float, float]
 
 def compare_clearing(bq, bp, aq, ap, rtol: float = 1e-9) -> dict[str, Any]:
     """Clear one book both ways; return both results and whether they agree."""
-    from model.clearing import clear_uniform
+    from model.mechanisms.clearing import clear_uniform
 
     res = clear_uniform(bq, bp, aq, ap)
     bids = [Order(float(q), float(p)) for q, p in zip(bq, bp)]

@@ -1,0 +1,71 @@
+"""Reservations: multi-year blocks of GPU-hours on a cluster tier, partly prepaid, resellable.
+
+A holder reserves `gpus` of a provider's capacity on a tier (small or large) from `start` to `end`
+(weeks). At signing it prepays a share of the whole contract; the rest is paid weekly while the
+block is active. The holder may use the hours, or hand idle hours to a reseller: the block stays
+the holder's (and the provider's capacity stays committed) whatever the holder does with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.mechanisms.vocabulary import HOURS_PER_WEEK
+
+
+class ReservationBook:
+    _cols = ("holder", "provider", "tier", "gpus", "start", "end", "price", "prepaid_share")
+
+    def __init__(self):
+        self.holder = np.zeros(0, dtype=np.int64)     # agent index (not ledger account)
+        self.provider = np.zeros(0, dtype=np.int64)   # cloud index
+        self.tier = np.zeros(0, dtype=np.int64)
+        self.gpus = np.zeros(0)
+        self.start = np.zeros(0, dtype=np.int64)
+        self.end = np.zeros(0, dtype=np.int64)        # exclusive
+        self.price = np.zeros(0)                      # USD per GPU-hour
+        self.prepaid_share = np.zeros(0)
+
+    def __len__(self) -> int:
+        return len(self.gpus)
+
+    def sign(self, holder: int, provider: int, tier: int, gpus: float, start: int, weeks: int,
+             price: float, prepaid_share: float) -> float:
+        """Add a contract; returns the prepayment due now."""
+        if gpus <= 0 or weeks <= 0:
+            raise ValueError("a reservation needs gpus > 0 and weeks > 0")
+        row = dict(holder=holder, provider=provider, tier=tier, gpus=gpus, start=start,
+                   end=start + weeks, price=price, prepaid_share=prepaid_share)
+        for c in self._cols:
+            col = getattr(self, c)
+            setattr(self, c, np.concatenate((col, [row[c]])))   # np.append, without its wrapper
+        return prepaid_share * price * gpus * HOURS_PER_WEEK * weeks
+
+    def active(self, step: int) -> np.ndarray:
+        return (self.start <= step) & (step < self.end)
+
+    def weekly_due(self, step: int) -> np.ndarray:
+        """Weekly payment each contract owes this step (zero when not active)."""
+        return np.where(self.active(step),
+                        (1.0 - self.prepaid_share) * self.price * self.gpus * HOURS_PER_WEEK, 0.0)
+
+    def held(self, step: int, n_holders: int, tier: int) -> np.ndarray:
+        """GPUs of active reservations per holder on a tier."""
+        m = self.active(step) & (self.tier == tier)
+        return np.bincount(self.holder[m], weights=self.gpus[m], minlength=n_holders)
+
+    def committed(self, step: int, n_providers: int, tier: int, horizon: int = 0) -> np.ndarray:
+        """GPUs each provider has committed on a tier, now or starting within `horizon` weeks."""
+        m = (self.start <= step + horizon) & (step < self.end) & (self.tier == tier)
+        return np.bincount(self.provider[m], weights=self.gpus[m], minlength=n_providers)
+
+    def terminate(self, index: int, step: int) -> None:
+        """End a contract now (the holder defaulted); prepaid money is not returned."""
+        self.end[index] = min(self.end[index], step)
+
+    def expire(self, step: int) -> None:
+        """Forget contracts that have ended (keeps the arrays short over long runs)."""
+        keep = self.end > step
+        if not keep.all():
+            for c in self._cols:
+                setattr(self, c, getattr(self, c)[keep])

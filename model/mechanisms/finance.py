@@ -1,0 +1,141 @@
+"""The economics of owning a GPU: NPV, IRR and payback for a price path (DOMAIN §8).
+
+Agents use these to decide (a cloud orders cards when a new card's IRR beats its hurdle rate) and
+the outputs report them (`new_capacity_irr`). Cash flows are weekly; rates are annual.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from model.mechanisms.vocabulary import HOURS_PER_WEEK, WEEKS_PER_YEAR
+
+
+def weekly_rate(annual: float) -> float:
+    return (1.0 + annual) ** (1.0 / WEEKS_PER_YEAR) - 1.0
+
+
+def npv(annual_rate: float, cashflows) -> float:
+    """Net present value of weekly cash flows, the first at week 0 (undiscounted)."""
+    cf = np.asarray(cashflows, dtype=np.float64)
+    disc = (1.0 + weekly_rate(annual_rate)) ** _minus_weeks(len(cf))
+    return float(cf @ disc)
+
+
+@lru_cache(maxsize=8)
+def _minus_weeks(n: int) -> np.ndarray:
+    """-0, -1, ..., -(n-1): the exponents of weekly discounting (IRR bisection asks many times)."""
+    out = -np.arange(n)
+    out.setflags(write=False)
+    return out
+
+
+def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> float:
+    """Annual internal rate of return of weekly cash flows.
+
+    The NPV is evaluated on a grid of rates in one matrix product to bracket the root, then the
+    bracket is bisected. Returns NaN when the NPV does not change sign on [lo, hi] (no investment
+    to speak of, or it never pays back).
+    """
+    cf = np.asarray(cashflows, dtype=np.float64)
+    grid, discount = _irr_grid(lo, hi, len(cf))
+    values = discount @ cf
+    signs = np.sign(values)
+    change = (signs[:-1] != signs[1:]).nonzero()[0]
+    if change.size == 0:
+        return float("nan")
+    k = change[0]
+    lo, hi = float(grid[k]), float(grid[k + 1])
+    f_lo = float(values[k])
+    weeks = _minus_weeks(len(cf))
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        f_mid = float(cf @ (1.0 + weekly_rate(mid)) ** weeks)   # npv(mid, cf), inlined
+        if (f_mid > 0) - (f_mid < 0) == (f_lo > 0) - (f_lo < 0):   # same sign
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@lru_cache(maxsize=16)
+def _irr_grid(lo: float, hi: float, n: int):
+    """Rates to bracket an IRR, and their weekly discount factors (cached: agents ask often)."""
+    grid = np.concatenate([np.linspace(lo, 1.0, 200, endpoint=False), np.geomspace(1.0, hi, 56)])
+    weekly = (1.0 + grid) ** (1.0 / WEEKS_PER_YEAR)
+    discount = weekly[:, None] ** -np.arange(n)[None, :]
+    discount.setflags(write=False)
+    return grid, discount
+
+
+def payback_weeks(cashflows) -> float:
+    """Weeks until cumulative cash flow turns non-negative (inf if never)."""
+    cum = np.cumsum(np.asarray(cashflows, dtype=np.float64))
+    hit = np.flatnonzero(cum >= 0)
+    return float(hit[0]) if hit.size else float("inf")
+
+
+def gpu_cashflows(capex: float, price_path, utilization: float, opex_per_hour: float,
+                  salvage: float = 0.0):
+    """Weekly cash flows of one GPU: capex at week 0, then rent on used hours less running cost."""
+    prices = np.asarray(price_path, dtype=np.float64)
+    cf = np.empty(len(prices) + 1)
+    cf[0] = -capex
+    cf[1:] = HOURS_PER_WEEK * (prices * utilization - opex_per_hour)
+    cf[-1] += salvage
+    return cf
+
+
+def expected_price_path(p_now: float, p_longrun: float, halflife_weeks: float, weeks: int):
+    """Adaptive expectation: today's price reverting to a long-run level with a half-life."""
+    return p_longrun + (p_now - p_longrun) * _halvings(weeks, halflife_weeks)
+
+
+@lru_cache(maxsize=32)
+def _halvings(weeks: int, halflife_weeks: float) -> np.ndarray:
+    """0.5 ** (k / halflife) for k = 1..weeks (the same few horizons are asked every week)."""
+    out = 0.5 ** (np.arange(1, weeks + 1) / halflife_weeks)
+    out.setflags(write=False)
+    return out
+
+
+def annuity_factor(annual_rate: float, years: float) -> float:
+    """Annual payment that repays 1 over `years` at `annual_rate`."""
+    if annual_rate <= 0:
+        return 1.0 / years
+    return annual_rate / (1.0 - (1.0 + annual_rate) ** -years)
+
+
+@lru_cache(maxsize=512)  # pure, and asked with the same prices all week
+def cost_price(capex: float, opex_per_hour: float, utilization: float, life_years: float,
+               rate: float) -> float:
+    """Rental price per GPU-hour at which a new GPU just earns `rate` (the long-run anchor).
+
+    Uses the same convention as :func:`new_card_irr` (capex at week 0, weekly rent on used hours
+    for the card's life), so a card rented at this price for life has an IRR of exactly `rate`.
+    """
+    weeks = int(round(life_years * WEEKS_PER_YEAR))
+    r = weekly_rate(rate)
+    payment = capex / weeks if r <= 0 else capex * r / (1.0 - (1.0 + r) ** -weeks)
+    return payment / (HOURS_PER_WEEK * utilization) + opex_per_hour / utilization
+
+
+def new_card_irr(capex: float, p_now: float, p_longrun: float, halflife_weeks: float,
+                 utilization: float, opex_per_hour: float, life_years: float) -> float:
+    weeks = int(round(life_years * WEEKS_PER_YEAR))
+    path = expected_price_path(p_now, p_longrun, halflife_weeks, weeks)
+    return irr(gpu_cashflows(capex, path, utilization, opex_per_hour))
+
+
+@lru_cache(maxsize=256)
+def card_holding_value(capex: float, opex_per_hour: float, utilization: float, life_years: float,
+                       hurdle: float, halflife_weeks: float, p_now: float) -> float:
+    """What a card is worth to its owner: the rents it will earn over the rest of its life (80%
+    of it left on average), with the rent reverting from today's toward the long-run cost price,
+    less running costs, discounted at the hurdle rate. Never negative (an owner can idle it)."""
+    p_lr = cost_price(capex, opex_per_hour, utilization, life_years, hurdle)
+    path = expected_price_path(p_now, p_lr, halflife_weeks, int(life_years * WEEKS_PER_YEAR * 0.8))
+    flows = HOURS_PER_WEEK * (path * utilization - opex_per_hour)
+    return max(0.0, npv(hurdle, np.concatenate([[0.0], flows])))

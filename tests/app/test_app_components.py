@@ -1,0 +1,568 @@
+"""The app without a browser: Solara renders the page into widgets in this process, and the tests
+click and type into those widgets. Also the pure pieces behind the panels (explanations, chart specs,
+the trade network, the comparison, the launcher)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+
+import ipyvuetify as v
+import ipywidgets
+import numpy as np
+import pandas as pd
+import pytest
+import solara
+import solara.widgets
+
+from model import H100Market, list_scenarios, load_scenario
+from viz import explain, levers, network, vega
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def made_models(monkeypatch):
+    """Every AppMarket the app builds, in order (Page, preset changes and Reset all go through
+    AppMarket.__init__)."""
+    built: list[levers.AppMarket] = []
+    original = levers.AppMarket.__init__
+
+    def spy(self, **kwargs):
+        original(self, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(levers.AppMarket, "__init__", spy)
+    return built
+
+
+_open_contexts: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_pages():
+    """Unmount every page a test rendered: outside a server all pages share one update counter,
+    so a page left mounted would redraw on every later test's steps."""
+    yield
+    while _open_contexts:
+        _open_contexts.pop().close()
+
+
+def render_page():
+    from viz.app import Page
+
+    box, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    _open_contexts.append(rc)
+    return box, rc
+
+
+def widgets(root) -> list[ipywidgets.Widget]:
+    """Every widget under ``root`` (reacton's finder stops descending at a match)."""
+    out, stack, seen = [], [root], set()
+    while stack:
+        w = stack.pop()
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        out.append(w)
+        for name in getattr(w, "keys", ()):
+            val = getattr(w, name, None)
+            items = val if isinstance(val, (list, tuple)) else [val]
+            stack.extend(x for x in items if isinstance(x, ipywidgets.Widget))
+    return out
+
+
+def texts(box) -> list[str]:
+    """Plain text of solara.Text (v.Html spans)."""
+    return [c for w in widgets(box) if isinstance(w, v.Html) for c in w.children
+            if isinstance(c, str)]
+
+
+def step_text(box) -> str:
+    return next(t for t in texts(box) if t.startswith("Step: "))
+
+
+def html_text(box) -> str:
+    """All markup of solara.HTML pieces."""
+    return "\n".join(w.unsafe_innerHTML for w in widgets(box)
+                     if isinstance(w, solara.widgets.HTML))
+
+
+def click(rc, label: str) -> None:
+    rc.find(v.Btn, children=[label]).widget.click()
+
+
+def current(models):
+    return models[-1]
+
+
+# ------------------------------------------------------------------------------------------------
+# the page
+# ------------------------------------------------------------------------------------------------
+def test_page_builds_per_session_with_its_own_model(made_models):
+    box1, rc1 = render_page()
+    box2, rc2 = render_page()
+    assert len(made_models) == 2
+    assert made_models[0] is not made_models[1]
+    click(rc1, "Step")
+    assert made_models[0].steps == 1 and made_models[1].steps == 0
+    assert step_text(box1) == "Step: 1" and step_text(box2) == "Step: 0"
+
+
+@pytest.mark.parametrize("preset", list_scenarios())
+def test_every_preset_builds_and_sets_the_sliders(made_models, preset):
+    box, rc = render_page()
+    rc.find(v.Select, label="Preset").widget.v_model = preset
+    m = current(made_models)
+    assert m.config.name == preset
+    assert any(t.startswith(f"Running: {preset}") for t in texts(box))
+    cfg = load_scenario(preset)
+    slider = rc.find(v.Slider, label=levers.LEVER_BY_NAME["packaging_multiplier"].label).widget
+    assert slider.v_model == pytest.approx(cfg.supply.packaging_multiplier)
+    box = rc.find(v.Checkbox, label=levers.LEVER_BY_NAME["export_controls"].label).widget
+    assert box.v_model is cfg.policy.export_controls
+    seize = rc.find(v.Slider, label=levers.LEVER_BY_NAME["seizure_odds_multiplier"].label).widget
+    assert seize.v_model == pytest.approx(cfg.grey.seizure_odds_multiplier)
+    # six charts on the Market tab, built from this preset's model
+    charts = rc.find(solara.widgets.VegaLite).widgets
+    assert len(charts) == 6
+    click(rc, "Step")
+    assert m.steps == 1
+    click(rc, "Reset")  # Reset without touching a slider rebuilds exactly the preset
+    fresh = current(made_models)
+    assert fresh is not m and fresh.steps == 0 and fresh.config.flat() == m.config.flat()
+
+
+def test_step_advances_the_date_and_redraws(made_models):
+    box, rc = render_page()
+    m = current(made_models)
+    start = m.date
+    chart = rc.find(solara.widgets.VegaLite).widgets[0]
+    before = len(chart.spec["layer"][0]["data"]["values"])
+    assert f"Week of {start.day} {start:%B %Y}" in html_text(box)
+    click(rc, "Step")
+    click(rc, "Step")
+    assert step_text(box) == "Step: 2"
+    new = pd.Timestamp(m.series()["date"].iloc[-1])
+    assert new == pd.Timestamp(start) + pd.Timedelta(weeks=2)
+    assert f"Week of {new.day} {new:%B %Y}" in html_text(box)
+    chart = rc.find(solara.widgets.VegaLite).widgets[0]
+    assert len(chart.spec["layer"][0]["data"]["values"]) == before + 2
+
+
+def test_levers_and_seed_reach_the_model_on_reset(made_models):
+    box, rc = render_page()
+    rc.find(v.Slider, label=levers.LEVER_BY_NAME["packaging_multiplier"].label).widget.v_model = 3.0
+    rc.find(v.Slider, label=levers.LEVER_BY_NAME["finetuners"].label).widget.v_model = 1200
+    rc.find(v.Checkbox, label=levers.LEVER_BY_NAME["export_controls"].label).widget.v_model = False
+    seed = rc.find(v.TextField, label="Seed (a whole number)").widget
+    seed.v_model = " 42 "
+    seed.fire_event("focusout", {})
+    click(rc, "Step")
+    click(rc, "Reset")
+    m = current(made_models)
+    assert m.steps == 0
+    assert m.config.supply.packaging_multiplier == 3.0
+    assert m.config.population.finetuners == 1200
+    assert m.config.policy.export_controls is False
+    assert m.seed_text == " 42 "
+    twin = H100Market(seed=42, packaging_multiplier=3.0, finetuners=1200, export_controls=False)
+    for _ in range(3):
+        m.step()
+        twin.step()
+    pd.testing.assert_frame_equal(m.series(), twin.series())
+
+
+def test_live_levers_act_on_the_running_model(made_models):
+    box, rc = render_page()
+    m = current(made_models)
+    if not callable(getattr(m, "set_lever", None)):
+        # The card says why it has no controls rather than offering dead ones.
+        assert "set_lever is missing" in html_text(box)
+        assert not rc.find(v.Switch, label=levers.LEVER_BY_NAME["export_controls"].label).widgets
+        return
+    click(rc, "Step")
+    switch = rc.find(v.Switch, label=levers.live_label(levers.LEVER_BY_NAME["export_controls"])).widget
+    switch.v_model = not switch.v_model
+    assert m.get_lever("export_controls") is switch.v_model
+    enforcement = levers.LEVER_BY_NAME["seizure_odds_multiplier"]
+    slider = rc.find(v.Slider, label=levers.live_label(enforcement)).widget
+    slider.v_model = 5.0
+    assert m.get_lever("seizure_odds_multiplier") == 5.0
+    assert [e[2] for e in m.lever_log] == ["export_controls", "seizure_odds_multiplier"]
+    assert m.steps == 1  # no Reset: the same model goes on
+
+
+def test_explain_tab_and_network_tab_render(made_models):
+    box, rc = render_page()
+    m = current(made_models)
+    for _ in range(30):
+        click(rc, "Step")
+    tabs = rc.find(v.Tabs).widgets[-1]
+    tabs.v_model = 1  # Explain
+    assert "What is happening" in " ".join(str(c) for w in rc.find(v.CardTitle).widgets
+                                           for c in w.children)
+    assert "<li>" in html_text(box)
+    assert not [w for w in widgets(box) if isinstance(w, ipywidgets.Image)]  # lazy tabs
+    tabs.v_model = 2  # Who trades with whom
+    images = [w for w in widgets(box) if isinstance(w, ipywidgets.Image)]
+    assert len(images) == 1 and images[0].value[:4] == b"\x89PNG"
+    assert "Largest flows" in html_text(box)
+    assert m.steps == 30
+
+
+# ------------------------------------------------------------------------------------------------
+# seeds, presets
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("typed, expected", [
+    ("7", 7), (" 12 ", 12), ("1_000", 1000), ("-3", 3), (5, 5), (None, None), ("", None),
+])
+def test_parse_seed(typed, expected):
+    assert levers.parse_seed(typed) == expected
+
+
+def test_parse_seed_text_is_stable_and_distinct():
+    a, b = levers.parse_seed("hello"), levers.parse_seed("hello ")
+    assert a == levers.parse_seed("hello") and isinstance(a, int) and a >= 0
+    assert a == b  # surrounding spaces do not matter
+    assert levers.parse_seed("world") != a
+
+
+def test_model_params_follow_the_preset():
+    for preset in list_scenarios():
+        params = levers.model_params(preset)
+        values = levers.preset_values(preset)
+        assert params["scenario"] == preset
+        for lv in levers.LEVERS:
+            p = params[lv.name]
+            assert p["value"] == values[lv.name]
+            if lv.kind != "bool":
+                assert p["min"] <= p["value"] <= p["max"]
+    # Every lever is a real override the model accepts.
+    H100Market(**{lv.name: levers.preset_values("baseline")[lv.name] for lv in levers.LEVERS})
+
+
+# ------------------------------------------------------------------------------------------------
+# explanations
+# ------------------------------------------------------------------------------------------------
+def frame(n=40, **cols):
+    dates = pd.date_range("2023-01-02", periods=n, freq="7D")
+    df = pd.DataFrame({"date": dates})
+    for k, val in cols.items():
+        df[k] = np.asarray(val, dtype=float) if not np.isscalar(val) else float(val)
+    return df
+
+
+def test_explain_resale_up_threefold():
+    resold = np.r_[np.full(36, 100.0), np.full(4, 300.0)]  # half a year back: week 13, April
+    df = frame(resold_hours=resold)
+    text = " ".join(explain.explain(df, []))
+    assert "reselling idle hours" in text and "up 3×" in text and "since April 2023" in text
+    down = " ".join(explain.explain(frame(resold_hours=np.r_[np.full(30, 300.0),
+                                                             np.full(10, 100.0)]), []))
+    assert "Less capacity is being resold" in down
+
+
+def test_explain_lead_time_rising_and_easing():
+    rising = frame(lead_time_weeks=np.linspace(10, 40, 40), gpus_installed=np.linspace(1e4, 3e4, 40))
+    assert any("getting scarcer" in s for s in explain.explain(rising, []))
+    easing = frame(lead_time_weeks=np.r_[np.linspace(10, 50, 20), np.linspace(50, 10, 20)])
+    assert any("Lead times are easing" in s and "peak of 50" in s
+               for s in explain.explain(easing, []))
+
+
+def test_explain_names_recent_events_and_releases():
+    df = frame(teams_training=np.r_[np.full(20, 30), np.full(20, 29)],
+               teams_finetuning=np.r_[np.full(20, 100), np.linspace(100, 400, 20)])
+    last = df["date"].iloc[-1].date()
+    events = [(last - dt.timedelta(days=14), "Llama 9", "open-weights"),
+              (dt.date(2020, 1, 1), "Ancient rule", "policy")]
+    out = explain.explain(df, events)
+    assert out[0].startswith("Open weights: Llama 9 was released 2 weeks ago")
+    assert any("moving from training to fine-tuning" in s and "Llama 9" in s for s in out)
+    assert not any("Ancient rule" in s for s in out)
+
+
+def test_explain_quiet_and_first_week():
+    assert "opens" in explain.explain(frame(n=1, spot_price=2.0))[0]
+    quiet = explain.explain(frame(spot_price=2.0, ondemand_price=2.6, lead_time_weeks=5.0))
+    assert len(quiet) == 1 and "Nothing much" in quiet[0]
+
+
+def test_explain_on_a_real_run():
+    m = H100Market(seed=3)
+    for _ in range(60):
+        m.step()
+    out = explain.explain(m.series(), m.events)
+    assert 1 <= len(out) <= 6 and all(isinstance(s, str) and s for s in out)
+    assert explain.headline(m.series()).startswith(f"Week of {m.series()['date'].iloc[-1].day}")
+
+
+# ------------------------------------------------------------------------------------------------
+# chart specs
+# ------------------------------------------------------------------------------------------------
+def test_time_chart_spec():
+    df = frame(n=5, spot_price=[1, 2, np.nan, 4, 5], ondemand_price=3.0)
+    events = [(dt.date(2023, 1, 10), "A", "policy"), (dt.date(2023, 1, 17), "B", "policy"),
+              (dt.date(2023, 1, 24), "C", "open-weights"), (dt.date(2030, 1, 1), "late", "x")]
+    spec = vega.time_chart(df, "t", "y", {"spot_price": "spot", "ondemand_price": "od",
+                                          "missing": "m"},
+                           events=events, x_domain=(dt.date(2023, 1, 2), dt.date(2024, 1, 1)))
+    series = spec["layer"][0]
+    assert series["transform"][0]["fold"] == ["spot", "od"]
+    values = series["data"]["values"]
+    assert len(values) == 5 and values[2]["spot"] is None and values[0]["od"] == 3.0
+    assert series["encoding"]["x"]["scale"]["domain"] == ["2023-01-02", "2024-01-01"]
+    ev = spec["layer"][1]["data"]["values"]
+    assert [e["label"] for e in ev] == ["A", "B", "C"]  # the 2030 one is outside the domain
+    # close events: two label rows, the third keeps its line but no label
+    assert [e["row"] for e in ev] == [0, 1, -1] and ev[2]["shown"] == ""
+    import json
+
+    json.dumps(spec)  # JSON-able: it goes to the browser as is
+
+
+# ------------------------------------------------------------------------------------------------
+# the trade network
+# ------------------------------------------------------------------------------------------------
+def test_trade_frame_reads_five_field_rows_and_orders_reservations():
+    log = [(3, -1, 10, "vendor", 8.0), (3, 11, 20, "reservation", 64.0),
+           (4, -2, -1, "spot", 5.0), (4, 12, 13, "used_cards", 2.0)]
+    df = network.trade_frame(log)
+    assert list(df.columns) == network.TRADE_COLUMNS
+    assert df.loc[0, ["seller_id", "buyer_id", "market"]].tolist() == ["vendor", 10, "new cards"]
+    assert df.loc[1, ["seller_id", "buyer_id"]].tolist() == [20, 11]  # cloud sells to holder
+    assert df.loc[2, ["seller_id", "buyer_id"]].tolist() == ["spot-pool", "finetuner-pool"]
+    six = network.trade_frame([(1, 5, 6, "x", "cards", 1.0)])
+    assert six.loc[0, "market"] == "cards"
+
+
+def test_build_graph_groups_crowded_kinds_and_keeps_big_traders():
+    agents = {i: ("creator", "US", f"startup-{i}") for i in range(30)}
+    agents[99] = ("cloud", "US", "BigCloud")
+    rows = [(1, 99, i, "spot", "hours", 100.0 if i == 0 else 1.0) for i in range(30)]
+    g = network.build_graph(network.trade_frame(rows), agents, group_over=12)
+    labels = {d["label"] for _, d in g.nodes(data=True)}
+    assert "startup-0" in labels and "BigCloud" in labels
+    assert any(lab.startswith("24 other model builders") for lab in labels)
+    assert g.number_of_nodes() == 1 + 6 + 1
+    total = sum(d["volume"] for _, _, d in g.edges(data=True))
+    assert total == pytest.approx(100.0 + 29.0)
+
+
+def test_network_of_a_real_run():
+    m = H100Market(seed=2)
+    for _ in range(70):
+        m.step()
+    idx = network.agent_index(m)
+    all_trades = network.trade_frame(m.trade_log)
+    res = all_trades[all_trades["kind"] == "reservation"]
+    # reservations: the cloud sells, the holder buys
+    assert all(idx[s][0] == "cloud" for s in res["seller_id"])
+    recent = network.recent_trades(m, 4)
+    assert len(recent) and recent["step"].min() >= m.steps - 3
+    g = network.build_graph(recent, idx)
+    assert g.number_of_nodes() > 3 and g.number_of_edges() > 2
+    fig = network.draw(g, "t")
+    assert fig.axes and len(network.top_flows(g)) > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# compare (two scenarios, in worker processes)
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_run_comparison_reports_progress_and_bands():
+    from viz.compare_panel import band_specs, run_comparison, table_rows
+
+    seen = []
+    res = run_comparison("baseline", "no_export_controls", 1, workers=2,
+                         on_progress=lambda d, t: seen.append((d, t)))
+    assert not res.error and not res.cancelled
+    assert seen[0] == (0, 2) and seen[-1] == (2, 2)
+    assert set(res.bands) == {"baseline", "no_export_controls"}
+    assert "spot_price" in res.bands["baseline"]
+    assert len(table_rows(res)) == len(res.table) > 0
+    assert len(band_specs(res)) == 6
+
+
+def test_run_comparison_reports_bad_input_and_cancel():
+    from viz.compare_panel import run_comparison
+
+    bad = run_comparison("baseline", "no_such_scenario", 1)
+    assert bad.error and "no_such_scenario" in bad.error
+    stopped = run_comparison("baseline", "baseline", 2, workers=1, should_stop=lambda: True)
+    assert stopped.cancelled
+
+
+# ------------------------------------------------------------------------------------------------
+# the launcher
+# ------------------------------------------------------------------------------------------------
+def test_launch_defaults_to_loopback_and_refuses_a_busy_port(capsys):
+    from experiments.cli import main
+    from experiments import app_cmd as launch
+
+    cmd = launch.solara_command("127.0.0.1", 8765)
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and "--production" in cmd
+    assert launch.is_loopback("127.0.0.1") and launch.is_loopback("::1")
+    assert not launch.is_loopback("0.0.0.0")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["app", "--port", str(port)]) == 2
+    assert f"127.0.0.1:{port}" in capsys.readouterr().err
+    assert main(["app", "--port", "70000"]) == 2
+
+
+def test_guided_tour_tab_plays_the_app_model_to_the_next_stop(made_models):
+    """The lecturer's one-handed mode: the tour tab shows the lesson and its button plays the
+    page's own model (not a copy) on to the next stop's date."""
+    from viz.tour import get_lesson, next_stop
+
+    box, rc = render_page()
+    m = current(made_models)
+    tabs = rc.find(v.Tabs).widgets[-1]
+    tabs.v_model = 4  # Guided tour
+    lesson = get_lesson("lesson1")
+    assert any(f"Guided tour: {lesson.title}" in str(c) for w in rc.find(v.CardTitle).widgets
+               for c in w.children)
+    target = next_stop(lesson, m.date)
+    button = [b for b in rc.find(v.Btn).widgets
+              if any(str(c).startswith("Play to next stop") for c in b.children)]
+    assert len(button) == 1
+    button[0].click()
+    assert m.date >= target.date and m is current(made_models)
+
+
+# ------------------------------------------------------------------------------------------------
+# refused lever values (issue 8): in the page, never a crash
+# ------------------------------------------------------------------------------------------------
+ENFORCEMENT = levers.LEVER_BY_NAME["seizure_odds_multiplier"]
+BROKERS = levers.LEVER_BY_NAME["brokers"]
+
+
+def alerts(rc) -> list[str]:
+    """Text of every solara.Error / Info box on the page (its label and any HTML inside)."""
+    out = []
+    for w in rc.find(v.Alert).widgets:
+        parts = [c if isinstance(c, str) else getattr(c, "unsafe_innerHTML", "")
+                 for c in w.children]
+        out.append(" ".join(parts))
+    return out
+
+
+def slider(rc, label: str):
+    return rc.find(v.Slider, label=label).widget
+
+
+def test_reset_with_nonsensical_levers_keeps_the_running_model_and_says_why(made_models):
+    from viz.components import RESET_REFUSED
+
+    box, rc = render_page()
+    m = current(made_models)
+    click(rc, "Step")
+    click(rc, "Step")
+    slider(rc, BROKERS.label).v_model = 0
+    slider(rc, ENFORCEMENT.label).v_model = 5.0
+    click(rc, "Reset")  # would raise InputError out of SolaraViz's button handler unguarded
+    assert {id(x) for x in made_models} == {id(m)}  # no new model: the running one is kept
+    assert m.steps == 2 and step_text(box) == "Step: 2"
+    assert m.config.population.brokers == 10 and m.config.grey.seizure_odds_multiplier == 1.0
+    (note,) = alerts(rc)
+    assert note.startswith(RESET_REFUSED)
+    assert "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0" in note
+    assert "set population.brokers above 0 or grey.seizure_odds_multiplier to 1" in note
+    assert f"<li>{BROKERS.label} = 0</li>" in note and f"<li>{ENFORCEMENT.label} = 5.0</li>" in note
+    assert ".toml" not in note  # the scenario file's path means nothing in the page
+    click(rc, "Step")  # the page still works, on the same model
+    assert m.steps == 3 and step_text(box) == "Step: 3"
+    # what the note says to change: enforcement back to 1; Reset then builds that world
+    slider(rc, ENFORCEMENT.label).v_model = 1.0
+    click(rc, "Reset")
+    fresh = current(made_models)
+    assert fresh is not m and fresh.steps == 0 and step_text(box) == "Step: 0"
+    assert fresh.config.population.brokers == 0 and not fresh.population.brokers
+    assert alerts(rc) == []  # the note goes with the model it was about
+
+
+def test_live_lever_refused_by_the_model_shows_why_and_changes_nothing(made_models):
+    from viz.components import LIVE_REFUSED
+
+    box, rc = render_page()
+    slider(rc, BROKERS.label).v_model = 0
+    click(rc, "Reset")  # no brokers, enforcement as calibrated: a valid world
+    m = current(made_models)
+    assert m.config.population.brokers == 0
+    click(rc, "Step")
+    live = slider(rc, levers.live_label(ENFORCEMENT))
+    live.v_model = 5.0  # set_lever raises InputError: enforcement with nobody to seize from
+    assert m.get_lever("seizure_odds_multiplier") == 1.0 and m.lever_log == []
+    (note,) = alerts(rc)
+    assert note.startswith(LIVE_REFUSED)
+    assert "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0" in note
+    # the control shows the model's value again, not the refused one
+    assert slider(rc, levers.live_label(ENFORCEMENT)).v_model == 1.0
+    click(rc, "Step")
+    assert m.steps == 2 and step_text(box) == "Step: 2"
+    # a lever the model accepts clears the note and acts
+    switch = rc.find(v.Switch, label=levers.live_label(levers.LEVER_BY_NAME["export_controls"]))
+    switch.widget.v_model = False
+    assert m.get_lever("export_controls") is False and alerts(rc) == []
+    assert [e[2] for e in m.lever_log] == ["export_controls"]
+
+
+def test_lever_refusal_names_the_levers_and_drops_the_file_path():
+    from model import InputError
+
+    err = InputError("/some/dir/baseline.toml with overrides brokers, seizure_odds_multiplier: "
+                     "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0"
+                     ": ...; set population.brokers above 0")
+    r = levers.LeverRefusal.of(err, {"brokers": 0, "seizure_odds_multiplier": 5.0, "pace": 2.0,
+                                     "export_controls": False})
+    assert r.reason.startswith("grey.seizure_odds_multiplier = 5.0 is not allowed")
+    assert [lv.name for lv, _ in r.levers] == ["seizure_odds_multiplier", "brokers"]  # LEVERS order
+    assert r.lever_lines() == [f"{ENFORCEMENT.label} = 5.0", f"{BROKERS.label} = 0"]
+    # a value out of range: the loader's "override: " goes too
+    out = levers.LeverRefusal.of(InputError("override: population.row_creators = -1 is not "
+                                            "allowed; expected an integer >= 0"),
+                                 {"row_creators": -1, "mid_creators": 3})
+    assert out.reason.startswith("population.row_creators = -1")
+    assert [lv.name for lv, _ in out.levers] == ["row_creators"]  # not mid_creators, not a prefix
+    # a key that only contains a lever's key is not that lever
+    near = levers.LeverRefusal.of(InputError("population.cn_mid_creators_x = 1"),
+                                  {"cn_mid_creators": 1})
+    assert near.levers == ()
+    assert levers.lever_value_text(levers.LEVER_BY_NAME["export_controls"], False) == "off"
+
+
+def test_refusal_is_none_for_every_preset_and_a_reason_for_a_nonsensical_mix():
+    for preset in list_scenarios():
+        assert levers.refusal(preset, levers.preset_values(preset)) is None
+    r = levers.refusal("strict_enforcement", {"brokers": 0})  # the preset's enforcement is 5
+    assert r is not None and "grey.seizure_odds_multiplier = 5.0" in r.reason
+    assert [lv.name for lv, _ in r.levers] == ["brokers"]  # only the values tried are listed
+
+
+def test_app_market_with_a_guard_hands_back_the_running_model():
+    from model import InputError
+
+    running = levers.build_model()
+    running.step()
+    seen = []
+    guard = levers.ResetGuard(lambda: running, seen.append)
+    kept = levers.AppMarket(guard=guard, scenario="baseline", seed="7", brokers=0,
+                            seizure_odds_multiplier=2.0)
+    assert kept is running and running.steps == 1 and running.seed_text == "1"  # not rebuilt
+    assert len(seen) == 1 and "population.brokers = 0" in seen[0].reason
+    fresh = levers.AppMarket(guard=guard, scenario="baseline", seed="7", brokers=0)
+    assert fresh is not running and fresh.steps == 0 and fresh.seed_text == "7" and len(seen) == 1
+    # no guard (scripts, tests), or no model running yet: the InputError is raised as usual
+    with pytest.raises(InputError, match="population.brokers = 0"):
+        levers.AppMarket(brokers=0, seizure_odds_multiplier=2.0)
+    with pytest.raises(InputError, match="population.brokers = 0"):
+        levers.AppMarket(guard=levers.ResetGuard(lambda: None, seen.append), brokers=0,
+                         seizure_odds_multiplier=2.0)
+    assert len(seen) == 1

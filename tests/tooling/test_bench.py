@@ -1,0 +1,108 @@
+"""The per-order reference clearing (tests/support) agrees with model.mechanisms.clearing.clear_uniform, and
+`h100sim bench --quick --json` runs and writes its figures. Correctness, not timing: nothing
+here asserts a speed."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.bench import random_book
+from model.mechanisms.clearing import clear_uniform
+from support.reference_clearing import Order, compare_clearing, reference_clear
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 101, 1_000, 10_000])
+@pytest.mark.parametrize("ties", [True, False], ids=["ties", "no-ties"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reference_agrees_on_random_books(n, ties, seed):
+    r = compare_clearing(*random_book(n, seed=seed * 7919 + n, ties=ties))
+    assert r["agree"], r
+
+
+def test_random_books_have_ties_and_trade():
+    bq, bp, aq, ap = random_book(1_000, seed=3, ties=True)
+    assert len(np.unique(bp)) < len(bp) and len(np.unique(ap)) < len(ap)
+    assert (bq == 0).any() or (aq == 0).any()
+    assert clear_uniform(bq, bp, aq, ap).volume > 0
+
+
+def _check(bids, asks):
+    bq = np.array([q for q, _ in bids], float)
+    bp = np.array([p for _, p in bids], float)
+    aq = np.array([q for q, _ in asks], float)
+    ap = np.array([p for _, p in asks], float)
+    r = compare_clearing(bq, bp, aq, ap)
+    assert r["agree"], r
+    return r
+
+
+def test_hand_made_books():
+    # Plateau of maximal volume: the price is the middle of [2, 3].
+    r = _check([(10, 3.0)], [(10, 2.0)])
+    assert r["price"] == 2.5 and r["volume"] == 10
+    # A tie at the marginal price level is shared pro rata.
+    bids = [Order(10, 5.0), Order(10, 4.0), Order(30, 4.0)]
+    asks = [Order(30, 1.0)]
+    price, volume = reference_clear(bids, asks)
+    res = clear_uniform([10, 10, 30], [5.0, 4.0, 4.0], [30], [1.0])
+    assert volume == res.volume == 30
+    assert [o.fill for o in bids] == pytest.approx([10, 5, 15])
+    assert res.bid_fill == pytest.approx([10, 5, 15])
+    assert price == res.price
+    # No cross, one side empty, zero quantities: nothing trades.
+    for bids, asks in (([(5, 1.0)], [(5, 2.0)]), ([], [(5, 2.0)]), ([(0, 3.0)], [(5, 2.0)])):
+        r = _check(bids, asks)
+        assert math.isnan(r["price"]) and r["volume"] == 0
+
+
+@pytest.mark.slow
+def test_bench_quick_writes_json(tmp_path):
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, "-m", "experiments.cli", "bench", "--quick",
+                           "--no-progress", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    for key in ("machine", "baseline", "boltzmann", "scale", "clearing", "app", "sweep_memory",
+                "errors", "quick"):
+        assert key in data
+    assert data["quick"] is True
+    for key in ("cpu", "cores", "python", "numpy", "mesa"):
+        assert data["machine"][key]
+    # The clearing part always runs (no model needed) and both ways agree.
+    assert data["clearing"] and all(c["agree"] for c in data["clearing"])
+    assert "machine: CPU" in proc.stdout and "clearing 1,000 orders" in proc.stdout
+
+
+def test_table_reports_failed_parts():
+    from experiments.bench import format_table, machine
+
+    res = dict(quick=True, machine=machine(), errors={"scale": "ValueError: boom"},
+               baseline=None, boltzmann=None, scale=None, clearing=None, app=None,
+               sweep_memory=None)
+    res["errors"].update({k: "RuntimeError: x" for k in
+                          ("baseline", "boltzmann", "clearing", "app", "sweep_memory")})
+    text = format_table(res)
+    assert "machine: CPU" in text and "FAILED" in text and "ValueError: boom" in text
+
+
+def test_scale_for_hits_the_agent_counts():
+    from experiments.bench import _scale_for
+    from model import load_scenario
+
+    pop = load_scenario("baseline").population
+    for target in (10_000, 100_000):
+        sc = _scale_for(target)
+        n = (len(pop.creators) + len(pop.clouds) + pop.resellers
+             + sum(round(k * sc) for k in (pop.mid_creators, pop.cn_mid_creators,
+                                           pop.row_creators, pop.finetuners, pop.brokers)))
+        assert abs(n - target) / target < 0.01
