@@ -12,7 +12,7 @@ export SOLARA_ASSETS_PROXY_CACHE_DIR := $(abspath $(ASSETS))
 export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
 export MPLBACKEND := Agg
 
-.PHONY: setup run test test-fast app bench browser assets clean
+.PHONY: setup run test test-fast lint app bench browser assets clean
 
 setup: $(STAMP)
 
@@ -36,8 +36,14 @@ $(ASSETS_STAMP): setup viz/assets.py
 	command -v npm >/dev/null 2>&1 || bash .ci/install-npm
 	$(PY) -m viz.assets --cache-dir $(ASSETS)
 
-test: setup browser assets
+test: setup browser assets lint
 	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+# Lint, format and type checks of the model and its agents (config in pyproject.toml).
+lint: setup
+	$(PY) -m ruff check model agents
+	$(PY) -m ruff format --check model agents
+	$(PY) -m mypy model agents
 
 # Everything but the browser tests, for quick iteration.
 test-fast: setup

@@ -8,7 +8,7 @@ import numpy as np
 from model.mechanisms.finance import card_holding_value
 from model.mechanisms.vocabulary import LARGE
 
-QUEUE_WORTH_SKIPPING_WEEKS = 4   # buyers pay to skip the vendor's queue only when it is longer
+QUEUE_WORTH_SKIPPING_WEEKS = 4  # buyers pay to skip the vendor's queue only when it is longer
 
 
 class Firm(mesa.Agent):
@@ -36,11 +36,11 @@ class Firm(mesa.Agent):
         self.name = name
         self.region = region
         self.account = model.cash.open(f"{self.kind}:{name}")
-        model.cards.open(f"{self.kind}:{name}")       # same index in both ledgers
+        model.cards.open(f"{self.kind}:{name}")  # same index in both ledgers
         model.nextgen_cards.open(f"{self.kind}:{name}")
         self.cohorts: list[list[float]] = []  # [delivery step, hopper cards, nextgen cards, H100-eq]
-        self._eq = 0.0                        # running total of the cohorts' H100-eq
-        self._tiny = False                    # a cohort may hold next to nothing (see remove_cards)
+        self._eq = 0.0  # running total of the cohorts' H100-eq
+        self._tiny = False  # a cohort may hold next to nothing (see remove_cards)
 
     # -- books ----------------------------------------------------------------------------------
     @property
@@ -59,15 +59,16 @@ class Firm(mesa.Agent):
         Kept as a running total: it is read many times a week and fleets hold many cohorts."""
         return max(self._eq, 0.0)
 
-    def receive_cards(self, hopper: float, hopper_eq: float, nextgen: float = 0.0,
-                      nextgen_eq: float = 0.0) -> None:
+    def receive_cards(
+        self, hopper: float, hopper_eq: float, nextgen: float = 0.0, nextgen_eq: float = 0.0
+    ) -> None:
         """Add delivered cards as cohorts (one per generation, so each ages and sells on its own)."""
         now = self.model.steps
         for cards, eq, gen in ((hopper, hopper_eq, 1), (nextgen, nextgen_eq, 2)):
             if cards <= 0:
                 continue
             same = next((c for c in reversed(self.cohorts[-2:]) if c[0] == now and c[3 - gen] == 0.0), None)
-            if same is not None:          # one cohort per generation per week
+            if same is not None:  # one cohort per generation per week
                 same[gen] += cards
                 same[3] += eq
             else:
@@ -114,9 +115,15 @@ class Firm(mesa.Agent):
         life, net of running costs (an owner sells to anyone who pays more)."""
         m = self.model
         c = m.cfg.cloud
-        return card_holding_value(m.new_cards.price + c.infra_capex_per_gpu, c.opex_per_gpu_hour,
-                                  c.target_utilization, m.cfg.supply.card_life_years, c.hyperscaler_hurdle,
-                                  c.hyperscaler_halflife_weeks, m.hours.expected_price(LARGE))
+        return card_holding_value(
+            m.new_cards.price + c.infra_capex_per_gpu,
+            c.opex_per_gpu_hour,
+            c.target_utilization,
+            m.cfg.supply.card_life_years,
+            c.hyperscaler_hurdle,
+            c.hyperscaler_halflife_weeks,
+            m.hours.expected_price(LARGE),
+        )
 
     def bid_to_skip_queue(self, market, price: float) -> None:
         """An owner still waiting for the vendor bids for a slice of its backlog used, when the

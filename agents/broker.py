@@ -20,7 +20,7 @@ class GreyBroker(Firm):
     kind = "broker"
 
     @classmethod
-    def populate(cls, model) -> list["GreyBroker"]:
+    def populate(cls, model) -> list[GreyBroker]:
         """The scenario's brokers (scaled with the population), each with its working capital."""
         cfg = model.cfg
         brokers = [cls(model, k) for k in range(round(cfg.population.brokers * cfg.population.scale))]
@@ -34,7 +34,7 @@ class GreyBroker(Firm):
         self.markup = g.broker_markup
         self.cost_basis = model.new_cards.price
         self.offset = int(model.rng.integers(SOURCING_REVIEW))
-        self.demand_seen = 0.0      # cards restricted buyers asked for recently
+        self.demand_seen = 0.0  # cards restricted buyers asked for recently
         self.caught = 0
 
     def p_seize(self) -> float:
@@ -53,12 +53,13 @@ class GreyBroker(Firm):
             # To receive its sourcing rate every week, a broker keeps a lead time's worth of
             # orders in the vendor's queue (Little's law), as far as buyers ask for cards.
             pipeline = stock + m.new_cards.backlog_of(self.account)
-            cover = g.sourcing_cards_per_week * (min(m.new_cards.lead_time_weeks, WEEKS_PER_YEAR) + SOURCING_REVIEW)
+            lead = min(m.new_cards.lead_time_weeks, WEEKS_PER_YEAR)
+            cover = g.sourcing_cards_per_week * (lead + SOURCING_REVIEW)
             want = min(cover, self.demand_seen * 2) - pipeline
             # Paid on delivery (the vendor ships only what the broker can then pay for).
             if want > 1:
                 if m.rng.random() < m.cfg.vendor.end_user_check_catch:
-                    self.caught += 1        # the end-user check stops the shell company's order
+                    self.caught += 1  # the end-user check stops the shell company's order
                 elif m.rules.allowed(m.catalog[H100], "ROW", m.date):
                     m.new_cards.order(self, H100, want, nextgen_ok=False, region="ROW", shell=True)
         # Buy used cards when the price restricted buyers last paid leaves a margin over them.
@@ -90,5 +91,16 @@ class GreyBroker(Firm):
             self.cost_basis = (self.cost_basis * held + price * cards) / total
 
 
-register(AgentKind("broker", GreyBroker, build=GreyBroker.populate, act=shuffled, week_order=50,
-                   build_order=40, colour="#8c564b", label="grey-market broker"))
+register(
+    AgentKind(
+        "broker",
+        GreyBroker,
+        build=GreyBroker.populate,
+        act=shuffled,
+        week_order=50,
+        build_order=40,
+        frame_order=40,
+        colour="#8c564b",
+        label="grey-market broker",
+    )
+)

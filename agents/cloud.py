@@ -19,10 +19,10 @@ from agents.registry import AgentKind, each, in_turn, register
 from model.mechanisms.finance import cost_price, new_card_irr
 from model.mechanisms.vocabulary import H100, HOURS_PER_WEEK, LARGE, ONE_YEAR_WEEKS, WEEKS_PER_YEAR
 
-SELL_SHARE = 0.02             # share of a fleet offered weekly at its holding value (assumption)
-IDLE_SELL_SHARE = 0.1         # and of its idle part (assumption)
-COMMITMENT_HORIZON = 520      # weeks ahead a cloud counts reservations already sold
-LARGE_BUILD_HORIZON = 26      # weeks ahead of large reservations a cloud builds large clusters
+SELL_SHARE = 0.02  # share of a fleet offered weekly at its holding value (assumption)
+IDLE_SELL_SHARE = 0.1  # and of its idle part (assumption)
+COMMITMENT_HORIZON = 520  # weeks ahead a cloud counts reservations already sold
+LARGE_BUILD_HORIZON = 26  # weeks ahead of large reservations a cloud builds large clusters
 
 
 class Cloud(Firm):
@@ -30,7 +30,7 @@ class Cloud(Firm):
     builds_datacentres = True
 
     @classmethod
-    def populate(cls, model) -> list["Cloud"]:
+    def populate(cls, model) -> list[Cloud]:
         """The scenario's clouds, each funded in proportion to its size."""
         cfg = model.cfg
         clouds = [cls(model, spec) for spec in cfg.population.clouds]
@@ -54,15 +54,15 @@ class Cloud(Firm):
         self.review_weeks = c.private_review_weeks if self.private else c.hyperscaler_review_weeks
         self.halflife = c.private_halflife_weeks if self.private else c.hyperscaler_halflife_weeks
         self.offset = int(model.rng.integers(self.review_weeks))
-        self.large_eq = 0.0            # new capacity built as large InfiniBand clusters
-        self._capacity_key = None      # (week, fleet, large_eq) of the cached capacity()
-        self.util = 0.5                # recent utilisation, all sales (moving average)
-        self.util_list = 0.5           # recent utilisation from sales at list (on demand, reserved)
-        self.unmet = 0.0               # recent demand turned away at list price, GPUs
+        self.large_eq = 0.0  # new capacity built as large InfiniBand clusters
+        self._capacity_key = None  # (week, fleet, large_eq) of the cached capacity()
+        self.util = 0.5  # recent utilisation, all sales (moving average)
+        self.util_list = 0.5  # recent utilisation from sales at list (on demand, reserved)
+        self.unmet = 0.0  # recent demand turned away at list price, GPUs
         self.revenue_rate = self.list_price  # recent revenue per GPU-hour sold
         self.irr = float("nan")
         self.reseller = None
-        self.demand_hist: deque = deque(maxlen=27)   # weekly demand seen (sold + turned away)
+        self.demand_hist: deque = deque(maxlen=27)  # weekly demand seen (sold + turned away)
 
     # -- capacity -------------------------------------------------------------------------------
     def legacy(self) -> float:
@@ -109,7 +109,8 @@ class Cloud(Firm):
 
     def reserved_rate(self, weeks: int) -> float:
         c = self.model.cfg.cloud
-        return self.list_price * (c.reserved_discount_1y if weeks <= ONE_YEAR_WEEKS else c.reserved_discount_3y)
+        discount = c.reserved_discount_1y if weeks <= ONE_YEAR_WEEKS else c.reserved_discount_3y
+        return self.list_price * discount
 
     def spot_floor(self) -> float:
         """Private clouds hand unsold hours to resellers, asking at least this; hyperscalers do not."""
@@ -144,8 +145,7 @@ class Cloud(Firm):
         life = m.cfg.supply.card_life_years
         util = float(min(max(self.util, 0.2), 1.0))
         p_lr = cost_price(capex, c.opex_per_gpu_hour, c.target_utilization, life, self.hurdle)
-        return new_card_irr(capex, self.revenue_rate, p_lr, self.halflife, util,
-                            c.opex_per_gpu_hour, life)
+        return new_card_irr(capex, self.revenue_rate, p_lr, self.halflife, util, c.opex_per_gpu_hour, life)
 
     def order(self) -> None:
         m = self.model
@@ -195,8 +195,9 @@ class Cloud(Firm):
         self.pay(m.acct_power, min(cost, max(self.cash + self.credit_limit(), 0.0)), "opex")
 
     # -- feedback from the hours market ----------------------------------------------------------
-    def on_week(self, sold: float, sold_at_list: float, revenue: float, unmet, limits,
-                market_size: float) -> None:
+    def on_week(
+        self, sold: float, sold_at_list: float, revenue: float, unmet, limits, market_size: float
+    ) -> None:
         """Learn from the week: utilisation (all sales, and sales at list), revenue per hour, and
         the demand turned away at this cloud's list price, shared among clouds by size (a buyer
         turned away would have tried any of them)."""
@@ -211,6 +212,17 @@ class Cloud(Firm):
             self.revenue_rate = 0.8 * self.revenue_rate + 0.2 * revenue / (sold * HOURS_PER_WEEK)
 
 
-register(AgentKind("cloud", Cloud, build=Cloud.populate, act=in_turn,
-                   upkeep=each("pay_running_costs"),
-                   week_order=10, build_order=10, colour="#1f77b4", label="cloud"))
+register(
+    AgentKind(
+        "cloud",
+        Cloud,
+        build=Cloud.populate,
+        act=in_turn,
+        upkeep=each("pay_running_costs"),
+        week_order=10,
+        build_order=10,
+        frame_order=20,
+        colour="#1f77b4",
+        label="cloud",
+    )
+)

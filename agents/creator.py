@@ -15,26 +15,52 @@ import numpy as np
 from agents.base import Firm
 from agents.registry import AgentKind, register
 from model.mechanisms.finance import cost_price
-from model.mechanisms.vocabulary import (FINETUNE, FINETUNE_MODE, HOURS_PER_YEAR, HOURS_PER_WEEK, IDLE_MODE,
-                                         INFERENCE, LARGE, QUARTER_WEEKS, SMALL, THREE_YEAR_WEEKS, TRAIN,
-                                         TRAIN_MODE, ONE_YEAR_WEEKS, H100)
+from model.mechanisms.vocabulary import (
+    FINETUNE,
+    FINETUNE_MODE,
+    H100,
+    HOURS_PER_WEEK,
+    HOURS_PER_YEAR,
+    IDLE_MODE,
+    INFERENCE,
+    LARGE,
+    ONE_YEAR_WEEKS,
+    QUARTER_WEEKS,
+    SMALL,
+    THREE_YEAR_WEEKS,
+    TRAIN,
+    TRAIN_MODE,
+)
 
 QUARTER = QUARTER_WEEKS
-GREY_TRANCHES = (1.0, 0.8, 0.6)   # value of successive thirds of a grey order (assumption)
+GREY_TRANCHES = (1.0, 0.8, 0.6)  # value of successive thirds of a grey order (assumption)
+#: cluster tier of each weekly need: train run, small job, inference
 NEED_TIERS = (LARGE, SMALL, SMALL)
 #: a builder's state for the week's demand, one row per builder
-BUILDER_STATE = np.dtype([("train", bool), ("tune", bool), ("deployed", bool), ("build_own", bool),
-                          ("fleet", np.float64), ("train_gpus", np.float64), ("v_train", np.float64),
-                          ("v_ft", np.float64), ("finetune_gpus", np.float64),
-                          ("inference_gpus", np.float64), ("account", np.int64), ("uid", np.int64),
-                          ("rents", bool)])  # cluster tier of each weekly need: train run, small job, inference
+BUILDER_STATE = np.dtype(
+    [
+        ("train", bool),
+        ("tune", bool),
+        ("deployed", bool),
+        ("build_own", bool),
+        ("fleet", np.float64),
+        ("train_gpus", np.float64),
+        ("v_train", np.float64),
+        ("v_ft", np.float64),
+        ("finetune_gpus", np.float64),
+        ("inference_gpus", np.float64),
+        ("account", np.int64),
+        ("uid", np.int64),
+        ("rents", bool),
+    ]
+)
 
 
 class ModelCreator(Firm):
     kind = "creator"
 
     @classmethod
-    def populate(cls, model) -> list["ModelCreator"]:
+    def populate(cls, model) -> list[ModelCreator]:
         """The scenario's named builders, then generated start-ups (US on clouds, China and the
         rest of the world on their own clusters), scaled with the population."""
         pop = model.cfg.population
@@ -57,22 +83,22 @@ class ModelCreator(Firm):
         self.capability = spec["capability"]
         self.train_gpus = float(spec["train_gpus"])
         self.funding = spec["funding_musd"] * 1e6
-        self.cloud = spec["cloud"]            # a Cloud agent, or None for own clusters
+        self.cloud = spec["cloud"]  # a Cloud agent, or None for own clusters
         self.build_own = spec["build_own"]
         self.favoured = spec["favoured"]
         self.inference_gpus = float(spec["inference_gpus"])
-        self.founded = spec["founded"]        # step it enters the market
+        self.founded = spec["founded"]  # step it enters the market
         self.finetune_gpus = float(model.cfg.demand.finetune_gpus_max)
         self.mode = IDLE_MODE
         self.deployed = False
         self.review_offset = int(model.rng.integers(QUARTER))
         self.reseller = model.random.choice(model.population.resellers)
-        self.ask_mult = np.ones(2)            # adaptive ask for idle hours, per tier
-        self.rationed = 0.0                   # recent share of its training need left unmet
+        self.ask_mult = np.ones(2)  # adaptive ask for idle hours, per tier
+        self.rationed = 0.0  # recent share of its training need left unmet
         self.v_train = self.v_ft = 0.0
-        self.ordered_for = None               # the rule that a stockpile was ordered for
+        self.ordered_for = None  # the rule that a stockpile was ordered for
         self.funded = False
-        self.own_used = 0.0                   # GPUs of its own fleet it ran this week
+        self.own_used = 0.0  # GPUs of its own fleet it ran this week
 
     # ------------------------------------------------------------------------------------------
     @property
@@ -116,8 +142,11 @@ class ModelCreator(Firm):
         p_train = min(p_large, self.cloud.reserved_rate(THREE_YEAR_WEEKS)) if self.cloud else p_large
         if self.build_own:
             p_train = min(p_train, self.own_cost())
-        surplus_train = (self.v_train - p_train) * self.job_gpus() * d.training_duty_cycle \
-            if self.v_train > 0 else -np.inf
+        surplus_train = (
+            (self.v_train - p_train) * self.job_gpus() * d.training_duty_cycle
+            if self.v_train > 0
+            else -np.inf
+        )
         surplus_ft = (self.v_ft - p_small) * self.finetune_gpus if self.v_ft > 0 else -np.inf
         best = max(surplus_train, surplus_ft, 0.0)
         if best == surplus_train and best > 0:
@@ -134,8 +163,13 @@ class ModelCreator(Firm):
         """Cost per GPU-hour of a card bought today and run for its life (finance.cost_price)."""
         m = self.model
         capex = m.new_cards.price + m.cfg.cloud.infra_capex_per_gpu
-        return cost_price(capex, m.cfg.cloud.opex_per_gpu_hour, 0.8, m.cfg.supply.card_life_years,
-                          m.cfg.cloud.hyperscaler_hurdle)
+        return cost_price(
+            capex,
+            m.cfg.cloud.opex_per_gpu_hour,
+            0.8,
+            m.cfg.supply.card_life_years,
+            m.cfg.cloud.hyperscaler_hurdle,
+        )
 
     def _maybe_build_own(self, p_large: float) -> None:
         """The largest leave the clouds when owning a cluster costs less than renting one."""
@@ -238,7 +272,7 @@ class ModelCreator(Firm):
             return
         qty = min(gap, max(50.0, 0.1 * gap))
         afford = m.cfg.demand.compute_budget_share * self.cash / qty
-        for k, worth in enumerate(GREY_TRANCHES):
+        for worth in GREY_TRANCHES:
             limit = min(value * worth, afford)
             if limit > 0:
                 m.grey.bid(self, qty / len(GREY_TRANCHES), limit)
@@ -258,8 +292,12 @@ class ModelCreator(Firm):
     def offer_used_cards(self, market) -> None:
         """A builder that no longer uses its own cluster sells a tenth of it a week, a little
         below what the cards would earn (restricted builders cannot sell abroad)."""
-        if self.build_own and self.mode not in (TRAIN_MODE, FINETUNE_MODE) and self.region != "CN" \
-                and self.gpus > 1:
+        if (
+            self.build_own
+            and self.mode not in (TRAIN_MODE, FINETUNE_MODE)
+            and self.region != "CN"
+            and self.gpus > 1
+        ):
             market.ask(self, self.gpus * 0.1, 0.9 * self.holding_value())
 
     # -- feedback from the markets ----------------------------------------------------------------
@@ -282,18 +320,21 @@ def generate_creators(model, n: int, region: str, clouds: list, own: bool) -> li
     sizes = np.array([c.size for c in clouds])
     for k in range(n):
         gpus = float(np.clip(np.exp(rng.normal(np.log(1024), 0.8)), 256, 8192))
-        specs.append(dict(
-            name=f"{region}-startup-{k}", region=region,
-            capability=float(rng.uniform(0.45, 0.85)),
-            train_gpus=round(gpus),
-            funding_musd=gpus * 0.15 * float(np.exp(rng.normal(0.0, 0.4))),
-            cloud=None if own else clouds[int(rng.choice(len(clouds), p=sizes / sizes.sum()))],
-            build_own=own, favoured=False,
-            inference_gpus=0.1 * gpus,
-            founded=int(rng.integers(0, 40)),
-        ))
+        specs.append(
+            dict(
+                name=f"{region}-startup-{k}",
+                region=region,
+                capability=float(rng.uniform(0.45, 0.85)),
+                train_gpus=round(gpus),
+                funding_musd=gpus * 0.15 * float(np.exp(rng.normal(0.0, 0.4))),
+                cloud=None if own else clouds[int(rng.choice(len(clouds), p=sizes / sizes.sum()))],
+                build_own=own,
+                favoured=False,
+                inference_gpus=0.1 * gpus,
+                founded=int(rng.integers(0, 40)),
+            )
+        )
     return specs
-
 
 
 def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
@@ -313,10 +354,27 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     d = m.cfg.demand
     drv = m.drivers
     # One row per builder: its state this week, by name.
-    state = np.array([(b.mode == TRAIN_MODE, b.mode == FINETUNE_MODE, b.deployed, b.build_own,
-                       b.fleet_eq, b.train_gpus, b.v_train, b.v_ft, b.finetune_gpus,
-                       b.inference_gpus, b.account, b.unique_id, b.region != "CN")
-                      for b in builders], dtype=BUILDER_STATE)
+    state = np.array(
+        [
+            (
+                b.mode == TRAIN_MODE,
+                b.mode == FINETUNE_MODE,
+                b.deployed,
+                b.build_own,
+                b.fleet_eq,
+                b.train_gpus,
+                b.v_train,
+                b.v_ft,
+                b.finetune_gpus,
+                b.inference_gpus,
+                b.account,
+                b.unique_id,
+                b.region != "CN",
+            )
+            for b in builders
+        ],
+        dtype=BUILDER_STATE,
+    )
     uid = state["uid"]
     fleet = state["fleet"]
     train, tune, deployed = state["train"], state["tune"], state["deployed"]
@@ -351,9 +409,10 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     cash = m.cash.balance[account]
     budget = np.zeros(n)
     paid = weekly_hours > 0
-    budget[paid] = d.compute_budget_share * np.maximum(cash[paid], 0.0) / (
-        weekly_hours[paid] * d.budget_weeks)
-    bids = state["rents"]     # restricted buyers cannot rent these clusters
+    budget[paid] = (
+        d.compute_budget_share * np.maximum(cash[paid], 0.0) / (weekly_hours[paid] * d.budget_weeks)
+    )
+    bids = state["rents"]  # restricted buyers cannot rent these clusters
     used, rest = np.empty((n, 3)), np.empty((n, 3))
     for need, tier in enumerate(NEED_TIERS):
         g = gpus[:, need]
@@ -370,10 +429,16 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     # Bids for what is left: builder by builder, need by need (the order of the book).
     ok = (has & (rest > 1e-9) & (limit > 0) & bids[:, None]).ravel()
     if ok.any():
-        tier = np.empty((n, 3), dtype=np.int64)
-        tier[:] = NEED_TIERS
-        m.hours.bid_for(account.repeat(3)[ok], uid.repeat(3)[ok], use.ravel()[ok],
-                        tier.ravel()[ok], rest.ravel()[ok], limit.ravel()[ok])
+        tiers = np.empty((n, 3), dtype=np.int64)
+        tiers[:] = NEED_TIERS
+        m.hours.bid_for(
+            account.repeat(3)[ok],
+            uid.repeat(3)[ok],
+            use.ravel()[ok],
+            tiers.ravel()[ok],
+            rest.ravel()[ok],
+            limit.ravel()[ok],
+        )
     # Reserved hours are paid whatever happens, so they are used first; the own fleet runs (and
     # pays power) for what the needs took beyond the reserved blocks.
     own_used = np.minimum(own, np.maximum(0.0, own - ent_large))
@@ -381,7 +446,7 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
         b.own_used = ou
     # Idle hours go to each builder's reseller (restricted builders' idle hours stay home),
     # asking what spot last paid times the builder's adaptive multiple, at least running cost.
-    idle = np.empty((n, 2))                               # per builder: large, then small
+    idle = np.empty((n, 2))  # per builder: large, then small
     idle[:, 0], idle[:, 1] = ent_large, ent_small
     offer = (idle > 1e-9) & bids[:, None]
     if offer.any():
@@ -390,8 +455,9 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
         spot = np.array([m.hours.last_spot(tier) for tier in tier_of.tolist()])
         ask = np.maximum(m.cfg.cloud.opex_per_gpu_hour, spot * mult)
         rows, cols = np.nonzero(offer)
-        m.hours.offer_idle([live[r] for r in rows.tolist()], tier_of[cols], idle[rows, cols],
-                           ask[rows, cols], resale=True)
+        m.hours.offer_idle(
+            [live[r] for r in rows.tolist()], tier_of[cols], idle[rows, cols], ask[rows, cols], resale=True
+        )
 
 
 def act(model, builders) -> None:
@@ -418,5 +484,17 @@ def pay_own_clusters(model, builders: list) -> None:
     m.cash.transfer_in_turn(accounts, np.full(len(running), m.acct_power), np.minimum(cost, room), "opex")
 
 
-register(AgentKind("creator", ModelCreator, build=ModelCreator.populate, act=act, upkeep=pay_own_clusters,
-                   week_order=30, build_order=30, colour="#d62728", label="model builder"))
+register(
+    AgentKind(
+        "creator",
+        ModelCreator,
+        build=ModelCreator.populate,
+        act=act,
+        upkeep=pay_own_clusters,
+        week_order=30,
+        build_order=30,
+        frame_order=10,
+        colour="#d62728",
+        label="model builder",
+    )
+)

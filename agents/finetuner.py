@@ -23,7 +23,7 @@ class FineTuner(Firm):
     kind = "finetuner"
 
     @classmethod
-    def populate(cls, model) -> list["FineTuner"]:
+    def populate(cls, model) -> list[FineTuner]:
         """The fine-tuning teams (scaled with the population) and the pool that decides for them."""
         pop = model.cfg.population
         teams = [cls(model, k) for k in range(round(pop.finetuners * pop.scale))]
@@ -35,7 +35,7 @@ class FineTuner(Firm):
         self.index = index
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> str:  # type: ignore[override]  # read from the pool, not stored
         return "finetune" if self.model.population.finetuners.active[self.index] else "idle"
 
     def step(self) -> None:
@@ -99,8 +99,10 @@ class FineTunerPool:
             p = min(0.95, m.cfg.demand.round_prob_per_quarter * drv.climate)
             lucky = due & (m.rng.random(n) < p)
             if lucky.any():
-                m.fund_many(account[lucky],
-                            self.funding[sel][lucky] * drv.climate * m.rng.uniform(0.3, 1.0, lucky.sum()))
+                m.fund_many(
+                    account[lucky],
+                    self.funding[sel][lucky] * drv.climate * m.rng.uniform(0.3, 1.0, lucky.sum()),
+                )
         active = (was_active | start) & ~stop
         self.active[sel] = active
         self.deployed[sel] |= active
@@ -109,8 +111,11 @@ class FineTunerPool:
         inf_need = np.where(self.deployed[sel], self.inference_gpus[sel] * drv.inference_index, 0.0)
         ft_need = np.where(active, self.gpus[sel], 0.0)
         hours = (ft_need + inf_need) * HOURS_PER_WEEK * m.cfg.demand.budget_weeks
-        budget = np.where(hours > 0, m.cfg.demand.compute_budget_share * np.maximum(cash, 0.0)
-                          / np.maximum(hours, 1e-9), 0.0)
+        budget = np.where(
+            hours > 0,
+            m.cfg.demand.compute_budget_share * np.maximum(cash, 0.0) / np.maximum(hours, 1e-9),
+            0.0,
+        )
         ft_limit = np.minimum(value, budget)
         inf_limit = np.minimum(drv.alt_cost, budget)
         ok_ft = (ft_need > 0) & (ft_limit > 0)
@@ -122,6 +127,18 @@ class FineTunerPool:
         return int(self.active.sum())
 
 
-register(AgentKind("finetuner", FineTuner, build=FineTuner.populate,
-                   act=lambda model, teams: model.population.finetuners.step(), week_order=40,
-                   build_order=50, frame=True, pooled=True, colour="#2ca02c", label="fine-tuning team"))
+register(
+    AgentKind(
+        "finetuner",
+        FineTuner,
+        build=FineTuner.populate,
+        act=lambda model, teams: model.population.finetuners.step(),
+        week_order=40,
+        build_order=50,
+        frame_order=50,
+        frame=True,
+        pooled=True,
+        colour="#2ca02c",
+        label="fine-tuning team",
+    )
+)

@@ -8,8 +8,9 @@ the week. Nothing in ``model/`` names a kind's class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class AgentKind:
     ``colour`` is its colour in charts. ``upkeep(model, agents)`` pays the kind's running costs
     at the week's settlement (in week order). ``pooled`` kinds are rows of one vectorised pool
     (stepped together, not looked up one by one); kinds that do not ``hold_cards`` own no fleet.
-    ``build_order`` orders construction (lower first; ties keep registration order).
+    ``build_order`` orders construction and ``frame_order`` the kinds in the agent frame (lower
+    first; ties keep registration order, which import sorting may change, so give both).
     ``settings`` are the defaults of the kind's own scenario section ``[<name>]`` (a scenario or
     an override ``<name>.<key>`` may change them; the model reads ``model.cfg.<name>.<key>``)."""
 
@@ -34,6 +36,7 @@ class AgentKind:
     upkeep: Callable[[Any, list], None] | None = None
     week_order: int = 100
     build_order: int = 100
+    frame_order: int = 100
     frame: bool = True
     pooled: bool = False
     holds_cards: bool = True
@@ -55,6 +58,10 @@ def unregister(name: str) -> None:
     KINDS.pop(name, None)
 
 
+def kinds_in_frame_order() -> list[AgentKind]:
+    return sorted(KINDS.values(), key=lambda k: k.frame_order)
+
+
 def kinds_in_build_order() -> list[AgentKind]:
     return sorted(KINDS.values(), key=lambda k: k.build_order)
 
@@ -66,9 +73,11 @@ def kinds_in_week_order() -> list[AgentKind]:
 
 def each(method: str) -> Callable[[Any, list], None]:
     """An upkeep that calls `method` on every member, in order."""
+
     def upkeep(model, agents) -> None:
         for agent in agents:
             getattr(agent, method)()
+
     upkeep.__name__ = f"each_{method}"
     return upkeep
 

@@ -22,7 +22,7 @@ class Reseller(Firm):
     kind = "reseller"
 
     @classmethod
-    def populate(cls, model) -> list["Reseller"]:
+    def populate(cls, model) -> list[Reseller]:
         """The scenario's resellers; each cloud hands its unsold hours to one of them."""
         resellers = [cls(model, k) for k in range(model.cfg.population.resellers)]
         for c in model.population.clouds:
@@ -35,7 +35,7 @@ class Reseller(Firm):
         self.style = style
         self.fee = min(0.9, model.cfg.cloud.reseller_fee * FEE_MULTIPLE[style])
         self.listing = np.array([model.launch_price, model.launch_price])
-        self.pooled = 0.0   # GPU-hours handled last week
+        self.pooled = 0.0  # GPU-hours handled last week
         self.revenue = 0.0
 
     def ask_price(self, holder_ask: float, tier: int) -> float:
@@ -50,5 +50,16 @@ class Reseller(Firm):
             self.listing = self.listing + 0.25 * (target - self.listing)
 
 
-register(AgentKind("reseller", Reseller, build=Reseller.populate, act=in_turn, week_order=20,
-                   build_order=20, colour="#9467bd", label="reseller"))
+register(
+    AgentKind(
+        "reseller",
+        Reseller,
+        build=Reseller.populate,
+        act=in_turn,
+        week_order=20,
+        build_order=20,
+        frame_order=30,
+        colour="#9467bd",
+        label="reseller",
+    )
+)

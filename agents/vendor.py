@@ -24,7 +24,7 @@ class Vendor(mesa.Agent):
         self.name = "vendor"
         self.region = "US"
         self.account = model.cash.index["vendor"]
-        self.multiple = 1.0              # the price list over the launch list price
+        self.multiple = 1.0  # the price list over the launch list price
 
     def h100_price(self) -> float:
         """The H100 card price on the current list."""
@@ -56,5 +56,16 @@ class Vendor(mesa.Agent):
             self.multiple = max(v.min_price_multiple, self.multiple * (1 - v.price_step))
 
 
-register(AgentKind("vendor", Vendor, build=lambda model: [Vendor(model)], build_order=60, frame=False,
-                   holds_cards=False, colour="#76b900", label="vendor"))
+register(
+    AgentKind(
+        "vendor",
+        Vendor,
+        build=lambda model: [Vendor(model)],
+        build_order=60,
+        frame_order=60,
+        frame=False,
+        holds_cards=False,
+        colour="#76b900",
+        label="vendor",
+    )
+)

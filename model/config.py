@@ -114,8 +114,9 @@ RULE = {
     "io_min_gbps": F("float", 0.0, optional=True),
     "alt_tpp_min": F("float", 0.0, optional=True),
     "alt_density_min": F("float", 0.0, optional=True),
-    "licence_fee_share": F("float", 0.0, 1.0, optional=True,
-                           doc="sales allowed under licence for this share of revenue"),
+    "licence_fee_share": F(
+        "float", 0.0, 1.0, optional=True, doc="sales allowed under licence for this share of revenue"
+    ),
 }
 
 CREATOR = {
@@ -267,6 +268,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
 }
 
+
 def _field_for(default: Any) -> F:
     """The field of an agent kind's setting, typed by its default."""
     for kind, types in (("bool", bool), ("int", int), ("float", float), ("str", str)):
@@ -282,16 +284,20 @@ def kind_sections() -> dict[str, dict[str, Any]]:
     for kind in KINDS.values():
         if kind.settings:
             if kind.name in SCHEMA:
-                raise RuntimeError(f"agent kind {kind.name!r} has settings but [{kind.name}] is a "
-                                   "fixed section of the scenario; rename the kind")
+                raise RuntimeError(
+                    f"agent kind {kind.name!r} has settings but [{kind.name}] is a "
+                    "fixed section of the scenario; rename the kind"
+                )
             out[kind.name] = dict(kind.settings)
     return out
 
 
 def schema() -> dict[str, dict[str, Any]]:
     """The scenario's sections: the fixed ones, then one per registered kind with settings."""
-    extra = {name: {leaf: _field_for(v) for leaf, v in defaults.items()}
-             for name, defaults in kind_sections().items()}
+    extra = {
+        name: {leaf: _field_for(v) for leaf, v in defaults.items()}
+        for name, defaults in kind_sections().items()
+    }
     return {**SCHEMA, **extra} if extra else SCHEMA
 
 
@@ -353,12 +359,13 @@ def _check_scalar(f: F, value: Any, key: str, source: str | None) -> Any:
 
 def _check_series(s: Series, value: Any, key: str, source: str | None) -> tuple:
     def bad(detail: str) -> InputError:
-        return InputError(f"{_where(source)}{key} = {value!r} is not allowed ({detail}); "
-                          f"expected {s.allowed()}")
+        return InputError(
+            f"{_where(source)}{key} = {value!r} is not allowed ({detail}); expected {s.allowed()}"
+        )
 
     if not isinstance(value, (list, tuple)) or not value:
         raise bad("not a non-empty list")
-    out = []
+    out: list[tuple] = []
     for point in value:
         if not isinstance(point, (list, tuple)) or len(point) != 2:
             raise bad(f"point {point!r} is not a [date, value] pair")
@@ -389,8 +396,10 @@ def _check_table(t: Table, value: Any, key: str, source: str | None) -> tuple:
         clean = {}
         for k, v in row.items():
             if k not in t.fields:
-                raise InputError(f"{_where(source)}{label}: unknown key {k!r}{suggest(k, t.fields)}; "
-                                 f"allowed keys: {', '.join(t.fields)}")
+                raise InputError(
+                    f"{_where(source)}{label}: unknown key {k!r}{suggest(k, t.fields)}; "
+                    f"allowed keys: {', '.join(t.fields)}"
+                )
             clean[k] = _check_any(t.fields[k], v, f"{label}.{k}", source)
         for k, spec in t.fields.items():
             if k not in clean:
@@ -525,8 +534,10 @@ def _resolve_path(scenario: str | Path) -> tuple[str, Path]:
         return path.stem, path
     path = SCENARIO_DIR / f"{text}.toml"
     if not path.is_file():
-        raise InputError(f"unknown scenario {text!r}{suggest(text, list_scenarios())}; "
-                         f"available: {', '.join(list_scenarios())} (or a path to a .toml file)")
+        raise InputError(
+            f"unknown scenario {text!r}{suggest(text, list_scenarios())}; "
+            f"available: {', '.join(list_scenarios())} (or a path to a .toml file)"
+        )
     return text, path
 
 
@@ -546,7 +557,7 @@ def _raw_scenario(scenario: str | Path, seen: tuple[str, ...] = ()) -> tuple[str
         if not parent_path.is_absolute():  # relative to the file that extends it
             parent_path = path.parent / parent_path
         parent = str(parent_path)
-    _, base, _ = _raw_scenario(parent, seen + (str(path.resolve()),))
+    _, base, _ = _raw_scenario(parent, (*seen, str(path.resolve())))
     _check_sections(raw, str(path))
     for section, values in raw.items():
         base.setdefault(section, {}).update(values)
@@ -557,15 +568,19 @@ def _check_sections(raw: dict, source: str) -> None:
     sections = schema()
     for section, values in raw.items():
         if section not in sections:
-            raise InputError(f"{source}: unknown section [{section}]{suggest(section, sections)}; "
-                             f"allowed: {', '.join(sections)}")
+            raise InputError(
+                f"{source}: unknown section [{section}]{suggest(section, sections)}; "
+                f"allowed: {', '.join(sections)}"
+            )
         if not isinstance(values, dict):
             raise InputError(f"{source}: [{section}] must be a table")
         for leaf in values:
             if leaf not in sections[section]:
-                raise InputError(f"{source}: unknown key {section}.{leaf}"
-                                 f"{suggest(leaf, sections[section])}; allowed in [{section}]: "
-                                 f"{', '.join(sections[section])}")
+                raise InputError(
+                    f"{source}: unknown key {section}.{leaf}"
+                    f"{suggest(leaf, sections[section])}; allowed in [{section}]: "
+                    f"{', '.join(sections[section])}"
+                )
 
 
 def resolve_key(key: str) -> str:
@@ -580,11 +595,15 @@ def resolve_key(key: str) -> str:
         return LEAVES[k]
     if "." in k and k.split(".", 1)[0] in sections:
         section, leaf = k.split(".", 1)
-        raise InputError(f"unknown parameter {key!r}{suggest(leaf, sections[section])}; "
-                         f"allowed in [{section}]: {', '.join(sections[section])}")
+        raise InputError(
+            f"unknown parameter {key!r}{suggest(leaf, sections[section])}; "
+            f"allowed in [{section}]: {', '.join(sections[section])}"
+        )
     options = list(LEAVES) + list(LEAVES.values())
-    raise InputError(f"unknown parameter {key!r}{suggest(k, options)}; "
-                     "use a key of the scenario file, e.g. seizure_odds_multiplier or grey.fake_share")
+    raise InputError(
+        f"unknown parameter {key!r}{suggest(k, options)}; "
+        "use a key of the scenario file, e.g. seizure_odds_multiplier or grey.fake_share"
+    )
 
 
 def load_scenario(scenario: str | Path = "baseline", **overrides: Any) -> Config:
@@ -600,7 +619,7 @@ def load_scenario(scenario: str | Path = "baseline", **overrides: Any) -> Config
     defaults = kind_sections()
     for section, fields in schema().items():
         values = {**defaults.get(section, {}), **raw.get(section, {})}
-        clean = {}
+        clean: dict[str, Any] = {}
         for leaf, spec in fields.items():
             key = f"{section}.{leaf}"
             src = "override" if _overridden(overrides, key) else source
@@ -634,33 +653,45 @@ def _check_consistency(cfg: Config) -> None:
         raise InputError(f"run.end = {r.end} is not allowed; the horizon is limited to 30 years")
     g = cfg.grey
     if g.delivery_weeks_max < g.delivery_weeks_min:
-        raise InputError(f"grey.delivery_weeks_max = {g.delivery_weeks_max} is not allowed; "
-                         f"it must be >= grey.delivery_weeks_min = {g.delivery_weeks_min}")
+        raise InputError(
+            f"grey.delivery_weeks_max = {g.delivery_weeks_max} is not allowed; "
+            f"it must be >= grey.delivery_weeks_min = {g.delivery_weeks_min}"
+        )
     d = cfg.demand
     if d.finetune_gpus_max < d.finetune_gpus_min:
-        raise InputError(f"demand.finetune_gpus_max = {d.finetune_gpus_max} is not allowed; "
-                         f"it must be >= demand.finetune_gpus_min = {d.finetune_gpus_min}")
+        raise InputError(
+            f"demand.finetune_gpus_max = {d.finetune_gpus_max} is not allowed; "
+            f"it must be >= demand.finetune_gpus_min = {d.finetune_gpus_min}"
+        )
     if d.finetuner_quality_need_max < d.finetuner_quality_need_min:
         raise InputError("demand.finetuner_quality_need_max must be >= demand.finetuner_quality_need_min")
     c = cfg.cloud
     if c.prepaid_share_max < c.prepaid_share_min:
-        raise InputError(f"cloud.prepaid_share_max = {c.prepaid_share_max} is not allowed; "
-                         f"it must be >= cloud.prepaid_share_min = {c.prepaid_share_min}")
+        raise InputError(
+            f"cloud.prepaid_share_max = {c.prepaid_share_max} is not allowed; "
+            f"it must be >= cloud.prepaid_share_min = {c.prepaid_share_min}"
+        )
     clouds = {cl.name for cl in cfg.population.clouds}
     if not clouds:
         raise InputError("population.clouds is not allowed to be empty; at least one cloud sells hours")
     for cr in cfg.population.creators:
         if cr.cloud not in clouds and cr.cloud != "own":
-            raise InputError(f"population.creators[{cr.name!r}].cloud = {cr.cloud!r} is not allowed; "
-                             f"expected 'own' or a cloud name{suggest(cr.cloud, clouds)}")
+            raise InputError(
+                f"population.creators[{cr.name!r}].cloud = {cr.cloud!r} is not allowed; "
+                f"expected 'own' or a cloud name{suggest(cr.cloud, clouds)}"
+            )
     for rule in cfg.policy.rules:
         if rule.effective < rule.announce:
-            raise InputError(f"policy.rules[{rule.name!r}].effective = {rule.effective} is before "
-                             f"its announce date {rule.announce}")
+            raise InputError(
+                f"policy.rules[{rule.name!r}].effective = {rule.effective} is before "
+                f"its announce date {rule.announce}"
+            )
         for reg in rule.regions:
             if reg not in REGIONS:
-                raise InputError(f"policy.rules[{rule.name!r}].regions has {reg!r}; allowed: "
-                                 f"{', '.join(REGIONS)}{suggest(reg, REGIONS)}")
+                raise InputError(
+                    f"policy.rules[{rule.name!r}].regions has {reg!r}; allowed: "
+                    f"{', '.join(REGIONS)}{suggest(reg, REGIONS)}"
+                )
     problems = combination_problems(cfg)
     if problems:
         raise InputError("; ".join(problems))
@@ -673,9 +704,10 @@ def combination_problems(cfg: Config) -> list[str]:
     lever that cannot act at any point of the run, so a result would look like an answer to a
     question the model never asked. Odd but meaningful worlds pass: no model builders, no
     fine-tuners, no funding, no packaging growth, export controls off with any enforcement (the
-    live switch can turn the controls back on mid-run). ``population.brokers`` is read as given: a population scaled so
-    small that no broker is drawn is a sample-size choice (the property tests run such worlds),
-    not a claim that there are none. Each message names the keys, their values and what to
+    live switch can turn the controls back on mid-run). ``population.brokers`` is read as given:
+    a population scaled so small that no broker is drawn is a sample-size choice (the property
+    tests run such worlds), not a claim that there are none. Each message names the keys, their
+    values and what to
     change, like every InputError.
     """
     problems = []
@@ -686,27 +718,31 @@ def combination_problems(cfg: Config) -> list[str]:
         problems.append(
             f"grey.seizure_odds_multiplier = {odds!r} is not allowed with population.brokers = 0: "
             "with no grey-market broker no card is smuggled, so there is no shipment to seize; "
-            "set population.brokers above 0 or grey.seizure_odds_multiplier to 1")
+            "set population.brokers above 0 or grey.seizure_odds_multiplier to 1"
+        )
     if odds != 1.0 and grey.seizure_prob == 0:
         problems.append(
             f"grey.seizure_odds_multiplier = {odds!r} is not allowed with grey.seizure_prob = 0: "
             "zero odds of a seizure stay zero at any multiple; set grey.seizure_prob above 0 or "
-            "grey.seizure_odds_multiplier to 1")
+            "grey.seizure_odds_multiplier to 1"
+        )
 
     if ow.pace != 1.0 and ow.freeze_from is not None and ow.freeze_from <= cfg.run.start:
         problems.append(
             f"openweights.pace = {ow.pace!r} is not allowed with openweights.freeze_from = "
             f"{ow.freeze_from} (not after run.start = {cfg.run.start}): open-weight quality is "
             "frozen for the whole run, so no release can come sooner or later; set "
-            "openweights.pace to 1 or openweights.freeze_from after run.start")
+            "openweights.pace to 1 or openweights.freeze_from after run.start"
+        )
     return problems
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``key=value`` (value in TOML syntax; bare words are strings) for ``--set``."""
     if "=" not in text:
-        raise InputError(f"--set {text!r} is not allowed; expected key=value, e.g. "
-                         "--set seizure_odds_multiplier=5")
+        raise InputError(
+            f"--set {text!r} is not allowed; expected key=value, e.g. --set seizure_odds_multiplier=5"
+        )
     key, _, value = text.partition("=")
     key = key.strip()
     if not key:
@@ -719,6 +755,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         if value and all(ch.isalnum() or ch in "-_." for ch in value):
             parsed = value
         else:
-            raise InputError(f"--set {text!r}: value {value!r} is not a TOML value "
-                             "(a number, true/false, a date, a quoted string or a list)") from None
+            raise InputError(
+                f"--set {text!r}: value {value!r} is not a TOML value "
+                "(a number, true/false, a date, a quoted string or a list)"
+            ) from None
     return key, parsed

@@ -33,8 +33,9 @@ class Drivers:
         self.alt_cost_path = series_on_grid(d.alt_inference_cost, dates)
         self.inference_path = series_on_grid(d.inference_demand_index, dates)
         plan = step_dates(start, n_steps + PLAN_BEYOND_WEEKS)
-        self.output_plan = np.array([weekly_output(cfg, dt.date.fromisoformat(str(x)))
-                                     for x in plan.astype("datetime64[D]")])   # (weeks, [hopper, nextgen])
+        self.output_plan = np.array(
+            [weekly_output(cfg, dt.date.fromisoformat(str(x))) for x in plan.astype("datetime64[D]")]
+        )  # (weeks, [hopper, nextgen])
         self.at(0)
 
     def at(self, step: int) -> None:

@@ -19,21 +19,33 @@ import agents  # noqa: F401  (registers the built-in agent kinds)
 from model.config import RULE, Table, _check_table, load_scenario, resolve_key
 from model.drivers import Drivers
 from model.errors import InputError
-from model.mechanisms.ledger import Ledger
 from model.markets import GreyMarket, HoursMarket, NewCardMarket, ReservationMarket, UsedCardMarket
+from model.mechanisms.ledger import Ledger
+from model.mechanisms.products import catalog
+from model.mechanisms.rules import ExportRule, RuleBook
 from model.mechanisms.vocabulary import WEEK
 from model.population import Population, release_model
-from model.mechanisms.products import catalog
 from model.record import EXTRA_SERIES, SERIES, Recorder
-from model.mechanisms.rules import ExportRule, RuleBook
 from model.timeline import n_steps
 
-__all__ = ["EXTERNAL", "EXTRA_SERIES", "H100Market", "SERIES", "release_model"]
+__all__ = ["EXTERNAL", "EXTRA_SERIES", "SERIES", "H100Market", "release_model"]
 
 #: Outside parties with accounts in the ledgers (money and cards come from and go to them).
-EXTERNAL = ("investors", "vendor", "treasury", "fab", "datacentre", "power_site", "fines", "retired",
-            "in_transit", "seized", "spot_pool", "vendor_stock")
-LAUNCH_PRICE_CAP = 4.70   # USD per GPU-hour: the H100's on-demand launch price (DOMAIN §6)
+EXTERNAL = (
+    "investors",
+    "vendor",
+    "treasury",
+    "fab",
+    "datacentre",
+    "power_site",
+    "fines",
+    "retired",
+    "in_transit",
+    "seized",
+    "spot_pool",
+    "vendor_stock",
+)
+LAUNCH_PRICE_CAP = 4.70  # USD per GPU-hour: the H100's on-demand launch price (DOMAIN §6)
 
 
 class H100Market(mesa.Model):
@@ -68,7 +80,7 @@ class H100Market(mesa.Model):
         self.new_cards.measure_lead_time()
         self.recorder = Recorder(self)
         self.trade_log = self.recorder.trade_log
-        self.datacollector = self.recorder.series_collector   # what mesa.batch_run reads
+        self.datacollector = self.recorder.series_collector  # what mesa.batch_run reads
         self.recorder.record()
         self.recorder.collect_agents()
 
@@ -80,7 +92,8 @@ class H100Market(mesa.Model):
             for ledger in (self.cash, self.cards, self.nextgen_cards):
                 ledger.open(name)
         acct = self.cash.index
-        self.acct_investors, self.acct_fab, self.acct_treasury = acct["investors"], acct["fab"], acct["treasury"]
+        self.acct_investors, self.acct_fab = acct["investors"], acct["fab"]
+        self.acct_treasury = acct["treasury"]
         self.acct_datacentre, self.acct_power = acct["datacentre"], acct["power_site"]
         self.acct_fines, self.acct_retired = acct["fines"], acct["retired"]
         self.acct_transit, self.acct_seized = acct["in_transit"], acct["seized"]
@@ -99,12 +112,12 @@ class H100Market(mesa.Model):
         self.drivers.at(self.steps)
         for market in self.markets:
             market.open_week()
-        self.new_cards.deliver()                                  # the vendor ships what is paid for
+        self.new_cards.deliver()  # the vendor ships what is paid for
         self.population.retire_aged_cards()
         self.vendor.review_prices(self.new_cards.lead_time_weeks)
-        self.new_cards.publish()                                  # list price and lead time
-        self.reservations.take_stock()                            # what clouds can serve
-        self.population.decide()                                  # every kind, in week order
+        self.new_cards.publish()  # list price and lead time
+        self.reservations.take_stock()  # what clouds can serve
+        self.population.decide()  # every kind, in week order
         self.hours.clear()
         self.used_cards.clear()
         self.grey.clear()
@@ -116,11 +129,12 @@ class H100Market(mesa.Model):
         if self.steps >= self.n_steps:
             self.running = False
 
-    def run_to_end(self, progress: bool = False) -> "H100Market":
+    def run_to_end(self, progress: bool = False) -> H100Market:
         """Run to the scenario's end date (optionally with a progress bar)."""
         bar = None
         if progress:
             from tqdm.auto import tqdm
+
             bar = tqdm(total=self.n_steps, initial=self.steps, unit="week", desc=self.cfg.name)
         while self.running and self.steps < self.n_steps:
             self.step()
@@ -154,8 +168,10 @@ class H100Market(mesa.Model):
         """Change a live lever from now on (validated like any override; logged in lever_log)."""
         leaf = resolve_key(name).split(".", 1)[1]
         if leaf not in self.LIVE_LEVERS:
-            raise InputError(f"lever {name!r} cannot change while the model runs; live levers: "
-                             f"{', '.join(self.LIVE_LEVERS)} (others apply on Reset)")
+            raise InputError(
+                f"lever {name!r} cannot change while the model runs; live levers: "
+                f"{', '.join(self.LIVE_LEVERS)} (others apply on Reset)"
+            )
         overrides = {**self._overrides, leaf: value}
         cfg = load_scenario(self.scenario, **overrides)
         self._overrides, self.cfg, self.config = overrides, cfg, cfg

@@ -19,14 +19,14 @@ class Population:
     def __init__(self, model):
         self.model = model
         self.members: dict[str, list] = {}
-        self.pools: dict[str, object] = {}            # vectorised pools, by kind (fine-tuners)
-        model.population = self                       # builders may read kinds built before them
+        self.pools: dict[str, object] = {}  # vectorised pools, by kind (fine-tuners)
+        model.population = self  # builders may read kinds built before them
         for kind in kinds_in_build_order():
             self.members[kind.name] = list(kind.build(model))
         kinds = kinds_in_build_order()
         #: firms that hold cards one by one (the pooled teams are one row each in a pool)
         self.owners = [a for k in kinds if k.holds_cards and not k.pooled for a in self.members[k.name]]
-        self.owners.sort(key=lambda a: a.unique_id)   # creation order
+        self.owners.sort(key=lambda a: a.unique_id)  # creation order
         self.by_id = {a.unique_id: a for a in self.owners}
         self.by_account = {a.account: a for a in self.owners}
 
@@ -65,7 +65,7 @@ class Population:
         """Every kind that acts, in week order (Mesa's sets of agents by type)."""
         by_type = self.model.agents_by_type
         for kind in kinds_in_week_order():
-            if kind.cls in by_type:        # a world may have none of a kind
+            if kind.act is not None and kind.cls in by_type:  # a world may have none of a kind
                 kind.act(self.model, by_type[kind.cls])
 
     def retire_aged_cards(self) -> None:

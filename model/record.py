@@ -14,31 +14,67 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.registry import KINDS
+from agents.registry import kinds_in_frame_order
 from model.mechanisms.finance import cost_price, new_card_irr
-from model.mechanisms.vocabulary import (FINETUNE, FINETUNE_MODE, HOURS_PER_WEEK, INFERENCE, LARGE, TRAIN,
-                                         TRAIN_MODE)
+from model.mechanisms.vocabulary import (
+    FINETUNE,
+    FINETUNE_MODE,
+    HOURS_PER_WEEK,
+    INFERENCE,
+    LARGE,
+    TRAIN,
+    TRAIN_MODE,
+)
 
 #: Model-level series, in order. Other tools rely on these names.
 SERIES = (
-    "date", "spot_price", "ondemand_price", "reserved_price", "small_cluster_price",
-    "large_cluster_price", "card_price_new", "card_price_secondary", "grey_card_price",
-    "lead_time_weeks", "utilization", "gpus_installed", "gpu_hours_training", "gpu_hours_finetune",
-    "gpu_hours_inference", "training_share", "teams_training", "teams_finetuning", "resold_hours",
-    "smuggled_cards", "seized_cards", "new_card_orders", "new_capacity_irr",
+    "date",
+    "spot_price",
+    "ondemand_price",
+    "reserved_price",
+    "small_cluster_price",
+    "large_cluster_price",
+    "card_price_new",
+    "card_price_secondary",
+    "grey_card_price",
+    "lead_time_weeks",
+    "utilization",
+    "gpus_installed",
+    "gpu_hours_training",
+    "gpu_hours_finetune",
+    "gpu_hours_inference",
+    "training_share",
+    "teams_training",
+    "teams_finetuning",
+    "resold_hours",
+    "smuggled_cards",
+    "seized_cards",
+    "new_card_orders",
+    "new_capacity_irr",
 )
 #: Extra series kept for explanation and the app.
 EXTRA_SERIES = (
-    "open_quality", "funding_climate", "backlog_cards", "reservations_gpus", "grey_card_price_cny",
-    "vendor_output", "unmet_gpus",
+    "open_quality",
+    "funding_climate",
+    "backlog_cards",
+    "reservations_gpus",
+    "grey_card_price_cny",
+    "vendor_output",
+    "unmet_gpus",
 )
 
 #: trade_log rows: (step, seller, buyer, kind, market, volume). Sellers and buyers are agents'
 #: unique_id, or "vendor" / "finetuner-pool" (the fine-tuning teams' pooled purchases).
-TRADE_KINDS = {"vendor": "new cards", "reservation": "reserved GPUs", "ondemand": "on-demand GPU-hours",
-               "resale": "idle hours to resellers", "spot": "spot GPU-hours", "used_cards": "used cards",
-               "grey": "grey-market cards"}
-TRADE_LOG_ROWS = 20000    # recent trades kept for the network view
+TRADE_KINDS = {
+    "vendor": "new cards",
+    "reservation": "reserved GPUs",
+    "ondemand": "on-demand GPU-hours",
+    "resale": "idle hours to resellers",
+    "spot": "spot GPU-hours",
+    "used_cards": "used cards",
+    "grey": "grey-market cards",
+}
+TRADE_LOG_ROWS = 20000  # recent trades kept for the network view
 #: agent-frame columns, in order
 FRAME_COLUMNS = ["step", "date", "agent_id", "kind", "region", "cash", "gpus", "mode", "name"]
 
@@ -53,13 +89,17 @@ class Recorder:
         pop = model.population
         self._owner_accounts = np.array([a.account for a in pop.owners], dtype=np.int64)
         self.series_collector = mesa.DataCollector(
-            model_reporters={name: _reporter(name) for name in SERIES + EXTRA_SERIES})
-        framed = [k for k in KINDS.values() if k.frame and not k.pooled and pop.of(k.name)]
+            model_reporters={name: _reporter(name) for name in SERIES + EXTRA_SERIES}
+        )
+        framed = [k for k in kinds_in_frame_order() if k.frame and not k.pooled and pop.of(k.name)]
         self._framed = framed
-        self.agent_collector = mesa.DataCollector(agenttype_reporters={
-            k.cls: {"name": "name", "region": "region", "cash": "cash", "gpus": "gpus", "mode": "mode"}
-            for k in framed})
-        self._pool_snapshots: list[tuple] = []   # (step, cash, gpus, active) arrays
+        self.agent_collector = mesa.DataCollector(
+            agenttype_reporters={
+                k.cls: {"name": "name", "region": "region", "cash": "cash", "gpus": "gpus", "mode": "mode"}
+                for k in framed
+            }
+        )
+        self._pool_snapshots: list[tuple] = []  # (step, cash, gpus, active) arrays
 
     # -- the trade log -----------------------------------------------------------------------------
     def log_trade(self, seller, buyer, kind: str, volume: float) -> None:
@@ -97,8 +137,9 @@ class Recorder:
         modes = [c.mode for c in pop.creators if c.active]
         now["teams_training"] = modes.count(TRAIN_MODE)
         now["teams_finetuning"] = modes.count(FINETUNE_MODE) + pop.finetuners.count_active()
-        now["gpus_installed"] = float(m.cards.balance[self._owner_accounts].sum()) + \
-            float(m.cards.balance[pop.finetuners.account].sum())
+        now["gpus_installed"] = float(m.cards.balance[self._owner_accounts].sum()) + float(
+            m.cards.balance[pop.finetuners.account].sum()
+        )
         own_eq = sum(cr.fleet_eq for cr in pop.creators if cr.build_own)
         capacity = hours.cloud_capacity.sum() + own_eq
         now["utilization"] = utilization = float(min(1.0, total / capacity)) if capacity > 0 else 0.0
@@ -128,8 +169,9 @@ class Recorder:
         life = m.cfg.supply.card_life_years
         p_now = m.hours.expected_price(LARGE)
         p_lr = cost_price(capex, c.opex_per_gpu_hour, c.target_utilization, life, c.hyperscaler_hurdle)
-        value = new_card_irr(capex, p_now, p_lr, c.hyperscaler_halflife_weeks,
-                             max(0.2, utilization), c.opex_per_gpu_hour, life)
+        value = new_card_irr(
+            capex, p_now, p_lr, c.hyperscaler_halflife_weeks, max(0.2, utilization), c.opex_per_gpu_hour, life
+        )
         return float(value) if np.isfinite(value) else -1.0
 
     def collect_agents(self) -> None:
@@ -137,8 +179,9 @@ class Recorder:
         self.agent_collector.collect(m)
         # Pooled teams: the pool's arrays only (copies); frames are built when asked for.
         pool = m.population.finetuners
-        self._pool_snapshots.append((m.steps, m.cash.balance[pool.account], m.cards.balance[pool.account],
-                                     pool.active.copy()))
+        self._pool_snapshots.append(
+            (m.steps, m.cash.balance[pool.account], m.cards.balance[pool.account], pool.active.copy())
+        )
 
     # -- outputs -----------------------------------------------------------------------------------
     def series(self) -> pd.DataFrame:
@@ -161,10 +204,23 @@ class Recorder:
         pool = self.model.population.finetuners
         ids = [a.unique_id for a in pool.agents]
         if self._pool_snapshots:
-            ft = pd.concat([pd.DataFrame({
-                "step": step, "agent_id": ids, "kind": "finetuner", "region": "US", "cash": cash,
-                "gpus": gpus, "mode": np.where(active, "finetune", "idle"),
-            }) for step, cash, gpus, active in self._pool_snapshots], ignore_index=True)
+            ft = pd.concat(
+                [
+                    pd.DataFrame(
+                        {
+                            "step": step,
+                            "agent_id": ids,
+                            "kind": "finetuner",
+                            "region": "US",
+                            "cash": cash,
+                            "gpus": gpus,
+                            "mode": np.where(active, "finetune", "idle"),
+                        }
+                    )
+                    for step, cash, gpus, active in self._pool_snapshots
+                ],
+                ignore_index=True,
+            )
             ft["name"] = "ft-" + ft["agent_id"].astype(str)
             frames.append(ft)
         out = pd.concat(frames, ignore_index=True)
@@ -174,8 +230,10 @@ class Recorder:
     def events(self) -> list[tuple[dt.date, str, str]]:
         """Dates to mark on charts: launches, rules (announced and in force), open-weight releases."""
         m = self.model
-        ev = [(dt.date(2022, 11, 30), "ChatGPT", "market"),
-              (m.cfg.supply.h100_first_ship, "H100 ships", "supply")]
+        ev = [
+            (dt.date(2022, 11, 30), "ChatGPT", "market"),
+            (m.cfg.supply.h100_first_ship, "H100 ships", "supply"),
+        ]
         for r in m.rules.rules:
             if r.announce != r.effective:
                 ev.append((r.announce, f"{r.name} announced", "policy"))
@@ -191,5 +249,6 @@ class Recorder:
 def _reporter(name: str):
     def report(model):
         return model.recorder.now[name]
+
     report.__name__ = name
     return report

@@ -12,8 +12,9 @@ import datetime as dt
 import difflib
 import math
 import tomllib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from model.errors import InputError
 from model.timeline import as_date
@@ -35,8 +36,7 @@ def read_text(path: str | Path, what: str, expected: str = "") -> str:
     p = Path(path)
     if not p.is_file():
         where = "is a directory" if p.is_dir() else "does not exist"
-        raise InputError(f"{what} {str(path)!r} {where}" + (f"; expected {expected}" if expected
-                                                            else ""))
+        raise InputError(f"{what} {str(path)!r} {where}" + (f"; expected {expected}" if expected else ""))
     try:
         return p.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
@@ -69,8 +69,9 @@ class Fields:
     def unknown(self, key: str, allowed: Sequence[str], table: str = "") -> InputError:
         inside = f" in {table}" if table else ""
         which = "allowed" if self.noun == "key" else f"allowed {self.noun}s"
-        return self.refuse(f"unknown {self.noun} {key!r}{inside}{suggest(key, allowed)}; "
-                           f"{which}: {', '.join(allowed)}")
+        return self.refuse(
+            f"unknown {self.noun} {key!r}{inside}{suggest(key, allowed)}; {which}: {', '.join(allowed)}"
+        )
 
     def missing(self, key: str, expected: str, table: str = "") -> InputError:
         inside = f" in {table}" if table else ""
@@ -91,8 +92,7 @@ class Fields:
             raise self.error(name, value, allowed)
         return int(value)
 
-    def number(self, name: str, value: Any, whole: Any = None,
-               allowed: str = "a finite number") -> float:
+    def number(self, name: str, value: Any, whole: Any = None, allowed: str = "a finite number") -> float:
         """A finite int or float (not a bool); ``whole`` is the value shown when ``value`` is
         one item of it."""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -119,8 +119,9 @@ class Fields:
 
     def choice(self, name: str, value: Any, options: Sequence[str]) -> str:
         if not isinstance(value, str) or value not in options:
-            raise self.error(name, value, "one of " + ", ".join(repr(o) for o in options),
-                             suggest(value, options))
+            raise self.error(
+                name, value, "one of " + ", ".join(repr(o) for o in options), suggest(value, options)
+            )
         return value
 
     def text(self, name: str, value: Any, allowed: str = "a non-empty string") -> str:

@@ -7,7 +7,6 @@ import datetime as dt
 import numpy as np
 
 
-
 def as_date(value, allow_time: bool = True) -> dt.date | None:
     """A date from a TOML date, a datetime (its date, unless `allow_time` is False) or an ISO
     string; None when it is none of these (callers word their own error)."""

@@ -21,5 +21,13 @@ from model.markets.new_cards import NewCardMarket
 from model.markets.reservations import ReservationMarket
 from model.markets.used_cards import UsedCardMarket
 
-__all__ = ["MARKETS", "GreyMarket", "HoursMarket", "Market", "NewCardMarket", "ReservationMarket",
-           "UsedCardMarket", "register"]
+__all__ = [
+    "MARKETS",
+    "GreyMarket",
+    "HoursMarket",
+    "Market",
+    "NewCardMarket",
+    "ReservationMarket",
+    "UsedCardMarket",
+    "register",
+]

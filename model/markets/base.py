@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from model.mechanisms.books import Book
+
 
 class Market:
     """Base of every market: a name, the model it lives in, and a weekly reset of its book."""
@@ -30,6 +32,23 @@ class Market:
     def log(self, seller, buyer, kind: str, volume: float) -> None:
         """Record a trade (seller and buyer are agents' ids, or an outside party's name)."""
         self.model.recorder.log_trade(seller, buyer, kind, volume)
+
+
+class CardAuction(Market):
+    """A market for cards that clears once a week as a uniform-price call auction: a book of
+    bids and a book of asks, one row per agent's order (agents by their unique id)."""
+
+    unit = "cards"
+
+    def open_week(self) -> None:
+        self.bids = Book(("buyer", "qty", "price"))
+        self.asks = Book(("seller", "qty", "price"))
+
+    def bid(self, agent, qty: float, price: float) -> None:
+        self.bids.add(buyer=agent.unique_id, qty=qty, price=price)
+
+    def ask(self, agent, qty: float, price: float) -> None:
+        self.asks.add(seller=agent.unique_id, qty=qty, price=price)
 
 
 #: market kinds by name (a new market registers here and is built by the model)

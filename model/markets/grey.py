@@ -11,39 +11,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.markets.base import CardAuction, register
 from model.mechanisms.clearing import clear_uniform
 from model.mechanisms.grey import GreyChannel, Shipment, seizure_probability
-from model.mechanisms.books import Book
-from model.markets.base import Market, register
 
 TINY = 1e-9
 
 
 @register
-class GreyMarket(Market):
+class GreyMarket(CardAuction):
     name = "grey"
-    unit = "cards"
 
     def __init__(self, model):
         super().__init__(model)
         self.channel = GreyChannel()
         list_price = model.cfg.vendor.list_price
-        self.price = list_price          # grey_card_price: clearing price, or mid of the spread
-        self.trade_price = list_price    # what restricted buyers last paid
+        self.price = list_price  # grey_card_price: clearing price, or mid of the spread
+        self.trade_price = list_price  # what restricted buyers last paid
         self._dealt = False
         self.open_week()
 
     def open_week(self) -> None:
-        self.bids = Book(("buyer", "qty", "price"))    # buyer, seller: agents' unique ids
-        self.asks = Book(("seller", "qty", "price"))
+        super().open_week()
         self.smuggled_cards = 0.0
         self.seized_cards = 0.0
-
-    def bid(self, agent, qty: float, price: float) -> None:
-        self.bids.add(buyer=agent.unique_id, qty=qty, price=price)
-
-    def ask(self, agent, qty: float, price: float) -> None:
-        self.asks.add(seller=agent.unique_id, qty=qty, price=price)
 
     def in_transit_to(self, agent) -> float:
         return self.channel.in_transit_to(agent.unique_id)
@@ -99,8 +90,9 @@ class GreyMarket(Market):
                     buyer.pay(broker.account, deposit, "grey_deposit")
                     broker.remove_cards(q, m.acct_transit)
                     weeks = int(m.rng.integers(g.delivery_weeks_min, g.delivery_weeks_max + 1))
-                    self.channel.dispatch(Shipment(broker.unique_id, buyer.unique_id, q, res.price,
-                                                   deposit, m.steps + weeks))
+                    self.channel.dispatch(
+                        Shipment(broker.unique_id, buyer.unique_id, q, res.price, deposit, m.steps + weeks)
+                    )
                 b_left[i] -= q
                 a_left[j] -= q
                 if b_left[i] <= TINY:

@@ -11,15 +11,16 @@ publishes ``spot_price``, ``small_cluster_price``, ``large_cluster_price`` and
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 
+from model.markets.base import Market, register
 from model.mechanisms.books import Book
 from model.mechanisms.hours import clear_hours, demand_book, supply_book
-from model.markets.base import Market, register
 from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, SMALL, TIERS
 
-EXPECTATION_WEEKS = 4   # agents plan with the mean spot price of the last four weeks
+EXPECTATION_WEEKS = 4  # agents plan with the mean spot price of the last four weeks
 
 
 @register
@@ -30,18 +31,18 @@ class HoursMarket(Market):
     def __init__(self, model, launch_price: float):
         super().__init__(model)
         self.spot_hist = deque([np.array([launch_price, launch_price])], maxlen=EXPECTATION_WEEKS)
-        self._expected = None
+        self._expected: np.ndarray | None = None
         self.spot_volume = np.zeros(2)
         self.spot_price = self.small_cluster_price = self.large_cluster_price = launch_price
         self.ondemand_price = launch_price
-        self.cloud_capacity = np.zeros(0)       # (clouds,) GPUs, read at publication
+        self.cloud_capacity = np.zeros(0)  # (clouds,) GPUs, read at publication
         self.capacity_weights = np.zeros(0)
         self.open_week()
 
     def open_week(self) -> None:
         self.lines: Book = demand_book()
         self.asks: Book = supply_book()
-        self.used = [0.0, 0.0, 0.0]    # GPUs used this week, by use (own fleets; then markets)
+        self.used: Any = [0.0, 0.0, 0.0]  # GPUs used this week, by use (own fleets; then markets)
         self.resold_hours = 0.0
         self.unmet_gpus = 0.0
 
@@ -68,18 +69,30 @@ class HoursMarket(Market):
         """Lines of a vectorised population (no feedback to single agents)."""
         n = len(accounts)
         if n:
-            self.lines.extend(buyer=accounts, owner=np.full(n, -1), tier=np.full(n, tier),
-                              use=np.full(n, use), gpus=gpus, limit=limits)
+            self.lines.extend(
+                buyer=accounts,
+                owner=np.full(n, -1),
+                tier=np.full(n, tier),
+                use=np.full(n, use),
+                gpus=gpus,
+                limit=limits,
+            )
 
     def offer_idle(self, agents, tiers, gpus, prices, resale: bool) -> None:
         """Idle hours of many (agent, tier) pairs, in order, each through its agent's reseller."""
         resellers = [a.reseller for a in agents]
         self.asks.extend(
-            seller=[a.account for a in agents], holder=[a.unique_id for a in agents],
-            reseller=[r.account for r in resellers], tier=tiers, gpus=gpus,
-            price=[r.ask_price(p, t) for r, p, t in zip(resellers, np.asarray(prices).tolist(),
-                                                          np.asarray(tiers).tolist())],
-            resale=np.full(len(agents), int(resale)))
+            seller=[a.account for a in agents],
+            holder=[a.unique_id for a in agents],
+            reseller=[r.account for r in resellers],
+            tier=tiers,
+            gpus=gpus,
+            price=[
+                r.ask_price(p, t)
+                for r, p, t in zip(resellers, np.asarray(prices).tolist(), np.asarray(tiers).tolist())
+            ],
+            resale=np.full(len(agents), int(resale)),
+        )
 
     # -- the week --------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -87,7 +100,7 @@ class HoursMarket(Market):
         clouds = m.population.clouds
         by_id, by_account = m.population.by_id, m.population.by_account
         n_c = len(clouds)
-        caps = np.array([c.capacity() for c in clouds])                    # (clouds, tiers)
+        caps = np.array([c.capacity() for c in clouds])  # (clouds, tiers)
         reserved = np.empty((n_c, 2))
         for t in TIERS:
             reserved[:, t] = m.reservations.committed(t)
@@ -97,17 +110,28 @@ class HoursMarket(Market):
         lines = self.lines.arrays()
         asks = self.asks.arrays()
         # Private clouds hand what on-demand buyers leave to resellers, asking at least their floor.
-        res = clear_hours(lines, asks, od_cap, od_price, m.rng, cloud_floor=floors,
-                          cloud_accounts=np.array([c.account for c in clouds]),
-                          cloud_resellers=np.array([c.reseller.account for c in clouds]),
-                          small_price=self.last_spot(SMALL))
+        res = clear_hours(
+            lines,
+            asks,
+            od_cap,
+            od_price,
+            m.rng,
+            cloud_floor=floors,
+            cloud_accounts=np.array([c.account for c in clouds]),
+            cloud_resellers=np.array([c.reseller.account for c in clouds]),
+            small_price=self.last_spot(SMALL),
+        )
         hours = HOURS_PER_WEEK
         # On-demand payments: buyer -> cloud.
         bought = res.od_fill > 0
         if bought.any():
             payee = np.array([c.account for c in clouds])[res.od_cloud[bought]]
-            m.cash.transfer_many(lines["buyer"][bought], payee,
-                                 res.od_fill[bought] * hours * od_price[res.od_cloud[bought]], "ondemand")
+            m.cash.transfer_many(
+                lines["buyer"][bought],
+                payee,
+                res.od_fill[bought] * hours * od_price[res.od_cloud[bought]],
+                "ondemand",
+            )
         # Spot: buyers pay the pool; the pool pays sellers less the reseller's fee. Buyers paid
         # exactly what sellers and resellers received: the pool's own account keeps only
         # floating-point residue (it is an outside account, so the books still balance).
@@ -115,33 +139,49 @@ class HoursMarket(Market):
         spot_line_price = np.where(lines["tier"] == LARGE, res.spot_price[LARGE], res.spot_price[SMALL])
         got = res.spot_fill > 0
         if got.any():
-            m.cash.transfer_many(lines["buyer"][got], np.full(got.sum(), m.acct_pool),
-                                 res.spot_fill[got] * hours * spot_line_price[got], "spot")
+            m.cash.transfer_many(
+                lines["buyer"][got],
+                np.full(got.sum(), m.acct_pool),
+                res.spot_fill[got] * hours * spot_line_price[got],
+                "spot",
+            )
         sold = res.ask_fill > 0
         if sold.any():
             value = res.ask_value[sold] * hours
             fee_share = np.array([by_account[int(a)].fee for a in all_asks["reseller"][sold]])
-            m.cash.transfer_many(np.full(sold.sum(), m.acct_pool), all_asks["seller"][sold],
-                                 value * (1 - fee_share), "spot_proceeds")
-            m.cash.transfer_many(np.full(sold.sum(), m.acct_pool), all_asks["reseller"][sold],
-                                 value * fee_share, "reseller_fee")
+            m.cash.transfer_many(
+                np.full(sold.sum(), m.acct_pool),
+                all_asks["seller"][sold],
+                value * (1 - fee_share),
+                "spot_proceeds",
+            )
+            m.cash.transfer_many(
+                np.full(sold.sum(), m.acct_pool),
+                all_asks["reseller"][sold],
+                value * fee_share,
+                "reseller_fee",
+            )
             self.resold_hours = float((res.ask_fill[sold] * (all_asks["resale"][sold] == 1)).sum() * hours)
         # What was used, by use.
         filled = res.od_fill + res.spot_fill
         self.used = np.asarray(self.used, dtype=np.float64) + (
-            np.bincount(lines["use"], weights=filled, minlength=3) if len(filled) else 0.0)
+            np.bincount(lines["use"], weights=filled, minlength=3) if len(filled) else 0.0
+        )
         unmet = lines["gpus"] - filled
         self.unmet_gpus = float(unmet.sum()) if len(unmet) else 0.0
         # Feedback to the few rich agents (vectorised populations see prices directly).
         rich = (lines["owner"] >= 0).nonzero()[0]
-        for uid, use, wanted, got_ in zip(lines["owner"][rich].tolist(), lines["use"][rich].tolist(),
-                                          lines["gpus"][rich].tolist(), filled[rich].tolist()):
+        for uid, use, wanted, got_ in zip(
+            lines["owner"][rich].tolist(),
+            lines["use"][rich].tolist(),
+            lines["gpus"][rich].tolist(),
+            filled[rich].tolist(),
+        ):
             by_id[uid].on_hours(use, wanted, got_)
         if len(asks["gpus"]):
             offered = asks["gpus"]
             share = res.ask_fill[: len(offered)] / np.maximum(offered, 1e-12)
-            for uid, tier, sold_share in zip(asks["holder"].tolist(), asks["tier"].tolist(),
-                                             share.tolist()):
+            for uid, tier, sold_share in zip(asks["holder"].tolist(), asks["tier"].tolist(), share.tolist()):
                 by_id[uid].on_ask(tier, sold_share)
         self._tell_clouds(clouds, res, lines, unmet, reserved, od_price)
         # Prices: clearing price, else mid of the spread, else last week's.
@@ -161,15 +201,18 @@ class HoursMarket(Market):
         at_list = res.od_sold.sum(axis=1) + reserved.sum(axis=1)
         sold_gpus = at_list + res.cloud_spot_sold.sum(axis=1)
         rb = self.model.reservations.book
+        res_revenue: np.ndarray
         if len(rb):
             act = rb.active(self.model.steps)
-            res_revenue = np.bincount(rb.provider[act], weights=rb.gpus[act] * rb.price[act] * hours,
-                                      minlength=n_c)
+            res_revenue = np.bincount(
+                rb.provider[act], weights=rb.gpus[act] * rb.price[act] * hours, minlength=n_c
+            )
         else:
             res_revenue = np.zeros(n_c)
         crow = (res.asks["cloud"] >= 0).nonzero()[0]
-        spot_revenue = np.bincount(res.asks["cloud"][crow], weights=res.ask_value[crow] * hours,
-                                   minlength=n_c)
+        spot_revenue = np.bincount(
+            res.asks["cloud"][crow], weights=res.ask_value[crow] * hours, minlength=n_c
+        )
         od_sold = res.od_sold.sum(axis=1)
         all_sizes = sizes.sum()
         for i, c in enumerate(clouds):
@@ -189,21 +232,26 @@ class HoursMarket(Market):
         # each cloud's on-demand buyers, in line order (one stable sort instead of a mask a cloud)
         bought = (res.od_cloud >= 0).nonzero()[0]
         key = res.od_cloud[bought]
-        if len(clouds) < 2 ** 15:
-            key = key.astype(np.int16)   # a stable sort of small ints is a radix sort
+        if len(clouds) < 2**15:
+            key = key.astype(np.int16)  # a stable sort of small ints is a radix sort
         by_cloud = bought[key.argsort(kind="stable")]
         bounds = np.searchsorted(res.od_cloud[by_cloud], np.arange(len(clouds) + 1))
         for i, cloud in enumerate(clouds):
-            mine = by_cloud[bounds[i]:bounds[i + 1]]
+            mine = by_cloud[bounds[i] : bounds[i + 1]]
             k = mine[rich[mine]]
             log(step, cloud.unique_id, owner[k].tolist(), "ondemand", res.od_fill[k].tolist())
-            self.log(cloud.unique_id, "finetuner-pool", "ondemand",
-                     float(res.od_fill[mine[pool[mine]]].sum()))
+            self.log(
+                cloud.unique_id, "finetuner-pool", "ondemand", float(res.od_fill[mine[pool[mine]]].sum())
+            )
         asks = res.asks
         by_reseller: dict = {}
         k = (res.ask_fill > 0).nonzero()[0]
-        for acct, seller_acct, tier, vol in zip(asks["reseller"][k].tolist(), asks["seller"][k].tolist(),
-                                                 asks["tier_cleared"][k].tolist(), res.ask_fill[k].tolist()):
+        for acct, seller_acct, tier, vol in zip(
+            asks["reseller"][k].tolist(),
+            asks["seller"][k].tolist(),
+            asks["tier_cleared"][k].tolist(),
+            res.ask_fill[k].tolist(),
+        ):
             seller = by_account[seller_acct]
             reseller = by_account[acct]
             self.log(seller.unique_id, reseller.unique_id, "resale", vol)
@@ -213,7 +261,7 @@ class HoursMarket(Market):
             sold = {r: v for (t, r), v in by_reseller.items() if t == tier}
             if not sold:
                 continue
-            top = max(sold, key=sold.get)
+            top = max(sold, key=lambda r: sold[r])
             on_tier = (lines["tier"] == tier) & (res.spot_fill > 0)
             k = (on_tier & rich).nonzero()[0]
             log(step, top, owner[k].tolist(), "spot", res.spot_fill[k].tolist())
@@ -227,8 +275,9 @@ class HoursMarket(Market):
         vol = self.spot_volume
         self.small_cluster_price = float(small)
         self.large_cluster_price = float(large)
-        self.spot_price = float((small * vol[SMALL] + large * vol[LARGE]) / vol.sum()) if vol.sum() > 0 \
-            else float(small)
+        self.spot_price = (
+            float((small * vol[SMALL] + large * vol[LARGE]) / vol.sum()) if vol.sum() > 0 else float(small)
+        )
         caps = np.array([c.capacity().sum() for c in clouds])
         w = caps / caps.sum() if caps.sum() > 0 else np.full(len(caps), 1 / max(1, len(caps)))
         self.cloud_capacity, self.capacity_weights = caps, w

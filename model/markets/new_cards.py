@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from model.markets.base import Market, register
-from model.mechanisms.vocabulary import EXPORT_LINE_IO_GBPS, H100
 from model.mechanisms.orderbook import OrderBook, lead_time_weeks
+from model.mechanisms.vocabulary import EXPORT_LINE_IO_GBPS, H100
 
 NEVER_WEEKS = 520.0  # a lead time this long means the vendor plans no output to fill the backlog
-LEGAL_PARTS = (H100, "H800", "H20")   # the Hopper parts the legal channel may sell, best first
+LEGAL_PARTS = (H100, "H800", "H20")  # the Hopper parts the legal channel may sell, best first
 
 
 @register
@@ -27,11 +27,11 @@ class NewCardMarket(Market):
     def __init__(self, model):
         super().__init__(model)
         self.book = OrderBook()
-        self.price = model.cfg.vendor.list_price      # card_price_new
+        self.price = model.cfg.vendor.list_price  # card_price_new
         self.lead_time_weeks = 0.0
         self.vendor_output = 0.0
-        self.orders_placed = 0.0                      # new_card_orders this week
-        self._best_legal: dict = {}                   # (region, date, rule book) -> answer
+        self.orders_placed = 0.0  # new_card_orders this week
+        self._best_legal: dict = {}  # (region, date, rule book) -> answer
 
     def open_week(self) -> None:
         self.orders_placed = 0.0
@@ -47,8 +47,11 @@ class NewCardMarket(Market):
         """Work a part does in a cluster, in H100s: parts with cut chip-to-chip I/O (below the
         export line) lose `legal_premium_h100` in multi-node training."""
         p = self.model.catalog[product]
-        return p.perf * (1.0 - self.model.cfg.grey.legal_premium_h100) if p.io_gbps < EXPORT_LINE_IO_GBPS \
+        return (
+            p.perf * (1.0 - self.model.cfg.grey.legal_premium_h100)
+            if p.io_gbps < EXPORT_LINE_IO_GBPS
             else p.perf
+        )
 
     def best_legal_product(self, region: str) -> tuple[str | None, float]:
         """The best Hopper part the legal channel may sell into a region today."""
@@ -65,15 +68,31 @@ class NewCardMarket(Market):
             self._best_legal[key] = (best, perf)
         return self._best_legal[key]
 
-    def order(self, agent, product: str, qty: float, nextgen_ok: bool, region: str | None = None,
-              shell: bool = False) -> None:
+    def order(
+        self,
+        agent,
+        product: str,
+        qty: float,
+        nextgen_ok: bool,
+        region: str | None = None,
+        shell: bool = False,
+    ) -> None:
         """Place an order (refused when a rule forbids the part in the buyer's region)."""
         m = self.model
         region = region or agent.region
         if not m.rules.allowed(m.catalog[product], region, m.date):
             return
-        self.book.place(agent.account, product, qty, m.vendor.weight_of(agent), self.price_of(product),
-                        region, m.steps, nextgen_ok, shell)
+        self.book.place(
+            agent.account,
+            product,
+            qty,
+            m.vendor.weight_of(agent),
+            self.price_of(product),
+            region,
+            m.steps,
+            nextgen_ok,
+            shell,
+        )
         self.orders_placed += qty
 
     # -- the week --------------------------------------------------------------------------------
@@ -97,13 +116,18 @@ class NewCardMarket(Market):
         # One booking per customer and product a week (a customer has many orders in the book):
         # lots in order of first delivery, each summed over its deliveries in order.
         lots: dict[tuple[int, str], int] = {}
-        lot = np.array([lots.setdefault(key, len(lots))
-                        for key in zip(dlv["customer"], dlv["product"])], dtype=np.int64)
+        lot = np.array(
+            [lots.setdefault(key, len(lots)) for key in zip(dlv["customer"], dlv["product"])], dtype=np.int64
+        )
         share_ng = cfg.vendor.nextgen_price_share
-        value = np.asarray(dlv["price"], dtype=np.float64) * dlv["hopper"] + \
-            dlv["nextgen_eq"] * self.price * share_ng
-        sums = [np.bincount(lot, weights=w, minlength=len(lots)).tolist() if len(lots) else []
-                for w in (dlv["hopper"], dlv["nextgen_eq"], value)]
+        value = (
+            np.asarray(dlv["price"], dtype=np.float64) * dlv["hopper"]
+            + dlv["nextgen_eq"] * self.price * share_ng
+        )
+        sums = [
+            np.bincount(lot, weights=w, minlength=len(lots)).tolist() if len(lots) else []
+            for w in (dlv["hopper"], dlv["nextgen_eq"], value)
+        ]
         for (customer, product), hopper, ng_eq, cost in zip(lots, *sums):
             agent = m.population.by_account[customer]
             # The vendor ships only what the customer can pay for (cash plus card-backed credit);
@@ -135,7 +159,7 @@ class NewCardMarket(Market):
         ob = self.book
         if not ob.outstanding:
             return
-        verdicts: dict[tuple[str, str], bool] = {}   # one rule lookup per product and region
+        verdicts: dict[tuple[str, str], bool] = {}  # one rule lookup per product and region
 
         def allowed(p: str, r: str) -> bool:
             if (p, r) not in verdicts:
@@ -157,6 +181,7 @@ class NewCardMarket(Market):
         packaging capacity) has made every card already on order, plus set-up."""
         m = self.model
         plan = m.drivers.output_plan
-        planned = plan[m.steps + 1:, 0] + plan[m.steps + 1:, 1] * m.cfg.supply.nextgen_h100_equivalents
-        self.lead_time_weeks = min(NEVER_WEEKS, lead_time_weeks(self.book.backlog(), planned,
-                                                                m.cfg.vendor.integration_weeks))
+        planned = plan[m.steps + 1 :, 0] + plan[m.steps + 1 :, 1] * m.cfg.supply.nextgen_h100_equivalents
+        self.lead_time_weeks = min(
+            NEVER_WEEKS, lead_time_weeks(self.book.backlog(), planned, m.cfg.vendor.integration_weeks)
+        )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.mechanisms.contracts import ReservationBook
 from model.markets.base import Market, register
+from model.mechanisms.contracts import ReservationBook
 from model.mechanisms.vocabulary import LARGE, ONE_YEAR_WEEKS, QUARTER_WEEKS, SMALL, TIERS
 
 
@@ -23,10 +23,10 @@ class ReservationMarket(Market):
     def __init__(self, model):
         super().__init__(model)
         self.book = ReservationBook()
-        self.deliverable = np.ones((1, 2))   # (clouds, tiers): share of reserved GPUs served
-        self._held = None                    # this week's entitlements, computed once
-        self.price = 0.0                     # reserved_price
-        self.gpus = 0.0                      # reservations_gpus
+        self.deliverable = np.ones((1, 2))  # (clouds, tiers): share of reserved GPUs served
+        self._held = None  # this week's entitlements, computed once
+        self.price = 0.0  # reserved_price
+        self.gpus = 0.0  # reservations_gpus
 
     def take_stock(self) -> None:
         """After the week's deliveries: how much of its reservations each cloud can serve."""
@@ -55,7 +55,6 @@ class ReservationMarket(Market):
 
     def sign(self, holder, cloud, tier: int, gpus: float, weeks: int, rate: float, prepaid: float) -> None:
         """Sign a block: it starts when the cloud can serve it; the prepayment is due now."""
-        m = self.model
         start = cloud.reservation_start(tier, gpus)
         due = self.book.sign(holder.unique_id, cloud.cloud_index, tier, gpus, start, weeks, rate, prepaid)
         self._hold(holder.unique_id, cloud.cloud_index, tier, gpus, start)
@@ -78,12 +77,16 @@ class ReservationMarket(Market):
         started = live & (rb.start <= steps)
         usable = rb.gpus * self.deliverable[rb.provider, rb.tier]
         n = int(rb.holder.max()) + 1
-        now = tuple(np.bincount(rb.holder[started & (rb.tier == t)],
-                                weights=usable[started & (rb.tier == t)], minlength=n)
-                    for t in TIERS)
-        later = tuple(np.bincount(rb.holder[live & (rb.tier == t)],
-                                  weights=rb.gpus[live & (rb.tier == t)], minlength=n)
-                      for t in TIERS)
+        now = tuple(
+            np.bincount(
+                rb.holder[started & (rb.tier == t)], weights=usable[started & (rb.tier == t)], minlength=n
+            )
+            for t in TIERS
+        )
+        later = tuple(
+            np.bincount(rb.holder[live & (rb.tier == t)], weights=rb.gpus[live & (rb.tier == t)], minlength=n)
+            for t in TIERS
+        )
         self._held = now, later
         return self._held
 
@@ -132,8 +135,9 @@ class ReservationMarket(Market):
             payees = np.array([c.account for c in clouds])[rb.provider[ks]]
             m.cash.transfer_in_turn(payers, payees, amounts, "reservation")
         else:
-            for k, account, provider, amount in zip(ks.tolist(), payers.tolist(),
-                                                    rb.provider[ks].tolist(), amounts.tolist()):
+            for k, account, provider, amount in zip(
+                ks.tolist(), payers.tolist(), rb.provider[ks].tolist(), amounts.tolist()
+            ):
                 if balance[account] >= amount:
                     m.cash.transfer(account, clouds[provider].account, amount, "reservation")
                 else:  # default: the contract ends, prepaid money is not returned

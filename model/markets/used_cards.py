@@ -11,33 +11,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.markets.base import CardAuction, register
 from model.mechanisms.clearing import clear_uniform
-from model.mechanisms.books import Book
-from model.markets.base import Market, register
 from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, WEEKS_PER_YEAR
 
 TINY = 1e-9
 
 
 @register
-class UsedCardMarket(Market):
+class UsedCardMarket(CardAuction):
     name = "used_cards"
-    unit = "cards"
 
     def __init__(self, model):
         super().__init__(model)
-        self.price = model.cfg.vendor.list_price    # card_price_secondary
+        self.price = model.cfg.vendor.list_price  # card_price_secondary
         self.open_week()
-
-    def open_week(self) -> None:
-        self.bids = Book(("buyer", "qty", "price"))    # buyer, seller: agents' unique ids
-        self.asks = Book(("seller", "qty", "price"))
-
-    def bid(self, agent, qty: float, price: float) -> None:
-        self.bids.add(buyer=agent.unique_id, qty=qty, price=price)
-
-    def ask(self, agent, qty: float, price: float) -> None:
-        self.asks.add(seller=agent.unique_id, qty=qty, price=price)
 
     def queue_skip_price(self) -> float:
         """What a card today is worth to a buyer in the vendor's queue: the new price plus the

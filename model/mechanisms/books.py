@@ -40,7 +40,8 @@ class Book:
         out = {}
         for c in self.cols:
             dtype = np.float64 if c in FLOAT_COLS else np.int64
-            parts = [np.asarray(self._rows[c], dtype=dtype)] + [x.astype(dtype, copy=False)
-                                                                 for x in self._chunks[c]]
+            parts = [np.asarray(self._rows[c], dtype=dtype)] + [
+                x.astype(dtype, copy=False) for x in self._chunks[c]
+            ]
             out[c] = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return out

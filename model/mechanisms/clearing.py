@@ -17,12 +17,12 @@ import numpy as np
 
 @dataclass
 class Clearing:
-    price: float            # NaN when nothing trades
+    price: float  # NaN when nothing trades
     volume: float
-    bid_fill: np.ndarray    # quantity each bid bought
-    ask_fill: np.ndarray    # quantity each ask sold
-    best_bid: float         # NaN when there are no bids
-    best_ask: float         # NaN when there are no asks
+    bid_fill: np.ndarray  # quantity each bid bought
+    ask_fill: np.ndarray  # quantity each ask sold
+    best_bid: float  # NaN when there are no bids
+    best_ask: float  # NaN when there are no asks
 
     @property
     def traded(self) -> bool:
@@ -48,8 +48,8 @@ def _fill_by_priority(qty, price, eligible, volume, descending, levels):
     e = eligible.nonzero()[0]
     rank = levels.searchsorted(price[e])
     if descending:
-        rank = len(levels) - 1 - rank                   # smaller rank = higher priority
-    if len(levels) < 2 ** 16:
+        rank = len(levels) - 1 - rank  # smaller rank = higher priority
+    if len(levels) < 2**16:
         rank = rank.astype(np.uint16)
     order = rank.argsort(kind="stable")
     sk, sq = rank[order], qty[e[order]]
@@ -60,17 +60,16 @@ def _fill_by_priority(qty, price, eligible, volume, descending, levels):
     start = new_level.nonzero()[0]
     level_qty = np.add.reduceat(sq, start)
     before = np.concatenate([[0.0], level_qty.cumsum()[:-1]])  # qty at strictly better levels
-    share = np.minimum(np.maximum((volume - before) / np.where(level_qty > 0, level_qty, 1.0),
-                                  0.0), 1.0)
+    share = np.minimum(np.maximum((volume - before) / np.where(level_qty > 0, level_qty, 1.0), 0.0), 1.0)
     fill[e[order]] = sq * share[new_level.cumsum() - 1]
     return fill
 
 
 def _sorted_unique_between(a, b, lo: float, hi: float) -> np.ndarray:
     """Sorted unique values of two sorted arrays, between lo and hi (both included)."""
-    parts = [x[np.searchsorted(x, lo, "left"):np.searchsorted(x, hi, "right")] for x in (a, b)]
+    parts = [x[np.searchsorted(x, lo, "left") : np.searchsorted(x, hi, "right")] for x in (a, b)]
     both = np.concatenate(parts)
-    both.sort(kind="stable")                            # two sorted runs: a merge
+    both.sort(kind="stable")  # two sorted runs: a merge
     keep = np.empty(both.size, dtype=bool)
     keep[:1] = True
     np.not_equal(both[1:], both[:-1], out=keep[1:])
@@ -154,7 +153,7 @@ def allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
         # buyers reached before the capacity runs out (a prefix: `before` never falls)
         k = int(before.searchsorted(cap[j], side="left"))
         idx = idx[:k]
-        take = np.minimum(cap[j] - before[:k], w[:k])   # = clip(cap - before, 0, w) there
+        take = np.minimum(cap[j] - before[:k], w[:k])  # = clip(cap - before, 0, w) there
         want[idx] -= take
         out.append((int(j), prio[idx], take))
         alive = alive[want[alive] > 0]

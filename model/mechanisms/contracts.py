@@ -17,28 +17,45 @@ class ReservationBook:
     _cols = ("holder", "provider", "tier", "gpus", "start", "end", "price", "prepaid_share")
 
     def __init__(self):
-        self.holder = np.zeros(0, dtype=np.int64)     # agent index (not ledger account)
-        self.provider = np.zeros(0, dtype=np.int64)   # cloud index
+        self.holder = np.zeros(0, dtype=np.int64)  # agent index (not ledger account)
+        self.provider = np.zeros(0, dtype=np.int64)  # cloud index
         self.tier = np.zeros(0, dtype=np.int64)
         self.gpus = np.zeros(0)
         self.start = np.zeros(0, dtype=np.int64)
-        self.end = np.zeros(0, dtype=np.int64)        # exclusive
-        self.price = np.zeros(0)                      # USD per GPU-hour
+        self.end = np.zeros(0, dtype=np.int64)  # exclusive
+        self.price = np.zeros(0)  # USD per GPU-hour
         self.prepaid_share = np.zeros(0)
 
     def __len__(self) -> int:
         return len(self.gpus)
 
-    def sign(self, holder: int, provider: int, tier: int, gpus: float, start: int, weeks: int,
-             price: float, prepaid_share: float) -> float:
+    def sign(
+        self,
+        holder: int,
+        provider: int,
+        tier: int,
+        gpus: float,
+        start: int,
+        weeks: int,
+        price: float,
+        prepaid_share: float,
+    ) -> float:
         """Add a contract; returns the prepayment due now."""
         if gpus <= 0 or weeks <= 0:
             raise ValueError("a reservation needs gpus > 0 and weeks > 0")
-        row = dict(holder=holder, provider=provider, tier=tier, gpus=gpus, start=start,
-                   end=start + weeks, price=price, prepaid_share=prepaid_share)
+        row = dict(
+            holder=holder,
+            provider=provider,
+            tier=tier,
+            gpus=gpus,
+            start=start,
+            end=start + weeks,
+            price=price,
+            prepaid_share=prepaid_share,
+        )
         for c in self._cols:
             col = getattr(self, c)
-            setattr(self, c, np.concatenate((col, [row[c]])))   # np.append, without its wrapper
+            setattr(self, c, np.concatenate((col, [row[c]])))  # np.append, without its wrapper
         return prepaid_share * price * gpus * HOURS_PER_WEEK * weeks
 
     def active(self, step: int) -> np.ndarray:
@@ -46,8 +63,9 @@ class ReservationBook:
 
     def weekly_due(self, step: int) -> np.ndarray:
         """Weekly payment each contract owes this step (zero when not active)."""
-        return np.where(self.active(step),
-                        (1.0 - self.prepaid_share) * self.price * self.gpus * HOURS_PER_WEEK, 0.0)
+        return np.where(
+            self.active(step), (1.0 - self.prepaid_share) * self.price * self.gpus * HOURS_PER_WEEK, 0.0
+        )
 
     def held(self, step: int, n_holders: int, tier: int) -> np.ndarray:
         """GPUs of active reservations per holder on a tier."""

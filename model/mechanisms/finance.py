@@ -52,8 +52,8 @@ def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> 
     weeks = _minus_weeks(len(cf))
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
-        f_mid = float(cf @ (1.0 + weekly_rate(mid)) ** weeks)   # npv(mid, cf), inlined
-        if (f_mid > 0) - (f_mid < 0) == (f_lo > 0) - (f_lo < 0):   # same sign
+        f_mid = float(cf @ (1.0 + weekly_rate(mid)) ** weeks)  # npv(mid, cf), inlined
+        if (f_mid > 0) - (f_mid < 0) == (f_lo > 0) - (f_lo < 0):  # same sign
             lo, f_lo = mid, f_mid
         else:
             hi = mid
@@ -77,8 +77,7 @@ def payback_weeks(cashflows) -> float:
     return float(hit[0]) if hit.size else float("inf")
 
 
-def gpu_cashflows(capex: float, price_path, utilization: float, opex_per_hour: float,
-                  salvage: float = 0.0):
+def gpu_cashflows(capex: float, price_path, utilization: float, opex_per_hour: float, salvage: float = 0.0):
     """Weekly cash flows of one GPU: capex at week 0, then rent on used hours less running cost."""
     prices = np.asarray(price_path, dtype=np.float64)
     cf = np.empty(len(prices) + 1)
@@ -109,8 +108,9 @@ def annuity_factor(annual_rate: float, years: float) -> float:
 
 
 @lru_cache(maxsize=512)  # pure, and asked with the same prices all week
-def cost_price(capex: float, opex_per_hour: float, utilization: float, life_years: float,
-               rate: float) -> float:
+def cost_price(
+    capex: float, opex_per_hour: float, utilization: float, life_years: float, rate: float
+) -> float:
     """Rental price per GPU-hour at which a new GPU just earns `rate` (the long-run anchor).
 
     Uses the same convention as :func:`new_card_irr` (capex at week 0, weekly rent on used hours
@@ -122,16 +122,30 @@ def cost_price(capex: float, opex_per_hour: float, utilization: float, life_year
     return payment / (HOURS_PER_WEEK * utilization) + opex_per_hour / utilization
 
 
-def new_card_irr(capex: float, p_now: float, p_longrun: float, halflife_weeks: float,
-                 utilization: float, opex_per_hour: float, life_years: float) -> float:
+def new_card_irr(
+    capex: float,
+    p_now: float,
+    p_longrun: float,
+    halflife_weeks: float,
+    utilization: float,
+    opex_per_hour: float,
+    life_years: float,
+) -> float:
     weeks = int(round(life_years * WEEKS_PER_YEAR))
     path = expected_price_path(p_now, p_longrun, halflife_weeks, weeks)
     return irr(gpu_cashflows(capex, path, utilization, opex_per_hour))
 
 
 @lru_cache(maxsize=256)
-def card_holding_value(capex: float, opex_per_hour: float, utilization: float, life_years: float,
-                       hurdle: float, halflife_weeks: float, p_now: float) -> float:
+def card_holding_value(
+    capex: float,
+    opex_per_hour: float,
+    utilization: float,
+    life_years: float,
+    hurdle: float,
+    halflife_weeks: float,
+    p_now: float,
+) -> float:
     """What a card is worth to its owner: the rents it will earn over the rest of its life (80%
     of it left on average), with the rent reverting from today's toward the long-run cost price,
     less running costs, discounted at the hurdle rate. Never negative (an owner can idle it)."""

@@ -23,12 +23,12 @@ def seizure_probability(base: float, odds_multiplier: float) -> float:
 
 @dataclass
 class Shipment:
-    broker: int          # agent index
-    buyer: int           # agent index
+    broker: int  # agent index
+    buyer: int  # agent index
     cards: float
-    price: float         # per card, USD
-    deposit: float       # USD paid at order
-    arrive: int          # step
+    price: float  # per card, USD
+    deposit: float  # USD paid at order
+    arrive: int  # step
 
 
 @dataclass
@@ -41,7 +41,7 @@ class GreyChannel:
     def in_transit_to(self, buyer: int) -> float:
         """Cards on their way to one buyer (summed in shipment order, as in_transit does)."""
         key = (id(self.shipments), len(self.shipments))
-        if getattr(self, "_per_buyer_key", None) != key:   # shipments changed: count again
+        if getattr(self, "_per_buyer_key", None) != key:  # shipments changed: count again
             per: dict[int, float] = {}
             for s in self.shipments:
                 per[s.buyer] = per.get(s.buyer, 0) + s.cards
@@ -58,7 +58,12 @@ class GreyChannel:
         out = []
         for s in due:
             seized = bool(rng.random() < p_seize)
-            fakes = 0.0 if seized else float(rng.binomial(int(round(s.cards)), fake_share)) \
-                if s.cards >= 1 else 0.0
+            fakes = (
+                0.0
+                if seized
+                else float(rng.binomial(int(round(s.cards)), fake_share))
+                if s.cards >= 1
+                else 0.0
+            )
             out.append((s, seized, min(fakes, s.cards)))
         return out

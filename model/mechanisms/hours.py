@@ -22,6 +22,7 @@ from model.mechanisms.books import Book
 from model.mechanisms.clearing import allocate_posted_sparse, clear_uniform
 from model.mechanisms.vocabulary import LARGE, SMALL
 
+
 def demand_book() -> Book:
     # buyer: ledger account; owner: index into the model's line-owner table (feedback); use: TRAIN..
     return Book(("buyer", "owner", "tier", "use", "gpus", "limit"))
@@ -34,17 +35,17 @@ def supply_book() -> Book:
 
 @dataclass
 class HoursResult:
-    od_fill: np.ndarray          # per line: GPUs bought on demand
-    od_cloud: np.ndarray         # per line: index of the cloud it bought from (-1 if none)
-    od_sold: np.ndarray          # (clouds x 2 tiers) GPUs sold on demand
-    spot_fill: np.ndarray        # per line: GPUs bought on spot
-    asks: dict                   # the agents' asks followed by the clouds' unsold hours
-    ask_fill: np.ndarray         # per ask (in `asks`): GPUs sold
-    ask_value: np.ndarray        # per ask: USD per hour earned, each round's sales at its price
+    od_fill: np.ndarray  # per line: GPUs bought on demand
+    od_cloud: np.ndarray  # per line: index of the cloud it bought from (-1 if none)
+    od_sold: np.ndarray  # (clouds x 2 tiers) GPUs sold on demand
+    spot_fill: np.ndarray  # per line: GPUs bought on spot
+    asks: dict  # the agents' asks followed by the clouds' unsold hours
+    ask_fill: np.ndarray  # per ask (in `asks`): GPUs sold
+    ask_value: np.ndarray  # per ask: USD per hour earned, each round's sales at its price
     cloud_spot_sold: np.ndarray  # (clouds x 2 tiers) GPUs private clouds sold through resellers
-    spot_price: np.ndarray       # per tier: clearing price (NaN if no trade)
+    spot_price: np.ndarray  # per tier: clearing price (NaN if no trade)
     spot_indicative: np.ndarray  # per tier: clearing price or mid of the spread
-    spot_volume: np.ndarray      # per tier
+    spot_volume: np.ndarray  # per tier
 
 
 def _posted_totals(served, n_buyers: int, n_sellers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,10 +68,17 @@ def _append(asks: dict, **cols) -> None:
         asks[k] = np.concatenate([asks[k], np.asarray(v, dtype=asks[k].dtype)])
 
 
-def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.ndarray,
-                rng: np.random.Generator, cloud_floor: np.ndarray | None = None,
-                cloud_accounts: np.ndarray | None = None,
-                cloud_resellers: np.ndarray | None = None, small_price: float = 0.0) -> HoursResult:
+def clear_hours(
+    lines: dict,
+    asks: dict,
+    od_capacity: np.ndarray,
+    od_price: np.ndarray,
+    rng: np.random.Generator,
+    cloud_floor: np.ndarray | None = None,
+    cloud_accounts: np.ndarray | None = None,
+    cloud_resellers: np.ndarray | None = None,
+    small_price: float = 0.0,
+) -> HoursResult:
     """Clear one week.
 
     od_capacity is (clouds x 2 tiers) GPUs free for on-demand sale at od_price. Clouds with a
@@ -102,8 +110,7 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
         tier_cap = cap[:, tier] + (cap[:, LARGE] if tier == SMALL else 0.0)
         if idx.size and tier_cap.sum() > 0:
             prio = rng.permutation(idx.size)
-            served = allocate_posted_sparse(tier_cap, od_price, lines["gpus"][idx],
-                                            lines["limit"][idx], prio)
+            served = allocate_posted_sparse(tier_cap, od_price, lines["gpus"][idx], lines["limit"][idx], prio)
             got, sold = _posted_totals(served, idx.size, n_clouds)
             od_fill[idx] = got
             # the cloud each buyer bought most from (the first such cloud, by index)
@@ -123,18 +130,31 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
             left = cap[:, tier] + (cap[:, LARGE] if tier == SMALL else 0.0)
             offer = (private & (left > 1e-9)).nonzero()[0]
             if offer.size:
-                _append(asks, seller=cloud_accounts[offer], holder=np.full(offer.size, -1),
-                        reseller=cloud_resellers[offer], tier=np.full(offer.size, tier),
-                        gpus=left[offer], price=floor[offer], resale=np.zeros(offer.size),
-                        tier_cleared=np.full(offer.size, tier), cloud=offer)
+                assert cloud_accounts is not None and cloud_resellers is not None, (
+                    "private clouds need accounts"
+                )
+                _append(
+                    asks,
+                    seller=cloud_accounts[offer],
+                    holder=np.full(offer.size, -1),
+                    reseller=cloud_resellers[offer],
+                    tier=np.full(offer.size, tier),
+                    gpus=left[offer],
+                    price=floor[offer],
+                    resale=np.zeros(offer.size),
+                    tier_cleared=np.full(offer.size, tier),
+                    cloud=offer,
+                )
                 ask_fill = np.concatenate([ask_fill, np.zeros(offer.size)])
                 ask_value = np.concatenate([ask_value, np.zeros(offer.size)])
         # 3. spot: residual demand against the pool (agents' asks of this tier, unsold large asks
         #    carried to small, and this tier's cloud offers)
         is_agent = np.arange(len(asks["gpus"])) < n_agent_asks
-        this_round = np.where(is_agent,
-                              (asks["tier"] == tier) | ((tier == SMALL) & (asks["tier"] == LARGE)),
-                              (asks["tier_cleared"] == tier) & (asks["tier"] == tier))
+        this_round = np.where(
+            is_agent,
+            (asks["tier"] == tier) | ((tier == SMALL) & (asks["tier"] == LARGE)),
+            (asks["tier_cleared"] == tier) & (asks["tier"] == tier),
+        )
         if tier == SMALL:  # cloud offers made in the large round are withdrawn (capacity re-offered)
             this_round &= ~((~is_agent) & (asks["tier"] == LARGE))
         a_idx = (this_round & (asks["gpus"] - ask_fill > 1e-9)).nonzero()[0]
@@ -163,5 +183,16 @@ def clear_hours(lines: dict, asks: dict, od_capacity: np.ndarray, od_price: np.n
     crow = (asks["cloud"] >= 0).nonzero()[0]
     if crow.size:
         np.add.at(cloud_spot_sold, (asks["cloud"][crow], asks["tier_cleared"][crow]), ask_fill[crow])
-    return HoursResult(od_fill, od_cloud, od_sold, spot_fill, asks, ask_fill, ask_value,
-                       cloud_spot_sold, price, indicative, volume)
+    return HoursResult(
+        od_fill,
+        od_cloud,
+        od_sold,
+        spot_fill,
+        asks,
+        ask_fill,
+        ask_value,
+        cloud_spot_sold,
+        price,
+        indicative,
+        volume,
+    )

@@ -59,7 +59,9 @@ class Ledger:
         amounts = np.asarray(amounts, dtype=np.float64)
         payers, payees = np.asarray(payers, dtype=np.int64), np.asarray(payees, dtype=np.int64)
         if not (payers.shape == payees.shape == amounts.shape):
-            raise ValueError(f"{self.quantity} transfers ({kind}): payers, payees and amounts differ in length")
+            raise ValueError(
+                f"{self.quantity} transfers ({kind}): payers, payees and amounts differ in length"
+            )
         if amounts.size == 0:
             return None
         if not np.isfinite(amounts).all() or (amounts < 0).any():
@@ -89,7 +91,7 @@ class Ledger:
         paid[payees] = True
         if paid[payers].any():
             raise ValueError(f"{self.quantity} transfers ({kind}): an account both pays and is paid")
-        np.subtract.at(self.balance, payers, amounts)   # unbuffered: one row after another
+        np.subtract.at(self.balance, payers, amounts)  # unbuffered: one row after another
         np.add.at(self.balance, payees, amounts)
         if kind:
             start = self.flows.get(kind, 0.0)

@@ -40,19 +40,29 @@ def prorata_allocate(supply: float, want, weight, cap) -> np.ndarray:
 class OrderBook:
     """The vendor's backlog of orders, as parallel arrays (one entry per order)."""
 
-    customer: list = field(default_factory=list)   # account index
-    product: list = field(default_factory=list)    # product name ordered
+    customer: list = field(default_factory=list)  # account index
+    product: list = field(default_factory=list)  # product name ordered
     region: list = field(default_factory=list)
     nextgen_ok: list = field(default_factory=list)  # may be filled with next-generation cards
     weight: list = field(default_factory=list)
-    price: list = field(default_factory=list)      # per H100-equivalent, locked at order time
+    price: list = field(default_factory=list)  # per H100-equivalent, locked at order time
     placed: list = field(default_factory=list)
-    shell: list = field(default_factory=list)      # placed by a broker through a shell company
+    shell: list = field(default_factory=list)  # placed by a broker through a shell company
     outstanding: list = field(default_factory=list)
     _per_customer: dict | None = field(default=None, repr=False)
 
-    def place(self, customer: int, product: str, qty: float, weight: float, price: float,
-              region: str, step: int, nextgen_ok: bool, shell: bool = False) -> None:
+    def place(
+        self,
+        customer: int,
+        product: str,
+        qty: float,
+        weight: float,
+        price: float,
+        region: str,
+        step: int,
+        nextgen_ok: bool,
+        shell: bool = False,
+    ) -> None:
         if qty <= 0:
             return
         if self._per_customer is not None:
@@ -73,7 +83,7 @@ class OrderBook:
         return float(sum(self.outstanding))
 
     def backlog_of(self, customer: int) -> float:
-        if self._per_customer is None:   # cached until the book changes
+        if self._per_customer is None:  # cached until the book changes
             per: dict[int, float] = {}
             for c, q in zip(self.customer, self.outstanding):
                 per[c] = per.get(c, 0.0) + q
@@ -84,15 +94,24 @@ class OrderBook:
         """Drop orders where keep[i] is False; returns the quantity cancelled."""
         dropped = 0.0
         self._per_customer = None
-        for name in ("customer", "product", "region", "nextgen_ok", "weight", "price", "placed",
-                     "shell", "outstanding"):
+        for name in (
+            "customer",
+            "product",
+            "region",
+            "nextgen_ok",
+            "weight",
+            "price",
+            "placed",
+            "shell",
+            "outstanding",
+        ):
             col = getattr(self, name)
             if name == "outstanding":
                 dropped = float(sum(q for q, k in zip(col, keep) if not k))
             setattr(self, name, [x for x, k in zip(col, keep) if k])
         return dropped
 
-    def allocate(self, hopper: float, nextgen_eq: float, max_share: float) -> list["Delivery"]:
+    def allocate(self, hopper: float, nextgen_eq: float, max_share: float) -> list[Delivery]:
         """Allocate a week's output and return what each order receives.
 
         Next-generation output (in H100-equivalents) goes first to the orders that accept it;
@@ -100,20 +119,36 @@ class OrderBook:
         capped at `max_share` of the week's output (the quota). Filled orders leave the book.
         """
         d = self.allocate_columns(hopper, nextgen_eq, max_share)
-        return [Delivery(*row) for row in zip(d["customer"], d["product"], d["region"], d["price"],
-                                              d["shell"], d["hopper"].tolist(),
-                                              d["nextgen_eq"].tolist())]
+        return [
+            Delivery(*row)
+            for row in zip(
+                d["customer"],
+                d["product"],
+                d["region"],
+                d["price"],
+                d["shell"],
+                d["hopper"].tolist(),
+                d["nextgen_eq"].tolist(),
+            )
+        ]
 
     def allocate_columns(self, hopper: float, nextgen_eq: float, max_share: float) -> dict:
         """:meth:`allocate` as columns, one entry per order served (lists for the order's own
         fields, arrays for `hopper` and `nextgen_eq`): what the vendor books each week."""
         n = len(self.outstanding)
         if n == 0:
-            return dict(customer=[], product=[], region=[], price=[], shell=[],
-                        hopper=np.zeros(0), nextgen_eq=np.zeros(0))
+            return dict(
+                customer=[],
+                product=[],
+                region=[],
+                price=[],
+                shell=[],
+                hopper=np.zeros(0),
+                nextgen_eq=np.zeros(0),
+            )
         want = np.array(self.outstanding)
         weight = np.array(self.weight)
-        customer = np.array(self.customer)           # ledger accounts: small ints
+        customer = np.array(self.customer)  # ledger accounts: small ints
         cust_want = np.bincount(customer, weights=want)[customer]
         cap = max_share * (hopper + nextgen_eq) * want / np.maximum(cust_want, 1e-12)
         ng_ok = np.array(self.nextgen_ok, dtype=bool)
@@ -121,9 +156,15 @@ class OrderBook:
         hop = prorata_allocate(hopper, want - ng, weight, np.maximum(cap - ng, 0.0))
         served = ((hop + ng) > 0).nonzero()[0]
         rows = served.tolist()
-        out = dict(customer=[self.customer[i] for i in rows], product=[self.product[i] for i in rows],
-                   region=[self.region[i] for i in rows], price=[self.price[i] for i in rows],
-                   shell=[self.shell[i] for i in rows], hopper=hop[served], nextgen_eq=ng[served])
+        out = dict(
+            customer=[self.customer[i] for i in rows],
+            product=[self.product[i] for i in rows],
+            region=[self.region[i] for i in rows],
+            price=[self.price[i] for i in rows],
+            shell=[self.shell[i] for i in rows],
+            hopper=hop[served],
+            nextgen_eq=ng[served],
+        )
         left = want - ng - hop
         self._per_customer = None
         self.outstanding = left.tolist()
@@ -138,10 +179,10 @@ class Delivery(NamedTuple):
     customer: int
     product: str
     region: str
-    price: float          # per H100-equivalent
+    price: float  # per H100-equivalent
     shell: bool
-    hopper: float         # Hopper cards
-    nextgen_eq: float     # next-generation capacity, in H100-equivalents
+    hopper: float  # Hopper cards
+    nextgen_eq: float  # next-generation capacity, in H100-equivalents
 
 
 def lead_time_weeks(backlog: float, planned_output, integration_weeks: float) -> float:
@@ -155,7 +196,7 @@ def lead_time_weeks(backlog: float, planned_output, integration_weeks: float) ->
         return float(integration_weeks)
     cum = np.cumsum(planned)
     if cum.size and cum[-1] >= backlog:
-        k = int(np.searchsorted(cum, backlog))      # week index in which the backlog is cleared
+        k = int(np.searchsorted(cum, backlog))  # week index in which the backlog is cleared
         before = cum[k - 1] if k > 0 else 0.0
         frac = (backlog - before) / planned[k] if planned[k] > 0 else 0.0
         return float(k + frac + integration_weeks)

@@ -14,12 +14,12 @@ CATALOG_FILE = Path(__file__).parents[1] / "data" / "catalog.toml"
 @dataclass(frozen=True)
 class Product:
     name: str
-    perf: float        # work done relative to an H100 SXM
-    tpp: float         # total processing performance (the export rules' measure)
-    io_gbps: float     # chip-to-chip bandwidth
+    perf: float  # work done relative to an H100 SXM
+    tpp: float  # total processing performance (the export rules' measure)
+    io_gbps: float  # chip-to-chip bandwidth
     die_mm2: float
     memory_gb: int
-    available: dt.date | None = None   # first date the vendor takes orders for it
+    available: dt.date | None = None  # first date the vendor takes orders for it
 
     def orderable(self, when: dt.date) -> bool:
         return self.available is None or when >= self.available

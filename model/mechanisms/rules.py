@@ -30,7 +30,7 @@ class ExportRule:
     licence_fee_share: float | None = None
 
     @classmethod
-    def from_config(cls, row) -> "ExportRule":
+    def from_config(cls, row) -> ExportRule:
         return cls(**{k: row.get(k) for k in cls.__dataclass_fields__ if row.get(k) is not None})
 
     def catches(self, p: Product, region: str) -> bool:
@@ -39,8 +39,10 @@ class ExportRule:
             return False
         if p.name in self.products:
             return True
-        if self.tpp_min is not None and p.tpp >= self.tpp_min and (
-            self.io_min_gbps is None or p.io_gbps >= self.io_min_gbps
+        if (
+            self.tpp_min is not None
+            and p.tpp >= self.tpp_min
+            and (self.io_min_gbps is None or p.io_gbps >= self.io_min_gbps)
         ):
             return True
         if self.alt_tpp_min is not None and self.alt_density_min is not None:
@@ -74,7 +76,7 @@ class RuleBook:
         self._pending: dict = {}
 
     @classmethod
-    def from_config(cls, cfg) -> "RuleBook":
+    def from_config(cls, cfg) -> RuleBook:
         return cls([ExportRule.from_config(r) for r in cfg.policy.rules], cfg.policy.export_controls)
 
     def verdict(self, p: Product, region: str, when: dt.date) -> Verdict:

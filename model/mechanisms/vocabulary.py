@@ -9,17 +9,17 @@ from __future__ import annotations
 import datetime as dt
 
 # -- time --------------------------------------------------------------------------------------
-WEEK = dt.timedelta(days=7)           #: one model step
-HOURS_PER_WEEK = 168.0                #: GPU-hours one GPU gives in a step
+WEEK = dt.timedelta(days=7)  #: one model step
+HOURS_PER_WEEK = 168.0  #: GPU-hours one GPU gives in a step
 WEEKS_PER_YEAR = 52.0
 HOURS_PER_YEAR = 8760.0
-QUARTER_WEEKS = 13                    #: a quarter, in steps (reviews, funding rounds)
-MONTH_WEEKS = 4                       #: a month, in steps (fixed-rate listings, sourcing)
-ONE_YEAR_WEEKS = 52                   #: a one-year reservation
-THREE_YEAR_WEEKS = 156                #: a three-year reservation
+QUARTER_WEEKS = 13  #: a quarter, in steps (reviews, funding rounds)
+MONTH_WEEKS = 4  #: a month, in steps (fixed-rate listings, sourcing)
+ONE_YEAR_WEEKS = 52  #: a one-year reservation
+THREE_YEAR_WEEKS = 156  #: a three-year reservation
 
 # -- cluster tiers (the hours market's two products) -------------------------------------------
-SMALL, LARGE = 0, 1                   #: <= 4 nodes; >= 16 nodes on InfiniBand
+SMALL, LARGE = 0, 1  #: <= 4 nodes; >= 16 nodes on InfiniBand
 TIERS = (SMALL, LARGE)
 TIER_NAMES = ("small", "large")
 
@@ -31,5 +31,5 @@ USES = ("training", "finetune", "inference")
 TRAIN_MODE, FINETUNE_MODE, IDLE_MODE = "train", "finetune", "idle"
 
 # -- products ----------------------------------------------------------------------------------
-H100 = "H100 SXM5"                    #: the flagship part, the market's unit
-EXPORT_LINE_IO_GBPS = 600.0           #: chip-to-chip I/O below which a part is 'cut down'
+H100 = "H100 SXM5"  #: the flagship part, the market's unit
+EXPORT_LINE_IO_GBPS = 600.0  #: chip-to-chip I/O below which a part is 'cut down'
