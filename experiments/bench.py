@@ -369,23 +369,13 @@ def run_bench(quick: bool = False, progress: bool = True) -> dict[str, Any]:
         return out
 
     part("scale", scale)
+    part("clearing", lambda: _spawn("clearing", sizes=list(size["orders"]),
+                                    repeats=size["clear_repeats"]))
+    part("app", lambda: _spawn("app", steps=size["app_steps"], at=list(size["app_at"])))
 
-    def clearing():
-        return _spawn("clearing", sizes=list(size["orders"]), repeats=size["clear_repeats"])
-
-    part("clearing", clearing)
-
-    def app():
-        return _spawn("app", steps=size["app_steps"], at=list(size["app_at"]))
-
-    part("app", app)
-
-    def sweep_memory():
-        kw = dict(runs=size["sweep_runs"], weeks=size["sweep_weeks"])
-        return dict(with_release=_spawn("sweep", release=True, **kw),
-                    without_release=_spawn("sweep", release=False, **kw))
-
-    part("sweep_memory", sweep_memory)
+    kw = dict(runs=size["sweep_runs"], weeks=size["sweep_weeks"])
+    part("sweep_memory", lambda: dict(with_release=_spawn("sweep", release=True, **kw),
+                                      without_release=_spawn("sweep", release=False, **kw)))
     bar.close()
     res["machine"]["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
     return res

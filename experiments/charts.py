@@ -208,20 +208,20 @@ def chart(name: str, runs: Mapping[str, Any], events: Sequence[Event] | None, pa
     if title:
         spec = ChartSpec(title, spec.ylabel, spec.columns)
     fig = Figure(figsize=(9, 4), dpi=110)
-    ax = fig.add_subplot(1, 1, 1)
-    draw_chart(ax, spec, runs, events)
+    draw_chart(fig.add_subplot(1, 1, 1), spec, runs, events)
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
-    path = Path(path)
     fig.savefig(path)
-    return path
+    return Path(path)
 
 
 def write_run_charts(df: pd.DataFrame, events: Sequence[Event] | None, out_dir: str | Path,
                      *, label: str = "run") -> list[Path]:
     """All :data:`CHARTS` for one run, as ``<out_dir>/<name>.png``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return [chart(name, {label: df}, events, out / f"{name}.png") for name in CHARTS]
+    return write_band_charts({label: df}, events, out_dir)
 
 
 def write_band_charts(runs: Mapping[str, Mapping[str, pd.DataFrame]],
@@ -229,7 +229,8 @@ def write_band_charts(runs: Mapping[str, Mapping[str, pd.DataFrame]],
                       out_dir: str | Path) -> list[Path]:
     """All :data:`CHARTS` with ensemble bands of one or more scenarios overlaid.
 
-    ``runs`` maps a scenario label to ``{column: band}``; ``events`` is one list or a mapping
+    ``runs`` maps a scenario label to ``{column: band}`` (or to one run's series, as
+    :func:`chart` takes either); ``events`` is one list or a mapping
     ``label -> list`` (merged with :func:`merge_events`).
     """
     if isinstance(events, Mapping):
@@ -306,10 +307,7 @@ def target_chart(band_df: pd.DataFrame, target, path: str | Path, *, result=None
     _format_axes(ax, title, target.metric)
     ax.title.set_fontsize(8)
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    return path
+    return _save(fig, path)
 
 
 def safe_name(text: str) -> str:

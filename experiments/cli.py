@@ -46,9 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show Python tracebacks")
+        # Options are declared by the module itself, imported lazily in main().
         p.set_defaults(_module=module_name)
-        # Options are declared by the module itself, imported lazily below.
-        p.set_defaults(_parser=p)
     return parser
 
 
@@ -103,27 +102,23 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     try:
         return int(module.execute(args) or 0)
-    except InputError as err:
-        if debug:
-            raise
-        print(f"h100sim {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"h100sim {args.command}: interrupted", file=sys.stderr)
         return 130
-    except OSError as err:
-        # A path the user gave that cannot be read or written (permissions, a full disk, ...).
+    except Exception as err:  # noqa: BLE001 - even a bug shows no traceback without --debug
         if debug:
             raise
-        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-        print(f"h100sim {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001 - a bug, but still no traceback without --debug
-        if debug:
-            raise
-        print(f"h100sim {args.command}: internal error: {type(err).__name__}: {err} "
-              "(rerun with --debug for the traceback)", file=sys.stderr)
-        return 1
+        if isinstance(err, InputError):
+            message, code = f"error: {err}", 2
+        elif isinstance(err, OSError):
+            # A path the user gave that cannot be read or written (permissions, a full disk, ...).
+            where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+            message, code = f"error: {where}{err.strerror or err}", 2
+        else:  # a bug
+            message, code = (f"internal error: {type(err).__name__}: {err} "
+                             "(rerun with --debug for the traceback)"), 1
+        print(f"h100sim {args.command}: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -141,11 +141,10 @@ def execute(args: argparse.Namespace) -> int:
     events = {labels[0]: scenario_events(args.a), labels[1]: scenario_events(args.b)}
     charts = write_band_charts(band_map, events, out / "charts")
     text = format_table(table, labels)
+    header = f"{labels[0]} (A) vs {labels[1]} (B), {args.seeds} seeds each: median [10% .. 90%]\n"
     atomic_write(out / "table.csv", table.to_csv())
-    atomic_write(out / "table.txt",
-                       f"{labels[0]} (A) vs {labels[1]} (B), {args.seeds} seeds each: "
-                       "median [10% .. 90%]\n\n" + text + "\n")
-    print(f"\n{labels[0]} (A) vs {labels[1]} (B), {args.seeds} seeds each: median [10% .. 90%]\n")
+    atomic_write(out / "table.txt", header + "\n" + text + "\n")
+    print("\n" + header)
     print(text)
     print(f"\nwrote {out}/: table.csv, table.txt, charts/ ({', '.join(p.name for p in charts)})")
     return 0

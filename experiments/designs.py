@@ -40,8 +40,6 @@ import numpy as np
 
 DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
 DISTS = ("uniform", "loguniform", "int")
-#: designs whose samples come from the unit hypercube
-UNIT_DESIGNS = ("random", "lhs", "sobol", "morris")
 #: designs with a sensitivity analysis
 SA_DESIGNS = ("sobol", "morris")
 
@@ -89,22 +87,9 @@ class Param:
             points = [float(v) for v in np.geomspace(float(self.low), float(self.high), n)]
         else:
             points = [float(v) for v in np.linspace(float(self.low), float(self.high), n)]
-        if self.dist == "int":
-            out: list[int] = []
-            for v in points:
-                iv = int(round(v))
-                if iv not in out:
-                    out.append(iv)
-            return out
+        if self.dist == "int":  # rounded, without repeats
+            return list(dict.fromkeys(int(round(v)) for v in points))
         return points
-
-    def describe(self) -> str:
-        if self.values is not None:
-            return "values " + ", ".join(repr(v) for v in self.values)
-        text = f"{self.dist} {self.low:g}..{self.high:g}"
-        if self.num:
-            text += f" ({self.num} grid points)"
-        return text
 
 
 @dataclass
@@ -143,10 +128,6 @@ def _unit_problem(names: Sequence[str]) -> dict[str, Any]:
     return {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
 
 
-def _design_seed(seed_sequence: np.random.SeedSequence) -> int:
-    return int(seed_sequence.generate_state(1, dtype=np.uint32)[0])
-
-
 def make_design(
     kind: str,
     params: Sequence[Param],
@@ -167,7 +148,7 @@ def make_design(
     if samples is None or samples < 1:
         raise ValueError(f"design {kind!r} needs samples >= 1")
     ss = seed_sequence if seed_sequence is not None else np.random.SeedSequence(0)
-    seed = _design_seed(ss)
+    seed = int(ss.generate_state(1, dtype=np.uint32)[0])
     problem = _unit_problem(names)
     info: dict[str, Any] = {"method": kind, "names": names, "samples": int(samples)}
     if kind == "random":
@@ -235,33 +216,29 @@ def sensitivity(info: dict[str, Any], unit: np.ndarray, y: Sequence[float], *,
     if len(y) != len(unit):
         raise ValueError(f"{len(y)} outputs for {len(unit)} design points")
     problem = _unit_problem(names)
+    if method not in SA_DESIGNS:
+        raise ValueError(f"design {method!r} has no sensitivity analysis (only "
+                         f"{', '.join(SA_DESIGNS)})")
+    second = bool(info.get("second_order", False))
+    # rows of one Saltelli block (sobol) or of one trajectory (morris)
+    block = ((2 * d + 2) if second else (d + 2)) if method == "sobol" else d + 1
+    rows, dropped = _complete_blocks(y, block)
+    notes = {"used": len(rows) // block, "dropped": dropped}
+    if len(rows) == 0:
+        raise ValueError("no complete Saltelli block: every base sample lost a run"
+                         if method == "sobol" else "no complete Morris trajectory")
     if method == "sobol":
         from SALib.analyze import sobol
 
-        second = bool(info.get("second_order", False))
-        block = (2 * d + 2) if second else (d + 2)
-        rows, dropped = _complete_blocks(y, block)
-        notes = {"used": len(rows) // block, "dropped": dropped}
-        if len(rows) == 0:
-            raise ValueError("no complete Saltelli block: every base sample lost a run")
         res = sobol.analyze(problem, y[rows], calc_second_order=second,
                             num_resamples=num_resamples, seed=seed)
-        table = pd.DataFrame({"parameter": names, "S1": res["S1"], "S1_conf": res["S1_conf"],
-                              "ST": res["ST"], "ST_conf": res["ST_conf"]})
-        return table, notes
-    if method == "morris":
+        columns = ("S1", "S1_conf", "ST", "ST_conf")
+    else:
         from SALib.analyze import morris
 
-        block = d + 1
-        rows, dropped = _complete_blocks(y, block)
-        notes = {"used": len(rows) // block, "dropped": dropped}
-        if len(rows) == 0:
-            raise ValueError("no complete Morris trajectory")
         res = morris.analyze(problem, unit[rows], y[rows], num_resamples=num_resamples,
                              num_levels=int(info.get("levels", 4)), seed=seed)
-        table = pd.DataFrame({"parameter": names, "mu": np.asarray(res["mu"], dtype=float),
-                              "mu_star": np.asarray(res["mu_star"], dtype=float),
-                              "sigma": np.asarray(res["sigma"], dtype=float),
-                              "mu_star_conf": np.asarray(res["mu_star_conf"], dtype=float)})
-        return table, notes
-    raise ValueError(f"design {method!r} has no sensitivity analysis (only {', '.join(SA_DESIGNS)})")
+        columns = ("mu", "mu_star", "sigma", "mu_star_conf")
+    table = pd.DataFrame({"parameter": names,
+                          **{c: np.asarray(res[c], dtype=float) for c in columns}})
+    return table, notes

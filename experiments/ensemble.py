@@ -83,18 +83,12 @@ def run_ensemble(
     seeds = _check_args(seeds, workers)
     overrides = dict(overrides or {})
     load_scenario(scenario, **overrides)  # refuse bad input here, not inside a worker
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(seeds), desc=f"{scenario} x{len(seeds)} seeds", unit="run",
-                   leave=False)
-    try:
+    with tqdm(total=len(seeds), desc=f"{scenario} x{len(seeds)} seeds", unit="run", leave=False,
+              disable=not progress) as bar:
         return run_series([(scenario, s, overrides) for s in seeds], workers,
-                          on_run=None if bar is None else lambda: bar.update(1))
-    finally:
-        if bar is not None:
-            bar.close()
+                          on_run=lambda: bar.update(1))
 
 
 def band(frames: Sequence[pd.DataFrame], column: str) -> pd.DataFrame:

@@ -128,13 +128,9 @@ def check_out_dir(out_dir: str | Path, run_identity: Mapping[str, Any], force: b
     checks again.
     """
     out = Path(out_dir)
-    if not out.exists() or force:
-        if out.exists() and not out.is_dir():
-            raise InputError(f"output directory {str(out)!r} is a file; choose another --out")
-        return
-    if not out.is_dir():
+    if out.exists() and not out.is_dir():
         raise InputError(f"output directory {str(out)!r} is a file; choose another --out")
-    if not any(out.iterdir()):
+    if not out.exists() or force or not any(out.iterdir()):
         return
     mpath = out / MANIFEST
     try:

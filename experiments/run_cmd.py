@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +39,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="no progress bar and no summary; print only the output directory")
 
 
-def parse_set(text: str) -> tuple[str, Any]:
-    """``key=value`` -> (key, value) with the value in TOML syntax."""
-    try:
-        from model.config import parse_override
-    except ImportError:  # pragma: no cover - the model provides it
-        parse_override = None
-    if parse_override is not None:
-        return parse_override(text)
-    key, sep, value = text.partition("=")  # pragma: no cover
-    if not sep or not key.strip():
-        raise InputError(f"--set {text!r} is not allowed; expected key=value")
-    try:
-        return key.strip(), tomllib.loads(f"v = {value.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        raise InputError(f"--set {text!r}: value {value!r} is not a TOML value") from None
-
-
 def _replay_source(manifest: dict[str, Any]) -> str:
     """The scenario to load a recorded run from: its file if still there, else its name, else
     baseline (every parameter is overridden from the manifest anyway)."""
@@ -75,6 +57,7 @@ def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
     """Scenario, seed, overrides and resolved config of the run the arguments ask for."""
     from experiments.outputs import identity, read_manifest
     from model import load_scenario
+    from model.config import parse_override
 
     if args.manifest is not None:
         clash = [flag for flag, v in (("--scenario", args.scenario), ("--seed", args.seed),
@@ -106,10 +89,7 @@ def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
     seed = 0 if args.seed is None else args.seed
     if seed < 0:
         raise InputError(f"--seed {seed} is not allowed; expected an integer >= 0")
-    overrides: dict[str, Any] = {}
-    for text in args.overrides:
-        key, value = parse_set(text)
-        overrides[key] = value
+    overrides = dict(parse_override(text) for text in args.overrides)
     cfg = load_scenario(scenario, **overrides)
     return {"scenario": scenario, "name": cfg.name, "seed": seed, "overrides": overrides,
             "config": cfg, "recorded": None, "user_overrides": overrides}

@@ -121,8 +121,6 @@ def extract(df, task: RunTask):
     """What a run keeps: (series frame: step, date, kept series as float64; summary dict)."""
     import pandas as pd
 
-    from experiments.targets import compute_stat
-
     if "date" not in df.columns:
         raise ValueError("the run's frame has no 'date' column")
     names = [c for c in df.columns if c != "date"] if task.series == "all" else list(task.series)
@@ -133,22 +131,18 @@ def extract(df, task: RunTask):
     out["date"] = pd.to_datetime(df["date"]).to_numpy().astype("datetime64[ns]")
     for c in names:
         out[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype="float64")
-    summary = {}
-    for m in task.summary:
-        value = compute_stat(df, m.metric, m.window, m.stat, base_window=m.base_window,
-                             base_stat=m.base_stat, window_stat=m.window_stat)
-        summary[m.name] = json_value(value)
-    return out, summary
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return out, {m.name: json_value(m.compute(df)) for m in task.summary}
 
 
 def execute_task(task: RunTask, run_fn: Callable[[RunTask], Any] | None = None) -> dict[str, Any]:
     """Run one task and return its payload; an exception becomes a failure payload."""
     t0 = time.perf_counter()
     fn = run_fn or run_model
+
+    def payload(**outcome: Any) -> dict[str, Any]:
+        return {"run_id": task.run_id, **outcome, "worker": f"{socket.gethostname()}:{os.getpid()}",
+                "elapsed_s": time.perf_counter() - t0}
+
     try:
         if task.model_version is not None and task.model_version != model_version():
             raise RuntimeError(f"this worker has model version {model_version()!r}; the sweep "
@@ -157,11 +151,9 @@ def execute_task(task: RunTask, run_fn: Callable[[RunTask], Any] | None = None) 
         df = fn(task)
         series, summary = (df, {}) if task.series is None else extract(df, task)
     except Exception as err:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
-        return {"run_id": task.run_id, "ok": False, "error": f"{type(err).__name__}: {err}",
-                "traceback": traceback.format_exc(), "worker": _worker_name(),
-                "elapsed_s": time.perf_counter() - t0}
-    return {"run_id": task.run_id, "ok": True, "series": series, "summary": summary,
-            "worker": _worker_name(), "elapsed_s": time.perf_counter() - t0}
+        return payload(ok=False, error=f"{type(err).__name__}: {err}",
+                       traceback=traceback.format_exc())
+    return payload(ok=True, series=series, summary=summary)
 
 
 def run_chunk(tasks: Sequence[RunTask], run_fn: Callable[[RunTask], Any] | None = None) -> list[dict]:
@@ -313,11 +305,9 @@ class _DaskBackend(_Backend):
         if scheduler:
             # a scheduler file, as written by `dask scheduler --scheduler-file`
             from_file = scheduler.endswith(".json") and Path(scheduler).is_file()
+            connect = {"scheduler_file" if from_file else "address": scheduler}
             try:
-                if from_file:
-                    self.client = Client(scheduler_file=scheduler, timeout=self.grace)
-                else:
-                    self.client = Client(scheduler, timeout=self.grace)
+                self.client = Client(**connect, timeout=self.grace)
             except (OSError, TimeoutError, ValueError) as err:
                 raise InputError(f"--scheduler {scheduler!r}: cannot connect ({err}); start a "
                                  "scheduler there (dask scheduler) or check the address") from None

@@ -62,16 +62,12 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
 def json_value(v: Any) -> Any:
     """A result as JSON: dates as ISO strings, numpy scalars as Python ones, NaN and infinities
     as null (JSON has neither)."""
-    if v is None:
-        return None
     if isinstance(v, dt.date):
         return v.isoformat()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
     if hasattr(v, "item"):  # numpy scalars
         v = v.item()
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
     return v
 
 

@@ -109,38 +109,36 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
     def line(label: str, text: str) -> None:
         lines.append(f"{label:<22}{text}")
 
+    def fmt(key: str) -> str:
+        return format_headline(key, v.get(key))
+
+    def years(keys: Sequence[str]) -> str:
+        return ", ".join(f"{k[-4:]}: {fmt(k)}" for k in keys if k in v)
+
     if "peak_spot" in v:
-        line("peak spot price", f"{format_headline('peak_spot', v['peak_spot'])} "
-                                f"on {format_headline('peak_spot_date', v.get('peak_spot_date'))}")
-    spots = [f"{k[-4:]}: {format_headline(k, v[k])}" for k in ("spot_end_2023", "spot_end_2024")
-             if k in v]
-    if spots:
-        line("spot at year end", ", ".join(spots) + f"; at the end: "
-                                                    f"{format_headline('spot_end', v.get('spot_end'))}")
+        line("peak spot price", f"{fmt('peak_spot')} on {fmt('peak_spot_date')}")
+    if spots := years(("spot_end_2023", "spot_end_2024")):
+        line("spot at year end", f"{spots}; at the end: {fmt('spot_end')}")
     if "large_premium_end_2024" in v:
-        line("large-cluster premium", f"{format_headline('large_premium_end_2024', v['large_premium_end_2024'])} "
-                                    "the small-cluster price at end of 2024")
+        line("large-cluster premium",
+             f"{fmt('large_premium_end_2024')} the small-cluster price at end of 2024")
     if "peak_lead" in v:
-        line("peak lead time", f"{format_headline('peak_lead', v['peak_lead'])} "
-                               f"on {format_headline('peak_lead_date', v.get('peak_lead_date'))}")
+        line("peak lead time", f"{fmt('peak_lead')} on {fmt('peak_lead_date')}")
     cards = []
     if "secondary_premium_2023" in v:
-        cards.append(f"secondary peak {format_headline('secondary_premium_2023', v['secondary_premium_2023'])} list (2023)")
+        cards.append(f"secondary peak {fmt('secondary_premium_2023')} list (2023)")
     if "grey_premium_h2_2023" in v:
-        cards.append(f"grey {format_headline('grey_premium_h2_2023', v['grey_premium_h2_2023'])} list (H2 2023)")
+        cards.append(f"grey {fmt('grey_premium_h2_2023')} list (H2 2023)")
     if cards:
         line("card prices", "; ".join(cards))
-    shares = [f"{k[-4:]}: {format_headline(k, v[k])}" for k in ("training_share_2023",
-                                                                "training_share_2025") if k in v]
-    if shares:
-        line("training share", ", ".join(shares))
+    if shares := years(("training_share_2023", "training_share_2025")):
+        line("training share", shares)
     if "grey_volume_total" in v:
-        line("grey market", f"{format_headline('grey_volume_total', v['grey_volume_total'])} cards "
-                            f"smuggled, {format_headline('seized_total', v.get('seized_total'))} seized")
+        line("grey market", f"{fmt('grey_volume_total')} cards smuggled, {fmt('seized_total')} seized")
     if "resold_hours_total" in v:
-        line("resold hours", format_headline("resold_hours_total", v["resold_hours_total"]))
+        line("resold hours", fmt("resold_hours_total"))
     if "installed_end" in v:
-        line("installed GPUs", f"{format_headline('installed_end', v['installed_end'])} at {end}")
+        line("installed GPUs", f"{fmt('installed_end')} at {end}")
     return lines
 
 

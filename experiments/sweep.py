@@ -96,24 +96,29 @@ def plan_runs(spec: SweepSpec, version: str) -> tuple[dict[str, Any], list[RunTa
     fixed = spec.model_overrides()
     tasks = []
     ids: set[str] = set()
-    series = "all" if spec.series == "all" else tuple(spec.series)
     for i, point in enumerate(design.samples):
         params = plain(point)
-        overrides = {**fixed, **params}
         for r in range(spec.replications):
             seed = run_seed(spec.seed, i, r)
-            rid = make_run_id(spec.base, overrides, seed, spec.steps, version)
+            rid = make_run_id(spec.base, {**fixed, **params}, seed, spec.steps, version)
             if rid in ids:  # same parameters and seed twice: a design repeating a point
                 continue
             ids.add(rid)
-            tasks.append(RunTask(run_id=rid, sample=i, replicate=r, seed=seed, base=spec.base,
-                                 params=params, overrides=overrides, steps=spec.steps,
-                                 series=series, summary=tuple(spec.summary),
-                                 model_version=version))
+            tasks.append(_task(spec, version, {"run_id": rid, "sample": i, "replicate": r,
+                                               "seed": seed, "params": params}))
     design_json = {"kind": design.kind, "names": design.names, "info": plain(design.info),
                    "points": len(design.samples),
                    "unit": None if design.unit is None else design.unit.tolist()}
     return design_json, tasks
+
+
+def _task(spec: SweepSpec, version: str, run: dict[str, Any]) -> RunTask:
+    """The task of one planned run (``run`` as in the manifest: :func:`_task_json`)."""
+    return RunTask(run_id=run["run_id"], sample=int(run["sample"]),
+                   replicate=int(run["replicate"]), seed=int(run["seed"]), base=spec.base,
+                   params=run["params"], overrides={**spec.model_overrides(), **run["params"]},
+                   steps=spec.steps, series="all" if spec.series == "all" else tuple(spec.series),
+                   summary=tuple(spec.summary), model_version=version)
 
 
 def _task_json(t: RunTask) -> dict[str, Any]:
@@ -125,8 +130,6 @@ RUN_ID_RE = re.compile(r"[0-9a-f]{16}")
 
 
 def _tasks_from_manifest(manifest: dict[str, Any], spec: SweepSpec) -> list[RunTask]:
-    fixed = spec.model_overrides()
-    series = "all" if spec.series == "all" else tuple(spec.series)
     out = []
     for r in manifest["runs"]:
         rid = r.get("run_id") if isinstance(r, dict) else None
@@ -134,69 +137,66 @@ def _tasks_from_manifest(manifest: dict[str, Any], spec: SweepSpec) -> list[RunT
             # run ids become file names under DIR/runs and DIR/failures: never a path
             raise InputError(f"{MANIFEST}: run_id = {rid!r} is not allowed; expected 16 hex digits "
                              "(the manifest was edited or damaged)")
-        out.append(RunTask(run_id=r["run_id"], sample=int(r["sample"]),
-                           replicate=int(r["replicate"]), seed=int(r["seed"]), base=spec.base,
-                           params=r["params"], overrides={**fixed, **r["params"]},
-                           steps=spec.steps, series=series, summary=tuple(spec.summary),
-                           model_version=manifest["model_version"]))
+        out.append(_task(spec, manifest["model_version"], r))
     return out
 
 
 # --------------------------------------------------------------------------------------------
 # Storage
 # --------------------------------------------------------------------------------------------
-def _run_record(task: RunTask, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"run_id": task.run_id, "sample": task.sample, "replicate": task.replicate,
-            "seed": task.seed, "params": task.params, "summary": payload["summary"],
-            "elapsed_s": round(float(payload["elapsed_s"]), 6), "worker": payload["worker"],
-            "model_version": task.model_version,
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_parquet(path: Path, table) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    atomic_write(path, buf.getvalue().to_pybytes())
 
 
 def write_run(out: Path, task: RunTask, payload: dict[str, Any]) -> dict[str, Any]:
     """Write a finished run as ``runs/<run_id>.parquet`` (atomically); return its record."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    record = _run_record(task, payload)
+    record = {**_task_json(task), "summary": payload["summary"],
+              "elapsed_s": round(float(payload["elapsed_s"]), 6), "worker": payload["worker"],
+              "model_version": task.model_version, "finished": _now()}
     frame = payload["series"].copy()
     frame.insert(0, "run_id", task.run_id)
     if task.series != "all" and not task.series:
         frame = frame.iloc[0:0]
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({RUN_META_KEY: json.dumps(record).encode()})
-    buf = pa.BufferOutputStream()
-    pq.write_table(table, buf)
-    atomic_write(out / RUNS / f"{task.run_id}.parquet", buf.getvalue().to_pybytes())
-    stale = out / FAILURES / f"{task.run_id}.json"
-    if stale.exists():
-        stale.unlink()
+    _write_parquet(out / RUNS / f"{task.run_id}.parquet",
+                   table.replace_schema_metadata({RUN_META_KEY: json.dumps(record).encode()}))
+    (out / FAILURES / f"{task.run_id}.json").unlink(missing_ok=True)  # an earlier failure
     return record
 
 
 def write_failure(out: Path, task: RunTask, payload: dict[str, Any], attempts: int = 1) -> None:
-    data = {"run_id": task.run_id, "sample": task.sample, "replicate": task.replicate,
-            "seed": task.seed, "params": task.params, "base": task.base,
+    data = {**_task_json(task), "base": task.base,
             "overrides": task.overrides, "steps": task.steps, "error": payload["error"],
             "traceback": payload["traceback"], "worker": payload.get("worker"),
-            "attempts": attempts, "model_version": task.model_version,
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+            "attempts": attempts, "model_version": task.model_version, "time": _now()}
     atomic_write_json(out / FAILURES / f"{task.run_id}.json", data)
 
 
-def finished_ids(out: Path) -> set[str]:
-    d = out / RUNS
+def _ids(d: Path, suffix: str) -> set[str]:
+    """The run ids of the files ``<run_id><suffix>`` in ``d`` (not temporary files)."""
     if not d.is_dir():
         return set()
-    return {p.name[:-8] for p in d.iterdir() if p.name.endswith(".parquet")
-            and not p.name.startswith(".")}
+    return {p.name[:-len(suffix)] for p in d.iterdir()
+            if p.name.endswith(suffix) and not p.name.startswith(".")}
+
+
+def finished_ids(out: Path) -> set[str]:
+    return _ids(out / RUNS, ".parquet")
 
 
 def failed_ids(out: Path) -> set[str]:
-    d = out / FAILURES
-    if not d.is_dir():
-        return set()
-    return {p.stem for p in d.iterdir() if p.suffix == ".json" and not p.name.startswith(".")}
+    return _ids(out / FAILURES, ".json")
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
@@ -290,7 +290,7 @@ def _prepare_dir(out: Path, spec: SweepSpec | None, resume: bool, version: str,
         "spec": spec.to_json(),
         "package_version": package_version(),
         "model_version": version,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _now(),
         "python": sys.version.split()[0],
         "seeding": "seed = SeedSequence(master).spawn(2)[1].spawn(points)[sample]"
                    ".spawn(replications)[replicate].generate_state(1)[0]",
@@ -491,13 +491,6 @@ def summary_text(result: SweepResult, manifest: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 # Loading results
 # --------------------------------------------------------------------------------------------
-def _read_record(path: Path) -> dict[str, Any]:
-    import pyarrow.parquet as pq
-
-    meta = pq.read_schema(path).metadata or {}
-    return json.loads(meta[RUN_META_KEY])
-
-
 def _records(out: Path) -> list[dict[str, Any]]:
     """Records of every finished run: the index plus the footers of runs not in it."""
     import pyarrow.parquet as pq
@@ -513,22 +506,20 @@ def _records(out: Path) -> list[dict[str, Any]]:
                     records[rec["run_id"]] = rec
         except Exception:  # noqa: BLE001 - a damaged index is only a cache
             records = {}
-    for rid in sorted(done - set(records)):
-        records[rid] = _read_record(out / RUNS / f"{rid}.parquet")
+    for rid in sorted(done - set(records)):  # the record is in the run file's footer
+        meta = pq.read_schema(out / RUNS / f"{rid}.parquet").metadata or {}
+        records[rid] = json.loads(meta[RUN_META_KEY])
     return list(records.values())
 
 
 def write_index(out: Path) -> None:
     """Cache every finished run's record in ``index.parquet`` (the runs table, one row per run)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     recs = _records(out)
-    table = pa.table({"run_id": pa.array([r["run_id"] for r in recs], pa.string()),
-                      "record": pa.array([json.dumps(r) for r in recs], pa.string())})
-    buf = pa.BufferOutputStream()
-    pq.write_table(table, buf)
-    atomic_write(out / INDEX, buf.getvalue().to_pybytes())
+    _write_parquet(out / INDEX, pa.table({
+        "run_id": pa.array([r["run_id"] for r in recs], pa.string()),
+        "record": pa.array([json.dumps(r) for r in recs], pa.string())}))
 
 
 def load_results(directory: str | Path, kind: str = "runs", *, dataset: bool = False,
@@ -558,56 +549,42 @@ def load_results(directory: str | Path, kind: str = "runs", *, dataset: bool = F
     if kind not in ("runs", "series"):
         raise InputError(f"kind {kind!r} is not allowed; expected 'runs' or 'series'")
     if kind == "series":
-        files = sorted((out / RUNS).glob("*.parquet"))
-        files = [f for f in files if not f.name.startswith(".")]
+        files = sorted(f for f in (out / RUNS).glob("*.parquet") if not f.name.startswith("."))
         if dataset:
             import pyarrow.dataset as ds
 
             return ds.dataset([str(f) for f in files], format="parquet")
-        runs = load_results(out, "runs")
-        if not files:
-            return pd.DataFrame(columns=["run_id", "sample", "replicate", "seed", *param_names,
-                                         "step", "date"])
         import pyarrow.parquet as pq
 
-        frames = [pq.read_table(f).to_pandas() for f in files]
-        frames = [f for f in frames if len(f)]
-        if not frames:
-            return pd.DataFrame(columns=["run_id", "sample", "replicate", "seed", *param_names,
-                                         "step", "date"])
-        series = pd.concat(frames, ignore_index=True)
+        runs = load_results(out, "runs")
         keep = ["run_id", "sample", "replicate", "seed", *param_names]
+        frames = [frame for f in files if len(frame := pq.read_table(f).to_pandas())]
+        if not frames:
+            return pd.DataFrame(columns=[*keep, "step", "date"])
+        series = pd.concat(frames, ignore_index=True)
         merged = runs[keep].merge(series, on="run_id", how="inner")
         return merged.sort_values(["sample", "replicate", "step"], kind="stable").reset_index(drop=True)
     if dataset:
         raise InputError("dataset=True is for kind='series' (the runs table fits in memory)")
-    rows = []
-    for rec in _records(out):
-        row = {"run_id": rec["run_id"], "sample": rec["sample"], "replicate": rec["replicate"],
-               "seed": rec["seed"]}
-        for p in param_names:
-            row[p] = rec["params"].get(p)
-        for name in summary_defs:
-            row[name] = rec["summary"].get(name)
-        row["elapsed_s"] = rec.get("elapsed_s")
-        row["status"] = "ok"
-        rows.append(row)
+    def row(run: dict[str, Any], summary: dict[str, Any], **rest: Any) -> dict[str, Any]:
+        """A row of the runs table from a record (or a planned run of the manifest)."""
+        return {**{k: run[k] for k in ("run_id", "sample", "replicate", "seed")},
+                **{p: run["params"].get(p) for p in param_names},
+                **{n: summary.get(n) for n in summary_defs}, **rest}
+
+    rows = [row(rec, rec["summary"], elapsed_s=rec.get("elapsed_s"), status="ok")
+            for rec in _records(out)]
     if include_failed:
         runs_by_id = {r["run_id"]: r for r in manifest["runs"]}
         done = {r["run_id"] for r in rows}
         for rid in sorted(failed_ids(out) - done):
             if rid not in runs_by_id:
                 continue
-            r = runs_by_id[rid]
             try:
                 err = json.loads((out / FAILURES / f"{rid}.json").read_text()).get("error")
             except (OSError, ValueError):
                 err = None
-            row = {"run_id": rid, "sample": r["sample"], "replicate": r["replicate"],
-                   "seed": r["seed"], **{p: r["params"].get(p) for p in param_names},
-                   **{n: None for n in summary_defs}, "elapsed_s": None, "status": "failed",
-                   "error": err}
-            rows.append(row)
+            rows.append(row(runs_by_id[rid], {}, elapsed_s=None, status="failed", error=err))
     columns = ["run_id", "sample", "replicate", "seed", *param_names, *summary_defs,
                "elapsed_s", "status"] + (["error"] if include_failed else [])
     df = pd.DataFrame(rows, columns=columns)

@@ -76,6 +76,34 @@ def parameter_groups(values, max_levels: int = 8, bins: int = 3):
     return pd.Series([mapping.get(c, "n/a") for c in cats], index=values.index), labels
 
 
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _panels(n: int, width: float, **kw):
+    """A figure of ``n`` panels, three to a row (the spare axes hidden): ``(fig, axes)``."""
+    ncol = min(3, n)
+    nrow = math.ceil(n / ncol)
+    fig, axes = _pyplot().subplots(nrow, ncol, figsize=(width * ncol, 3.2 * nrow), squeeze=False,
+                                   **kw)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
 def sensitivity_tables(directory: str | Path) -> tuple[Any, dict[str, dict[str, int]]]:
     """Sobol or Morris indices of every summary metric of a sweep directory.
 
@@ -123,22 +151,14 @@ def sensitivity_tables(directory: str | Path) -> tuple[Any, dict[str, dict[str, 
 
 def _plot_bands(series, runs, param: str, names: list[str], out: Path, max_levels: int,
                 bins: int) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     groups, order = parameter_groups(runs[param], max_levels, bins)
     label_of = dict(zip(runs["run_id"], groups))
     series = series.assign(_group=series["run_id"].map(label_of))
     files = []
-    cmap = plt.get_cmap("viridis")
+    cmap = _pyplot().get_cmap("viridis")
     for part in range(0, len(names), MAX_PANELS):
         chunk = names[part:part + MAX_PANELS]
-        ncol = min(3, len(chunk))
-        nrow = math.ceil(len(chunk) / ncol)
-        fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3.2 * nrow), squeeze=False,
-                                 sharex=True)
+        fig, axes = _panels(len(chunk), 5, sharex=True)
         for ax, s in zip(axes.flat, chunk):
             for k, label in enumerate(order):
                 sub = series[series["_group"] == label]
@@ -154,43 +174,28 @@ def _plot_bands(series, runs, param: str, names: list[str], out: Path, max_level
             ax.set_title(s, fontsize=10)
             ax.grid(alpha=0.3)
             ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-        for ax in list(axes.flat)[len(chunk):]:
-            ax.set_visible(False)
         axes.flat[0].legend(title=param, fontsize=8, title_fontsize=8)
         fig.suptitle(f"median and {int(BAND[0] * 100)}-{int(BAND[1] * 100)}% band by {param}")
-        fig.tight_layout()
         suffix = "" if part == 0 else f"_{part // MAX_PANELS + 1}"
-        path = out / f"bands_{_safe(param)}{suffix}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        files.append(path)
+        files.append(_save(fig, out / f"bands_{_safe(param)}{suffix}.png"))
     return files
 
 
 def _plot_summary(runs, param: str, metrics: list[str], out: Path, max_levels: int,
                   bins: int) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     groups, order = parameter_groups(runs[param], max_levels, bins)
-    ncol = min(3, len(metrics))
-    nrow = math.ceil(len(metrics) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.2 * nrow), squeeze=False)
+    fig, axes = _panels(len(metrics), 4.6)
     x = list(range(len(order)))
     for ax, m in zip(axes.flat, metrics):
         col = runs[m]
         is_date = pd.api.types.is_datetime64_any_dtype(col)
         values = col.map(lambda t: t.toordinal() if pd.notna(t) else float("nan")) if is_date \
             else col.astype(float)
-        med, lo, hi = [], [], []
-        for label in order:
-            v = values[groups == label].dropna()
-            med.append(v.median() if len(v) else float("nan"))
-            lo.append(v.quantile(BAND[0]) if len(v) else float("nan"))
-            hi.append(v.quantile(BAND[1]) if len(v) else float("nan"))
+        per_group = [values[groups == label].dropna() for label in order]
+        med = [v.median() if len(v) else float("nan") for v in per_group]
+        lo, hi = ([v.quantile(q) if len(v) else float("nan") for v in per_group] for q in BAND)
         yerr = [[max(a - b, 0) for a, b in zip(med, lo)], [max(b - a, 0) for a, b in zip(med, hi)]]
         ax.errorbar(x, med, yerr=yerr, fmt="o-", capsize=4, color="#1f5f8b")
         ax.set_xticks(x)
@@ -210,30 +215,20 @@ def _plot_summary(runs, param: str, metrics: list[str], out: Path, max_levels: i
             ax.yaxis.set_major_formatter(FuncFormatter(
                 lambda t, _pos: dt.date.fromordinal(int(t)).isoformat() if t >= 1 else ""))
             ax.tick_params(axis="y", labelsize=7)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.set_visible(False)
     fig.suptitle(f"summary metrics by {param}: median and {int(BAND[0] * 100)}-"
                  f"{int(BAND[1] * 100)}% of runs")
-    fig.tight_layout()
-    path = out / f"summary_{_safe(param)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / f"summary_{_safe(param)}.png")
 
 
 def _plot_indices(table, method: str, metric: str, out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     sub = table[table["metric"] == metric]
     names = list(sub["parameter"])
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 3.6))
+    fig, ax = _pyplot().subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 3.6))
+    w = 0.38
     if method == "sobol":
-        w = 0.38
         ax.bar(x - w / 2, sub["S1"], w, yerr=sub["S1_conf"], capsize=3, label="S1 (first order)",
                color="#1f77b4")
         ax.bar(x + w / 2, sub["ST"], w, yerr=sub["ST_conf"], capsize=3, label="ST (total)",
@@ -241,7 +236,6 @@ def _plot_indices(table, method: str, metric: str, out: Path) -> Path:
         ax.set_ylabel("Sobol index")
         ax.axhline(0, color="black", linewidth=0.6)
     else:
-        w = 0.38
         ax.bar(x - w / 2, sub["mu_star"], w, yerr=sub["mu_star_conf"], capsize=3,
                label="mu* (mean |effect|)", color="#1f77b4")
         ax.bar(x + w / 2, sub["sigma"], w, label="sigma (interactions)", color="#ff7f0e")
@@ -251,16 +245,13 @@ def _plot_indices(table, method: str, metric: str, out: Path) -> Path:
     ax.set_title(f"{method} sensitivity of {metric}")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path = out / f"sensitivity_{_safe(metric)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / f"sensitivity_{_safe(metric)}.png")
 
 
 def make_report(directory: str | Path, out: str | Path | None = None, *, max_levels: int = 8,
                 bins: int = 3) -> dict[str, Any]:
     """Write the report of a sweep directory; returns ``{"files": [...], "sensitivity": df}``."""
+    from experiments.designs import SA_DESIGNS
     from experiments.sweep import load_results, read_manifest
 
     src = Path(directory)
@@ -274,27 +265,23 @@ def make_report(directory: str | Path, out: str | Path | None = None, *, max_lev
     ok = runs[runs["status"] == "ok"].reset_index(drop=True)
     if ok.empty:
         raise InputError(f"{src}: no finished run yet; nothing to report")
-    files: list[Path] = []
-    runs_csv = dest / "runs.csv"
-    runs.to_csv(runs_csv, index=False)
-    files.append(runs_csv)
+    files: list[Path] = [dest / "runs.csv"]
+    runs.to_csv(files[0], index=False)
     series_names: list[str] = []
-    series = None
-    kept = spec["metrics"]["series"]
-    if kept:
+    if spec["metrics"]["series"]:
         series = load_results(src, "series")
         series_names = [c for c in series.columns
                         if c not in {"run_id", "sample", "replicate", "seed", "step", "date",
                                      *params}]
     for p in params:
-        if series is not None and series_names:
+        if series_names:
             files += _plot_bands(series, ok, p, series_names, dest, max_levels, bins)
         if summary:
             files.append(_plot_summary(ok, p, summary, dest, max_levels, bins))
     sens = None
     notes: dict[str, Any] = {}
     method = manifest["design"]["kind"]
-    if method in ("sobol", "morris") and summary:
+    if method in SA_DESIGNS and summary:
         sens, notes = sensitivity_tables(src)
         if not sens.empty:
             path = dest / "sensitivity.csv"
@@ -304,16 +291,14 @@ def make_report(directory: str | Path, out: str | Path | None = None, *, max_lev
                 files.append(_plot_indices(sens, method, metric, dest))
         md = [f"# Sensitivity indices ({method})", ""]
         for metric, note in notes.items():
-            md.append(f"## {metric}")
-            md.append("")
+            md += [f"## {metric}", ""]
             if note.get("error"):
                 md.append(f"Not computed: {note['error']}")
             else:
                 what = "base samples" if method == "sobol" else "trajectories"
-                md.append(f"{note['used']} {what} used, {note['dropped']} left out (a run "
-                          "failed or is missing).")
-                md.append("")
-                md.append(markdown_table(sens[sens["metric"] == metric].drop(columns="metric")))
+                md += [f"{note['used']} {what} used, {note['dropped']} left out (a run failed or "
+                       "is missing).", "",
+                       markdown_table(sens[sens["metric"] == metric].drop(columns="metric"))]
             md.append("")
         path = dest / "sensitivity.md"
         path.write_text("\n".join(md))

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from experiments.designs import DESIGNS, DISTS, SA_DESIGNS, Param, design_size
-from experiments.targets import DATE_STATS, NUMERIC_STATS, STATS, parse_statistic  # noqa: F401
+from experiments.targets import DATE_STATS, NUMERIC_STATS, STATS, Statistic, parse_statistic  # noqa: F401
 from model.errors import InputError
 from model.schema import Fields, parse_toml, read_text, suggest
 
@@ -70,21 +70,11 @@ RESERVED = ("run_id", "sample", "replicate", "seed", "status", "step", "date", "
 MAX_RUNS = 5_000_000
 
 
-@dataclass(frozen=True)
-class SummaryMetric:
+@dataclass(frozen=True, kw_only=True)
+class SummaryMetric(Statistic):
     """One summary statistic kept per run (the metric/window/stat of a targets file)."""
 
     name: str
-    metric: str
-    window: tuple[dt.date, dt.date]
-    stat: str
-    base_window: tuple[dt.date, dt.date] | None = None
-    base_stat: str = "mean"
-    window_stat: str = "mean"
-
-    @property
-    def is_date(self) -> bool:
-        return self.stat in DATE_STATS
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "metric": self.metric,
@@ -285,15 +275,12 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
     design = w.choice("[sweep] design", sweep["design"], DESIGNS)
     seed = w.integer("[sweep] seed", sweep["seed"], 0, 2**63 - 1)
     replications = w.integer("[sweep] replications", sweep.get("replications", 1), 1, 100_000)
-    name = sweep.get("name", Path(path).stem if path != "<spec>" else "sweep")
-    if not isinstance(name, str) or not name.strip():
-        raise w.error("[sweep] name", name, "a non-empty string")
+    name = w.text("[sweep] name", sweep.get("name", Path(path).stem if path != "<spec>" else "sweep"))
     description = sweep.get("description", "")
     if not isinstance(description, str):
         raise w.error("[sweep] description", description, "a string")
-    base = sweep.get("base", "baseline")
-    if not isinstance(base, str) or not base.strip():
-        raise w.error("[sweep] base", base, "a scenario name or a path to a scenario .toml file")
+    base = w.text("[sweep] base", sweep.get("base", "baseline"),
+                  "a scenario name or a path to a scenario .toml file")
     if (base.endswith(".toml") or "/" in base) and base_dir is not None:
         candidate = (base_dir / base)
         if not Path(base).is_absolute():
@@ -338,12 +325,8 @@ def parse_spec(data: dict[str, Any], *, path: str = "<spec>", base_dir: Path | N
         levels = w.integer("[sweep] levels", sweep["levels"], 2, 100)
         if levels % 2:
             raise w.error("[sweep] levels", levels, "an even number of levels (e.g. 4 or 6)")
-    steps = None
-    if "steps" in sweep:
-        steps = w.integer("[sweep] steps", sweep["steps"], 1, 100_000)
-    end_date = None
-    if "end_date" in sweep:
-        end_date = w.date("[sweep] end_date", sweep["end_date"])
+    steps = w.integer("[sweep] steps", sweep["steps"], 1, 100_000) if "steps" in sweep else None
+    end_date = w.date("[sweep] end_date", sweep["end_date"]) if "end_date" in sweep else None
 
     overrides = data.get("overrides", {})
     if not isinstance(overrides, dict):
@@ -465,11 +448,7 @@ def real_model_info() -> ModelInfo:
     def check(base: str, overrides: dict[str, Any]) -> None:
         load_scenario(base, **overrides)
 
-    try:
-        from model.config import resolve_key as canonical
-    except ImportError:  # pragma: no cover - the model's config module has it
-        def canonical(key: str) -> str:
-            return key
+    from model.config import resolve_key as canonical
 
     return ModelInfo(series=list(SERIES), horizon=horizon, check=check, canonical=canonical)
 

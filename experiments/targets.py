@@ -57,8 +57,7 @@ DateLike = dt.date | str | pd.Timestamp | np.datetime64
 # --------------------------------------------------------------------------------------------
 def split_metric(metric: str) -> tuple[str, ...]:
     """``"a / b"`` -> ``("a", "b")``; ``"a"`` -> ``("a",)``. Does not check the names."""
-    parts = tuple(p.strip() for p in str(metric).split("/"))
-    return parts
+    return tuple(p.strip() for p in str(metric).split("/"))
 
 
 def metric_series(df: pd.DataFrame, metric: str) -> pd.Series:
@@ -109,29 +108,28 @@ def _window_values(series: pd.Series, window: Sequence[DateLike]) -> pd.Series:
     return part
 
 
+#: each statistic of one window, on its valid (non-NaN) values
+_STAT_OF: dict[str, Callable[[pd.Series], Any]] = {
+    "max": pd.Series.max, "min": pd.Series.min, "mean": pd.Series.mean,
+    "median": pd.Series.median, "sum": pd.Series.sum,
+    "first": lambda v: v.iloc[0], "last": lambda v: v.iloc[-1],
+    "date_of_max": lambda v: v.idxmax().date(), "date_of_min": lambda v: v.idxmin().date(),
+}
+
+
+def _check_stat(name: str, stat: str, allowed: Sequence[str]) -> None:
+    if stat not in allowed:
+        raise InputError(f"{name} {stat!r} is not allowed{suggest(stat, allowed)}; "
+                         f"allowed: {', '.join(allowed)}")
+
+
 def _one_stat(part: pd.Series, stat: str) -> float | dt.date | None:
+    """``stat`` (checked by the caller) of one window's values."""
     valid = part.dropna()
     if valid.empty:
         return None if stat in DATE_STATS else math.nan
-    if stat == "max":
-        return float(valid.max())
-    if stat == "min":
-        return float(valid.min())
-    if stat == "mean":
-        return float(valid.mean())
-    if stat == "median":
-        return float(valid.median())
-    if stat == "sum":
-        return float(valid.sum())
-    if stat == "first":
-        return float(valid.iloc[0])
-    if stat == "last":
-        return float(valid.iloc[-1])
-    if stat == "date_of_max":
-        return valid.idxmax().date()
-    if stat == "date_of_min":
-        return valid.idxmin().date()
-    raise InputError(f"stat {stat!r} is not allowed{suggest(stat, STATS)}; allowed: {', '.join(STATS)}")
+    value = _STAT_OF[stat](valid)
+    return value if stat in DATE_STATS else float(value)
 
 
 def compute_stat(
@@ -157,18 +155,14 @@ def compute_stat(
     NaN values (e.g. a ratio over a zero) are skipped; a window with no valid value gives NaN
     (None for date_of_*). A window holding no row at all raises InputError.
     """
-    if stat not in STATS:
-        raise InputError(f"stat {stat!r} is not allowed{suggest(stat, STATS)}; "
-                         f"allowed: {', '.join(STATS)}")
+    _check_stat("stat", stat, STATS)
     series = metric_series(df, metric)
     if stat != "pct_change":
         return _one_stat(_window_values(series, window), stat)
     if base_window is None:
         raise InputError("stat 'pct_change' needs a base_window")
     for name, s in (("window_stat", window_stat), ("base_stat", base_stat)):
-        if s not in NUMERIC_STATS:
-            raise InputError(f"{name} {s!r} is not allowed{suggest(s, NUMERIC_STATS)}; "
-                             f"allowed: {', '.join(NUMERIC_STATS)}")
+        _check_stat(name, s, NUMERIC_STATS)
     now = _one_stat(_window_values(series, window), window_stat)
     base = _one_stat(_window_values(series, base_window), base_stat)
     if base is None or now is None or math.isnan(base) or math.isnan(now) or base == 0:
@@ -179,18 +173,14 @@ def compute_stat(
 # --------------------------------------------------------------------------------------------
 # Targets
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Target:
-    """One validated target. ``value`` is a float or date (>=, <=) or a (low, high) pair."""
+@dataclass(frozen=True, kw_only=True)
+class Statistic:
+    """A checked statistic of a run's series (:func:`parse_statistic`): a target's, or a sweep's
+    summary metric. Fields are given by keyword."""
 
-    id: str
     metric: str
     window: Window
     stat: str
-    op: str
-    value: Any
-    source: str
-    scenario: str = "baseline"
     base_window: Window | None = None
     base_stat: str = "mean"
     window_stat: str = "mean"
@@ -200,9 +190,20 @@ class Target:
         return self.stat in DATE_STATS
 
     def compute(self, df: pd.DataFrame) -> float | dt.date | None:
-        """This target's statistic on one run."""
+        """This statistic on one run."""
         return compute_stat(df, self.metric, self.window, self.stat, base_window=self.base_window,
                             base_stat=self.base_stat, window_stat=self.window_stat)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target(Statistic):
+    """One validated target. ``value`` is a float or date (>=, <=) or a (low, high) pair."""
+
+    id: str
+    op: str
+    value: Any
+    source: str
+    scenario: str = "baseline"
 
     def met_by(self, value: float | dt.date | None) -> bool:
         """Whether ``value`` meets the target (NaN / None never does)."""
@@ -254,12 +255,6 @@ def _horizon_from_model(scenario: str) -> Window:
 
     cfg = load_scenario(scenario)
     return cfg.run.start, cfg.run.end
-
-
-def _series_from_model() -> Sequence[str]:
-    from model import SERIES
-
-    return SERIES
 
 
 def parse_statistic(f: Fields, table: dict[str, Any], where: str = "",
@@ -339,8 +334,9 @@ def parse_targets(
     tables = raw.get("target")
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise top.refuse("no targets; expected one or more [[target]] tables")
-    names = list(series if series is not None else _series_from_model())
-    series_names = [s for s in names if s != "date"]
+    if series is None:
+        from model import SERIES as series
+    series_names = [s for s in series if s != "date"]
     horizon = horizon or _horizon_from_model
     horizons: dict[str, Window] = {}
     targets: list[Target] = []

@@ -63,10 +63,6 @@ def table_rows(results: Sequence[TargetResult]) -> list[list[str]]:
     return rows
 
 
-def format_table(results: Sequence[TargetResult]) -> str:
-    return text_table(table_rows(results))
-
-
 def markdown_table(results: Sequence[TargetResult]) -> str:
     rows = table_rows(results)
     out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
@@ -159,7 +155,7 @@ def execute(args: argparse.Namespace) -> int:
     n_pass = sum(r.passed for r in results)
     print(f"{args.targets}: {len(targets)} targets, scenario(s) {', '.join(scenarios)}, "
           f"{args.seeds} seeds each; a target passes when the median over seeds meets it\n")
-    print(format_table(results))
+    print(text_table(table_rows(results)))
     print(f"\n{n_pass} of {len(results)} targets pass")
     if args.json:
         print(f"wrote {write_json(args.json, results)}")
