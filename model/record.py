@@ -61,6 +61,17 @@ EXTRA_SERIES = (
     "grey_card_price_cny",
     "vendor_output",
     "unmet_gpus",
+    # No price without a trade: each market's volume this week, and the standing quote that its
+    # price series leaves NaN in a week without a trade.
+    "spot_volume",
+    "small_cluster_volume",
+    "large_cluster_volume",
+    "secondary_volume",
+    "grey_volume",
+    "small_cluster_quote",
+    "large_cluster_quote",
+    "secondary_quote",
+    "grey_quote",
 )
 
 #: trade_log rows: (step, seller, buyer, kind, market, volume). Sellers and buyers are agents'
@@ -145,7 +156,7 @@ class Recorder:
         now["utilization"] = utilization = float(min(1.0, total / capacity)) if capacity > 0 else 0.0
         now["card_price_new"] = m.new_cards.price
         now["card_price_secondary"] = used_cards.price
-        now["grey_card_price"] = grey.price
+        now["grey_card_price"] = grey.deal_price
         now["grey_card_price_cny"] = grey.price_cny
         now["lead_time_weeks"] = m.new_cards.lead_time_weeks
         now["backlog_cards"] = m.new_cards.book.backlog()
@@ -158,6 +169,15 @@ class Recorder:
         now["seized_cards"] = grey.seized_cards
         now["open_quality"] = m.drivers.open_quality
         now["funding_climate"] = m.drivers.climate
+        now["spot_volume"] = hours.spot_volume_hours
+        now["small_cluster_volume"] = hours.small_cluster_volume
+        now["large_cluster_volume"] = hours.large_cluster_volume
+        now["secondary_volume"] = used_cards.volume
+        now["grey_volume"] = grey.volume
+        now["small_cluster_quote"] = hours.small_cluster_quote
+        now["large_cluster_quote"] = hours.large_cluster_quote
+        now["secondary_quote"] = used_cards.quote
+        now["grey_quote"] = grey.price
         now["new_capacity_irr"] = self._market_irr(utilization)
         self.series_collector.collect(m)
 

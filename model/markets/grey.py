@@ -28,6 +28,8 @@ class GreyMarket(CardAuction):
         list_price = model.cfg.vendor.list_price
         self.price = list_price  # grey_card_price: clearing price, or mid of the spread
         self.trade_price = list_price  # what restricted buyers last paid
+        self.deal_price = float("nan")  # this week's deal price, if any
+        self.volume = 0.0  # cards dealt this week
         self._dealt = False
         self.open_week()
 
@@ -104,6 +106,8 @@ class GreyMarket(CardAuction):
             by_id[int(asks["seller"][k])].on_sale(float(res.ask_fill[k] / max(offered[k], 1e-12)))
         # The grey price is what deals close at (DOMAIN §6 reports prices dealt); before the first
         # deal, the middle of the brokers' and buyers' quotes.
+        self.deal_price = float(res.price) if res.traded else float("nan")
+        self.volume = float(res.volume) if res.traded else 0.0
         if res.traded:
             self.trade_price = self.price = res.price
             self._dealt = True
@@ -111,5 +115,6 @@ class GreyMarket(CardAuction):
             self.price = res.indicative()
 
     def publish(self) -> None:
+        """This week's deal price (NaN without a deal) and the standing quote."""
         self.price = float(self.price)
-        self.price_cny = self.price * self.model.cfg.grey.fx_cny_per_usd
+        self.price_cny = self.deal_price * self.model.cfg.grey.fx_cny_per_usd

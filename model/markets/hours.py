@@ -20,6 +20,7 @@ from model.mechanisms.books import Book
 from model.mechanisms.hours import clear_hours, demand_book, supply_book
 from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, SMALL, TIERS
 
+NAN = float("nan")
 EXPECTATION_WEEKS = 4  # agents plan with the mean spot price of the last four weeks
 
 
@@ -33,7 +34,9 @@ class HoursMarket(Market):
         self.spot_hist = deque([np.array([launch_price, launch_price])], maxlen=EXPECTATION_WEEKS)
         self._expected: np.ndarray | None = None
         self.spot_volume = np.zeros(2)
-        self.spot_price = self.small_cluster_price = self.large_cluster_price = launch_price
+        self.spot_price = self.small_cluster_price = self.large_cluster_price = NAN
+        self.small_cluster_quote = self.large_cluster_quote = launch_price
+        self.small_cluster_volume = self.large_cluster_volume = self.spot_volume_hours = 0.0
         self.ondemand_price = launch_price
         self.cloud_capacity = np.zeros(0)  # (clouds,) GPUs, read at publication
         self.capacity_weights = np.zeros(0)
@@ -268,15 +271,21 @@ class HoursMarket(Market):
             self.log(top, "finetuner-pool", "spot", float(res.spot_fill[on_tier & pool].sum()))
 
     def publish(self) -> None:
-        """The week's prices: spot by tier (a clearing price, else the mid of the spread, else
-        last week's), their volume-weighted mean, and the clouds' capacity-weighted list."""
+        """The week's prices. Spot by tier only where hours traded (NaN otherwise: no price
+        without a trade), their volume-weighted mean, the volumes in GPU-hours, the standing
+        quotes agents plan with (a clearing price, else the mid of the spread, else last week's),
+        and the clouds' capacity-weighted list."""
         clouds = self.model.population.clouds
         small, large = self.spot_hist[-1]
         vol = self.spot_volume
-        self.small_cluster_price = float(small)
-        self.large_cluster_price = float(large)
+        self.small_cluster_quote, self.large_cluster_quote = float(small), float(large)
+        self.small_cluster_volume = float(vol[SMALL] * HOURS_PER_WEEK)
+        self.large_cluster_volume = float(vol[LARGE] * HOURS_PER_WEEK)
+        self.spot_volume_hours = self.small_cluster_volume + self.large_cluster_volume
+        self.small_cluster_price = float(small) if vol[SMALL] > 0 else NAN
+        self.large_cluster_price = float(large) if vol[LARGE] > 0 else NAN
         self.spot_price = (
-            float((small * vol[SMALL] + large * vol[LARGE]) / vol.sum()) if vol.sum() > 0 else float(small)
+            float((small * vol[SMALL] + large * vol[LARGE]) / vol.sum()) if vol.sum() > 0 else NAN
         )
         caps = np.array([c.capacity().sum() for c in clouds])
         w = caps / caps.sum() if caps.sum() > 0 else np.full(len(caps), 1 / max(1, len(caps)))

@@ -24,7 +24,9 @@ class UsedCardMarket(CardAuction):
 
     def __init__(self, model):
         super().__init__(model)
-        self.price = model.cfg.vendor.list_price  # card_price_secondary
+        self.quote = model.cfg.vendor.list_price  # clearing price, else the mid of the spread
+        self.price = float("nan")  # card_price_secondary: this week's clearing price, if any
+        self.volume = 0.0  # cards traded this week
         self.open_week()
 
     def queue_skip_price(self) -> float:
@@ -51,10 +53,12 @@ class UsedCardMarket(CardAuction):
             self._settle(bids, asks, res)
         p = res.indicative()
         if np.isfinite(p):
-            self.price = p
+            self.quote = p
+        self.price = float(res.price) if res.traded else float("nan")
+        self.volume = float(res.volume) if res.traded else 0.0
 
     def publish(self) -> None:
-        self.price = float(self.price)
+        self.quote = float(self.quote)
 
     def _settle(self, bids, asks, res) -> None:
         """Pair filled bids and asks in order and move cards and cash between them."""

@@ -8,7 +8,8 @@
   of creators that build their own), measured when the hours market clears;
 * the hours market never sells more than is offered or asked for (a wrapper around
   model.mechanisms.hours.clear_hours checks each week's result against its inputs);
-* the model's series are finite and its prices positive.
+* the model's series are finite, posted prices and quotes positive, and a trade price is printed
+  exactly in the weeks its market traded (support/model_checks.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ SCENARIOS = ("baseline", "no_open_weights", "no_export_controls", "double_packag
 SEED = 7
 REL = 1e-9        # relative tolerance of sums against gross flows / magnitudes
 ABS = 1e-6        # absolute tolerance (cards, GPUs)
-from support.model_checks import PRICE_COLUMNS, check_signals  # noqa: E402
+from support.model_checks import check_frame, check_signals  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
@@ -179,11 +180,7 @@ def test_invariants_every_step(scenario, monkeypatch):
         df = m.series()
         assert len(df) == m.n_steps + 1
         assert list(df.columns[: len(SERIES)]) == list(SERIES)
-        num = df.drop(columns=["date"]).astype(float)
-        bad = num.columns[~np.isfinite(num.to_numpy()).all(axis=0)]
-        assert bad.empty, f"{scenario}: non-finite values in series {list(bad)}"
-        for col in PRICE_COLUMNS:
-            assert (df[col] > 0).all(), f"{scenario}: {col} not positive at {df.loc[df[col] <= 0, 'date'].iloc[0]}"
+        check_frame(df, scenario)
         assert pd.api.types.is_datetime64_any_dtype(df["date"])
         print(f"{scenario}: max weekly use / capacity = {worst:.4f}")
     finally:
@@ -224,6 +221,18 @@ def test_checks_catch_broken_books_and_overselling(monkeypatch):
             check_books(m)
         m.cards.transfer(holder.account, m.acct_fab, 1.0, "test")
         check_books(m)
+        # A price printed in a week its market did not trade is caught, and so is a trade with
+        # no price.
+        now = m.recorder.now
+        saved = dict(now)
+        now["secondary_volume"], now["card_price_secondary"] = 0.0, 40000.0
+        with pytest.raises(AssertionError, match="printed without a trade"):
+            check_signals(m, "tampered")
+        now["secondary_volume"], now["card_price_secondary"] = 3.0, float("nan")
+        with pytest.raises(AssertionError, match="not a positive number"):
+            check_signals(m, "tampered")
+        now.update(saved)
+        check_signals(m, "restored")
         # Selling more spot hours than offered is caught.
         res = captured["res"]
         sold = np.flatnonzero(res.ask_fill > 0)

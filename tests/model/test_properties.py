@@ -48,7 +48,7 @@ from model import SERIES, H100Market, release_model
 
 REL = 1e-9
 ABS = 1e-6
-from support.model_checks import PRICE_COLUMNS, check_signals  # noqa: E402
+from support.model_checks import check_frame, check_signals  # noqa: E402
 
 #: a rule that catches every product (TPP >= 0 and I/O >= 0) for buyers in every region
 BAN_ALL = {"name": "ban everything", "announce": "2022-10-03", "effective": "2022-10-03",
@@ -159,10 +159,7 @@ def run_checked(scenario: str = "baseline", seed: int = 0, max_steps: int | None
                     check_finetuner_cash(m, where)
         df = m.series()
         assert len(df) == m.steps + 1
-        num = df.drop(columns=["date"]).astype(float).to_numpy()
-        assert np.isfinite(num).all(), f"{label}: non-finite values in the series"
-        for col in PRICE_COLUMNS:
-            assert (df[col] > 0).all(), f"{label}: {col} not positive"
+        check_frame(df, label)
         return m
     finally:
         release_model(m)

@@ -52,7 +52,7 @@ source = "test"
 
 [[target]]
 id = "secondary-ratio"
-metric = "card_price_secondary / card_price_new"
+metric = "ondemand_price / card_price_new"
 window = ["2023-07-01", "2023-12-31"]
 stat = "pct_change"
 base_window = ["2023-01-01", "2023-06-30"]
