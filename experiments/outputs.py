@@ -7,7 +7,9 @@ An output directory holds exactly one run::
 It is written atomically: everything goes to a temporary directory next to it, which then
 replaces the old directory with ``os.replace``, so a crash never leaves a half-written run. An
 existing directory holding a different run (another scenario, seed or parameters in its
-manifest), or anything that is not a run, is only replaced with ``force=True``.
+manifest) is only replaced with ``force=True``; a directory this project did not write (no
+run or sweep manifest), a symbolic link, the working, home or repository directory (or one
+holding them) is never replaced (:func:`check_out_dir`).
 
 ``manifest.json`` records what is needed to replay the run exactly (scenario, resolved
 parameters ``m.config.flat()``, seed) and how it was made (package version, git commit, times).
@@ -121,23 +123,74 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return out
 
 
+SWEEP_FORMAT_PREFIX = "h100sim-sweep/"
+
+
+def _written_by_us(out: Path) -> bool:
+    """Does ``out`` hold a manifest of an h100sim run (scenario, seed, params) or sweep?"""
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    return (all(k in data for k in ("scenario", "seed", "params"))
+            or str(data.get("format", "")).startswith(SWEEP_FORMAT_PREFIX))
+
+
+def _protected(real: Path) -> str | None:
+    """Why the directory ``real`` (resolved) must never be replaced, or None."""
+    places = [(Path.cwd().resolve(), "the working directory"),
+              (PROJECT_ROOT, "the h100sim repository")]
+    try:
+        places.append((Path.home().resolve(), "the home directory"))
+    except (RuntimeError, KeyError):  # no home directory known
+        pass
+    for place, what in places:
+        if real == place:
+            return f"it is {what}"
+        if place.is_relative_to(real):
+            return f"it contains {what}"
+    if (real / ".git").exists():
+        return "it is a git repository"
+    return None
+
+
 def check_out_dir(out_dir: str | Path, run_identity: Mapping[str, Any], force: bool = False) -> None:
     """Refuse (InputError) to replace ``out_dir`` if it holds something other than this run.
 
-    Call it before a long run, so a clash is reported before the work is done; :func:`write_run`
-    checks again.
+    ``--out`` is never a symbolic link (not followed, not replaced, even when dangling), never
+    the working directory, the home directory, the repository, a git checkout or a directory
+    holding one of them. With ``force`` an existing directory is replaced only if this project
+    wrote it (it holds the manifest of a run or a sweep). Call it before a long run, so a clash
+    is reported before the work is done; :func:`write_run` checks again.
     """
     out = Path(out_dir)
+    if out.is_symlink():
+        raise InputError(f"output directory {str(out)!r} is a symbolic link; it is never followed "
+                         "or replaced: give the real directory as --out")
     if out.exists() and not out.is_dir():
         raise InputError(f"output directory {str(out)!r} is a file; choose another --out")
-    if not out.exists() or force or not any(out.iterdir()):
+    if not out.exists():
+        return
+    why = _protected(out.resolve())
+    if why:
+        raise InputError(f"refused to replace output directory {str(out)!r}: {why}; "
+                         "choose a new directory as --out")
+    if not any(out.iterdir()):
+        return
+    if force:
+        if not _written_by_us(out):
+            raise InputError(f"--force refused to replace {str(out)!r}: it holds no "
+                             f"{MANIFEST} of an h100sim run or sweep, so h100sim did not write it; "
+                             "choose another --out")
         return
     mpath = out / MANIFEST
     try:
         old = identity(json.loads(mpath.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         raise InputError(f"output directory {str(out)!r} is not empty and holds no readable "
-                         f"{MANIFEST}; choose another --out, or pass --force to replace it") from None
+                         f"{MANIFEST}; choose another --out") from None
     new = identity(run_identity)
     if old != new:
         diff = "; ".join(_differences(old, new))

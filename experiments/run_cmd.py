@@ -31,7 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="output directory (default: results/<scenario>-<seed>/)")
     parser.add_argument("--force", action="store_true",
-                        help="replace an output directory that holds a different run")
+                        help="replace an output directory that holds a different run (only one h100sim "
+                             "wrote: never a symbolic link, the working, home or repository "
+                             "directory)")
     parser.add_argument("--manifest", metavar="PATH", default=None,
                         help="replay the run recorded in this manifest.json (same scenario, "
                              "parameters and seed)")

@@ -11,6 +11,7 @@ the input is checked.
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -328,3 +329,103 @@ def test_no_command_is_one_line(capsys):
     assert exc.value.code == 2
     out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and "COMMAND" in err
+
+
+# --------------------------------------------------------------------------------------------
+# --force replaces only what h100sim wrote (issue 16)
+# --------------------------------------------------------------------------------------------
+def _precious(d: Path) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "thesis.tex").write_text("precious")
+    return d
+
+
+def _fake_run_dir(d: Path) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "manifest.json").write_text(json.dumps({"scenario": "old", "seed": 9, "params": {}}))
+    return d
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch) -> Path:
+    """tmp/home is $HOME, tmp/work/here the working directory (with a file of the user's)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    here = _precious(tmp_path / "work" / "here")
+    monkeypatch.chdir(here)
+    return tmp_path
+
+
+FORCE_REFUSED = [
+    # (id, --out relative to the sandbox (None: the repository), what the line must say)
+    ("dot", "work/here/.", "it is the working directory"),
+    ("dot-dot", "work/here/..", "it contains the working directory"),
+    ("home", "home", "it is the home directory"),
+    ("repository", None, "it is the h100sim repository"),
+    ("git-checkout", "checkout", "it is a git repository"),
+    ("not-written-by-h100sim", "thesis", "holds no manifest.json of an h100sim run or sweep"),
+    ("symlink-to-a-run", "link", "is a symbolic link"),
+    ("dangling-symlink", "dangling", "is a symbolic link"),
+    ("a-file", "afile", "is a file"),
+]
+
+
+@pytest.mark.parametrize("case_id, rel, expected", FORCE_REFUSED, ids=[c[0] for c in FORCE_REFUSED])
+def test_force_refuses_what_h100sim_did_not_write(case_id, rel, expected, sandbox, capsys):
+    from experiments.outputs import PROJECT_ROOT
+
+    (sandbox / "home" / "notes.txt").write_text("mine")
+    _precious(sandbox / "checkout")
+    (sandbox / "checkout" / ".git").mkdir()
+    _fake_run_dir(sandbox / "checkout")  # a manifest does not make a checkout replaceable
+    _precious(sandbox / "thesis")
+    run = _fake_run_dir(sandbox / "run")
+    (sandbox / "link").symlink_to(run, target_is_directory=True)
+    (sandbox / "dangling").symlink_to(sandbox / "nowhere")
+    (sandbox / "afile").write_text("x")
+    before = sorted(str(p.relative_to(sandbox)) for p in sandbox.rglob("*"))
+    out = str(PROJECT_ROOT) if rel is None else str(sandbox / rel)
+
+    code = _exit_code(["run", "--out", out, "--force", *SHORT])
+
+    _, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("h100sim run: error: "), err
+    assert expected in lines[0] and out in lines[0], lines[0]
+    assert sorted(str(p.relative_to(sandbox)) for p in sandbox.rglob("*")) == before
+    assert (sandbox / "work" / "here" / "thesis.tex").read_text() == "precious"
+    assert (PROJECT_ROOT / "pyproject.toml").is_file()
+    assert not (sandbox / "nowhere").exists()
+
+
+@pytest.mark.parametrize("manifest", [{"scenario": "old", "seed": 9, "params": {}},
+                                      {"format": "h100sim-sweep/1", "runs": []}],
+                         ids=["run", "sweep"])
+def test_force_replaces_a_run_or_sweep_directory(manifest, sandbox):
+    import pandas as pd
+
+    from experiments.outputs import check_out_dir, read_manifest, write_run
+
+    frames = {"series": pd.DataFrame({"date": pd.to_datetime(["2022-10-03"]), "x": [1.0]}),
+              "scenario": "fake", "params": {}}
+
+    out = sandbox / "old"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "stale.txt").write_text("from the old run")
+    with pytest.raises(InputError, match="--force"):  # not without --force
+        check_out_dir(out, {"scenario": "fake", "seed": 0, "params": {}})
+    write_run(frames, out, {"seed": 0}, force=True, charts=False)
+    assert read_manifest(out)["scenario"] == "fake" and not (out / "stale.txt").exists()
+    assert sorted(p.name for p in sandbox.iterdir()) == ["home", "old", "work"]
+
+
+def test_the_same_run_in_the_working_directory_is_not_replaced(sandbox):
+    """Even without --force, h100sim never renames the working directory away."""
+    from experiments.outputs import check_out_dir
+
+    _fake_run_dir(Path.cwd())
+    with pytest.raises(InputError, match="working directory"):
+        check_out_dir(Path("."), {"scenario": "old", "seed": 9, "params": {}})
