@@ -14,6 +14,9 @@ A targets file is a list of ``[[target]]`` tables::
 
 ``stat = "pct_change"`` compares two windows: ``window_stat`` over ``window`` divided by
 ``base_stat`` over ``base_window``, minus one (both stats default to ``mean``).
+Two statistics are for stylized facts: ``volatility`` (the median absolute week-on-week change of
+the log of the series; a change needs two consecutive weeks with values) and ``trade_share`` (the
+share of weeks in the window with a value: a trade price is NaN in a week without a trade).
 
 Everything is checked when the file is read (:func:`load_targets`): unknown keys, metrics, stats
 and operators, windows outside the scenario's run horizon and malformed values raise
@@ -38,7 +41,8 @@ from model.errors import InputError
 from model.schema import Fields, Window, parse_toml, read_text, suggest
 
 #: statistics of one window; date_of_* return a datetime.date, the others a float
-NUMERIC_STATS = ("max", "min", "mean", "median", "sum", "first", "last")
+NUMERIC_STATS = ("max", "min", "mean", "median", "sum", "first", "last", "volatility",
+                 "trade_share")
 DATE_STATS = ("date_of_max", "date_of_min")
 STATS = NUMERIC_STATS + DATE_STATS + ("pct_change",)
 OPS = (">=", "<=", "between")
@@ -117,6 +121,26 @@ _STAT_OF: dict[str, Callable[[pd.Series], Any]] = {
 }
 
 
+def _volatility(part: pd.Series) -> float:
+    """The median absolute week-on-week change of the log of the series. A change needs two
+    consecutive weeks with a (positive) value: a week without one breaks the chain; NaN when
+    there is no such pair."""
+    values = part.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
+    changes = np.abs(np.diff(logs))
+    changes = changes[~np.isnan(changes)]
+    return float(np.median(changes)) if changes.size else math.nan
+
+
+#: statistics of the whole window, weeks without a value included (they matter: a trade price
+#: is NaN in a week without a trade)
+_WINDOW_STAT_OF: dict[str, Callable[[pd.Series], float]] = {
+    "volatility": _volatility,
+    "trade_share": lambda v: float(v.notna().mean()),
+}
+
+
 def _check_stat(name: str, stat: str, allowed: Sequence[str]) -> None:
     if stat not in allowed:
         raise InputError(f"{name} {stat!r} is not allowed{suggest(stat, allowed)}; "
@@ -125,6 +149,8 @@ def _check_stat(name: str, stat: str, allowed: Sequence[str]) -> None:
 
 def _one_stat(part: pd.Series, stat: str) -> float | dt.date | None:
     """``stat`` (checked by the caller) of one window's values."""
+    if stat in _WINDOW_STAT_OF:
+        return _WINDOW_STAT_OF[stat](part)
     valid = part.dropna()
     if valid.empty:
         return None if stat in DATE_STATS else math.nan
@@ -149,11 +175,14 @@ def compute_stat(
     window   ``(start, end)``, inclusive; dates, ISO strings or Timestamps
     stat     one of :data:`STATS`:
              max, min, mean, median, sum, first, last -> float;
+             volatility -> the median absolute week-on-week change of log(series) (a change
+             needs two consecutive weeks with values);
+             trade_share -> the share of weeks with a value (not NaN), 0..1;
              date_of_max, date_of_min -> datetime.date (first occurrence);
              pct_change -> ``window_stat(window) / base_stat(base_window) - 1`` (needs base_window)
 
     NaN values (e.g. a ratio over a zero) are skipped; a window with no valid value gives NaN
-    (None for date_of_*). A window holding no row at all raises InputError.
+    (None for date_of_*; 0 for trade_share). A window holding no row at all raises InputError.
     """
     _check_stat("stat", stat, STATS)
     series = metric_series(df, metric)

@@ -59,6 +59,9 @@ ALL = ("2023-01-01", "2023-03-01")
 @pytest.mark.parametrize("stat,expected", [
     ("max", 9.0), ("min", 2.0), ("mean", sum(SPOT) / 8), ("median", 5.5), ("sum", 45.0),
     ("first", 4.0), ("last", 5.0),
+    # |log changes|: ln 1.5, ln 1.5, ln 9/7, ln 9/7, ln 3, ln 1.5, ln 2.5; the middle one is ln 1.5
+    ("volatility", math.log(1.5)),
+    ("trade_share", 1.0),
     ("date_of_max", dt.date(2023, 1, 16)),  # first of the two 9.0s
     ("date_of_min", dt.date(2023, 2, 13)),
 ])
@@ -105,6 +108,37 @@ def test_nan_values_are_skipped_and_all_nan_gives_nan():
     empty = frame([np.nan, np.nan])
     assert math.isnan(compute_stat(empty, "spot_price", ALL, "max"))
     assert compute_stat(empty, "spot_price", ALL, "date_of_max") is None
+
+
+def test_volatility_and_trade_share_by_hand():
+    # weeks:        01-02 01-09 01-16 01-23 01-30 02-06 02-13 02-20
+    df = frame([2.0, np.nan, 4.0, 6.0, 3.0, np.nan, np.nan, 12.0])
+    # Changes need two consecutive weeks with a value: 4 -> 6 (ln 1.5) and 6 -> 3 (ln 2 in
+    # absolute value); 2 .. 4 and 3 .. 12 jump over weeks without a trade and do not count.
+    assert compute_stat(df, "spot_price", ALL, "volatility") == \
+        pytest.approx((math.log(1.5) + math.log(2.0)) / 2)
+    assert compute_stat(df, "spot_price", ALL, "trade_share") == pytest.approx(5 / 8)
+    # the window restricts both: 01-16..01-30 is 4, 6, 3
+    w = ("2023-01-16", "2023-01-30")
+    assert compute_stat(df, "spot_price", w, "trade_share") == 1.0
+    assert compute_stat(df, "spot_price", w, "volatility") == \
+        pytest.approx((math.log(1.5) + math.log(2.0)) / 2)
+    # a switch between $3 and $10 every week: |ln(10/3)| each week, whatever the level
+    switch = frame([3.0, 10.0] * 4)
+    assert compute_stat(switch, "spot_price", ALL, "volatility") == pytest.approx(math.log(10 / 3))
+    assert compute_stat(frame([5.0] * 8), "spot_price", ALL, "volatility") == 0.0
+    # no pair of consecutive weeks: NaN volatility; no value at all: trade share 0
+    sparse = frame([1.0, np.nan, 2.0, np.nan])
+    assert math.isnan(compute_stat(sparse, "spot_price", ALL, "volatility"))
+    assert compute_stat(sparse, "spot_price", ALL, "trade_share") == 0.5
+    empty = frame([np.nan, np.nan])
+    assert compute_stat(empty, "spot_price", ALL, "trade_share") == 0.0
+    assert math.isnan(compute_stat(empty, "spot_price", ALL, "volatility"))
+    # as the window statistic of a pct_change: trade share 5/8 over the whole series vs 1/2
+    # over its first two weeks
+    assert compute_stat(df, "spot_price", ALL, "pct_change", base_window=("2023-01-02", "2023-01-09"),
+                        base_stat="trade_share", window_stat="trade_share") == \
+        pytest.approx((5 / 8) / (1 / 2) - 1)
 
 
 def test_window_without_rows_and_unknown_names_are_refused():
