@@ -22,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: what is compared: the model series, the agent frame, the trade log
+PARTS = ("series", "agents", "trades")
+
 #: Runs one checkout's outputs into a folder of Parquet files (executed in a child process).
 DUMP = r"""
 import sys
@@ -54,12 +57,12 @@ def dump(tree: Path, out: Path, scenarios: list[str], seeds: list[int]) -> None:
                    cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-def compare(a: Path, b: Path) -> list[str]:
+def compare(a: Path, b: Path, parts: tuple[str, ...] = PARTS) -> list[str]:
     import pandas as pd
     from pandas.testing import assert_frame_equal
 
     problems = []
-    for fa in sorted(a.glob("*.parquet")):
+    for fa in sorted(f for f in a.glob("*.parquet") if f.stem.rsplit("-", 1)[1] in parts):
         fb = b / fa.name
         if not fb.exists():
             problems.append(f"{fa.name}: missing in the other checkout")
@@ -76,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--against", required=True, help="git ref to compare the work tree with")
     ap.add_argument("--scenarios", nargs="*", help="default: every scenario in model/scenarios")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--parts", nargs="*", choices=PARTS, default=list(PARTS),
+                    help="what to compare (a change that only adds or reformats series still "
+                         "keeps the agents and trades identical)")
     args = ap.parse_args(argv)
     scenarios = args.scenarios or scenarios_in(ROOT)
     with tempfile.TemporaryDirectory(prefix="same-results-") as tmp:
@@ -95,15 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref)],
                            check=False, capture_output=True)
-        problems = compare(tmp / "before", tmp / "after")
-        n = len(list((tmp / "before").glob("*.parquet")))
+        problems = compare(tmp / "before", tmp / "after", tuple(args.parts))
+        n = sum(1 for f in (tmp / "before").glob("*.parquet") if f.stem.rsplit("-", 1)[1] in args.parts)
     if problems:
         print(f"DIFFERENT: {len(problems)} of {n} outputs differ")
         for p in problems[:20]:
             print("  " + p)
         return 1
-    print(f"identical: {n} outputs ({len(scenarios)} scenarios x {len(args.seeds)} seeds: series, "
-          f"agent frame, trade log)")
+    print(f"identical: {n} outputs ({len(scenarios)} scenarios x {len(args.seeds)} seeds: "
+          f"{', '.join(args.parts)})")
     return 0
 
 
