@@ -34,6 +34,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="DIR", default=None,
                         help="also write a Markdown report with one chart per target")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--vary", action="append", default=[], metavar="KEY=LOW,HIGH",
+                        help="robustness: also run with KEY at LOW and at HIGH, one key at a time "
+                             "(KEY=±20%% or +-20%%: the scenario's value times 0.8 and 1.2); "
+                             "repeatable; see docs/validation.md")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="with --vary: the runs, the table (CSV, JSON, Markdown) and the heat "
+                             "map; re-run to resume (default: results/robustness-<targets name>)")
 
 
 def evaluate(targets: Sequence[Target], frames_by_scenario: Mapping[str, Sequence[pd.DataFrame]],
@@ -140,6 +147,10 @@ def execute(args: argparse.Namespace) -> int:
         raise InputError(f"--seeds {args.seeds} is not allowed; expected an integer >= 1")
     if args.workers < 1:
         raise InputError(f"--workers {args.workers} is not allowed; expected an integer >= 1")
+    if args.vary or args.out is not None:
+        from experiments.robustness import execute as execute_robustness
+
+        return execute_robustness(args)
     for flag, value in (("--json", args.json), ("--report", args.report)):
         if value is not None and Path(value).exists() and (
                 (flag == "--json") == Path(value).is_dir()):
