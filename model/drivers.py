@@ -46,6 +46,10 @@ class Drivers:
         self.alt_cost = float(self.alt_cost_path[step])
         self.inference_index = float(self.inference_path[step])
 
+    def report(self) -> dict[str, float]:
+        """This week's drivers that the series record."""
+        return {"open_quality": self.open_quality, "funding_climate": self.climate}
+
     def rescale_funding(self, from_step: int, multiplier: float) -> None:
         """A new funding multiplier from a step on (the investor's live lever)."""
         now = min(from_step, self.n_steps)

@@ -126,18 +126,17 @@ class Recorder:
 
     # -- the week ----------------------------------------------------------------------------------
     def record(self) -> None:
-        """Read this week's values off the markets and the agents, and collect them."""
+        """Read this week's values: each market and the drivers report what they publish; the
+        aggregates over agents (use, teams, installed cards, utilisation, the return on a new
+        card) are computed here; then collect them."""
         m = self.model
         hours, reservations, used_cards, grey = m.hours, m.reservations, m.used_cards, m.grey
         for market in (hours, reservations, used_cards, grey):
             market.publish()
         now = self.now
         now["date"] = m.date
-        now["spot_price"] = hours.spot_price
-        now["small_cluster_price"] = hours.small_cluster_price
-        now["large_cluster_price"] = hours.large_cluster_price
-        now["ondemand_price"] = hours.ondemand_price
-        now["reserved_price"] = reservations.price
+        for part in (m.new_cards, hours, reservations, used_cards, grey, m.drivers):
+            now.update(part.report())
         used = np.asarray(hours.used, dtype=np.float64)
         now["gpu_hours_training"] = float(used[TRAIN] * HOURS_PER_WEEK)
         now["gpu_hours_finetune"] = float(used[FINETUNE] * HOURS_PER_WEEK)
@@ -154,30 +153,6 @@ class Recorder:
         own_eq = sum(cr.fleet_eq for cr in pop.creators if cr.build_own)
         capacity = hours.cloud_capacity.sum() + own_eq
         now["utilization"] = utilization = float(min(1.0, total / capacity)) if capacity > 0 else 0.0
-        now["card_price_new"] = m.new_cards.price
-        now["card_price_secondary"] = used_cards.price
-        now["grey_card_price"] = grey.deal_price
-        now["grey_card_price_cny"] = grey.price_cny
-        now["lead_time_weeks"] = m.new_cards.lead_time_weeks
-        now["backlog_cards"] = m.new_cards.book.backlog()
-        now["reservations_gpus"] = reservations.gpus
-        now["vendor_output"] = m.new_cards.vendor_output
-        now["new_card_orders"] = m.new_cards.orders_placed
-        now["resold_hours"] = hours.resold_hours
-        now["unmet_gpus"] = hours.unmet_gpus
-        now["smuggled_cards"] = grey.smuggled_cards
-        now["seized_cards"] = grey.seized_cards
-        now["open_quality"] = m.drivers.open_quality
-        now["funding_climate"] = m.drivers.climate
-        now["spot_volume"] = hours.spot_volume_hours
-        now["small_cluster_volume"] = hours.small_cluster_volume
-        now["large_cluster_volume"] = hours.large_cluster_volume
-        now["secondary_volume"] = used_cards.volume
-        now["grey_volume"] = grey.volume
-        now["small_cluster_quote"] = hours.small_cluster_quote
-        now["large_cluster_quote"] = hours.large_cluster_quote
-        now["secondary_quote"] = used_cards.quote
-        now["grey_quote"] = grey.price
         now["new_capacity_irr"] = self._market_irr(utilization)
         self.series_collector.collect(m)
 

@@ -29,6 +29,10 @@ class Market:
     def publish(self) -> None:
         """Publish the week's price and volume (at the end of the week, for the series)."""
 
+    def report(self) -> dict[str, float]:
+        """This week's published series, by name (read at the end of the week)."""
+        return {}
+
     def log(self, seller, buyer, kind: str, volume: float) -> None:
         """Record a trade (seller and buyer are agents' ids, or an outside party's name)."""
         self.model.recorder.log_trade(seller, buyer, kind, volume)

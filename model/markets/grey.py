@@ -114,6 +114,16 @@ class GreyMarket(CardAuction):
         elif not self._dealt and np.isfinite(res.indicative()):
             self.price = res.indicative()
 
+    def report(self) -> dict[str, float]:
+        return {
+            "grey_card_price": self.deal_price,
+            "grey_card_price_cny": self.price_cny,
+            "grey_volume": self.volume,
+            "grey_quote": self.price,
+            "smuggled_cards": self.smuggled_cards,
+            "seized_cards": self.seized_cards,
+        }
+
     def publish(self) -> None:
         """This week's deal price (NaN without a deal) and the standing quote."""
         self.price = float(self.price)

@@ -270,6 +270,21 @@ class HoursMarket(Market):
             log(step, top, owner[k].tolist(), "spot", res.spot_fill[k].tolist())
             self.log(top, "finetuner-pool", "spot", float(res.spot_fill[on_tier & pool].sum()))
 
+    def report(self) -> dict[str, float]:
+        return {
+            "spot_price": self.spot_price,
+            "small_cluster_price": self.small_cluster_price,
+            "large_cluster_price": self.large_cluster_price,
+            "ondemand_price": self.ondemand_price,
+            "resold_hours": self.resold_hours,
+            "unmet_gpus": self.unmet_gpus,
+            "spot_volume": self.spot_volume_hours,
+            "small_cluster_volume": self.small_cluster_volume,
+            "large_cluster_volume": self.large_cluster_volume,
+            "small_cluster_quote": self.small_cluster_quote,
+            "large_cluster_quote": self.large_cluster_quote,
+        }
+
     def publish(self) -> None:
         """The week's prices. Spot by tier only where hours traded (NaN otherwise: no price
         without a trade), their volume-weighted mean, the volumes in GPU-hours, the standing

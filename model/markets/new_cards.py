@@ -170,6 +170,15 @@ class NewCardMarket(Market):
         if not all(keep):
             ob.cancel(keep)
 
+    def report(self) -> dict[str, float]:
+        return {
+            "card_price_new": self.price,
+            "lead_time_weeks": self.lead_time_weeks,
+            "backlog_cards": self.book.backlog(),
+            "vendor_output": self.vendor_output,
+            "new_card_orders": self.orders_placed,
+        }
+
     def publish(self) -> None:
         """This week's list price (after the vendor's review) and lead time."""
         m = self.model

@@ -145,6 +145,9 @@ class ReservationMarket(Market):
         if m.steps % QUARTER_WEEKS == 0:
             rb.expire(m.steps)
 
+    def report(self) -> dict[str, float]:
+        return {"reserved_price": self.price, "reservations_gpus": self.gpus}
+
     def publish(self) -> None:
         m = self.model
         clouds = m.population.clouds

@@ -57,6 +57,13 @@ class UsedCardMarket(CardAuction):
         self.price = float(res.price) if res.traded else float("nan")
         self.volume = float(res.volume) if res.traded else 0.0
 
+    def report(self) -> dict[str, float]:
+        return {
+            "card_price_secondary": self.price,
+            "secondary_volume": self.volume,
+            "secondary_quote": self.quote,
+        }
+
     def publish(self) -> None:
         self.quote = float(self.quote)
 
