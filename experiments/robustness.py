@@ -24,9 +24,11 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import datetime as dt
 import hashlib
 import io
 import json
+import math
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -82,15 +84,14 @@ class Case:
 BASE = Case(name="base")
 
 
-def _scalar(text: str) -> Any:
-    """A TOML scalar (number, true/false, date, quoted string) or a bare word; None if neither."""
-    import tomllib
+def _scalar(key: str, text: str) -> Any:
+    """A value as ``--set`` reads it (TOML, or a bare word); None if it is neither."""
+    from model.config import parse_override
 
-    text = text.strip()
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text if text and all(ch.isalnum() or ch in "-_." for ch in text) else None
+        return parse_override(f"{key}={text}")[1]
+    except InputError:
+        return None
 
 
 def _round(value: float, like: Any) -> Any:
@@ -132,7 +133,7 @@ def parse_vary(text: str, scenarios: Sequence[str]) -> list[Case]:
         shift = {"low": -p, "high": p}
     else:
         parts = spec.split(",")
-        pair = [_scalar(v) for v in parts] if len(parts) == 2 else []
+        pair = [_scalar(key, v) for v in parts] if len(parts) == 2 else []
         if len(pair) != 2 or any(v is None for v in pair):
             raise InputError(f"{where}: value {spec!r} is not allowed; expected {VARY_FORMS}")
         if pair[0] == pair[1]:
@@ -233,6 +234,23 @@ def run_missing(out: Path, tasks: Sequence, workers: int, progress: bool) -> int
 # --------------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------------
+def margin(target: Target, value: Any) -> float:
+    """How far ``value`` lies inside the target (negative: outside; dates in days), -inf for no
+    value: what orders the cases of one target that the same share of seeds meets."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return -math.inf
+
+    def num(v: Any) -> float:
+        return float(v.toordinal()) if isinstance(v, dt.date) else float(v)
+
+    if target.op == ">=":
+        return num(value) - num(target.value)
+    if target.op == "<=":
+        return num(target.value) - num(value)
+    lo, hi = target.value
+    return min(num(value) - num(lo), num(hi) - num(value))
+
+
 @dataclass
 class Robustness:
     """Every target in every case: ``results[target id][i]`` is case ``cases[i]``."""
@@ -244,13 +262,15 @@ class Robustness:
     targets_path: str = ""
     command: str = ""
 
-    def weakest(self, target_id: str) -> int | None:
-        """The index of the target's weakest case (fewest seeds meeting it, then a failing
-        median; the first such), or None when every case holds in every seed."""
+    def weakest(self, target_id: str) -> set[int]:
+        """The indices of the target's weakest case: the fewest seeds meeting it, then the median
+        nearest the edge of the target (or farthest outside); every case that ties exactly.
+        Empty when every case holds in every seed."""
         row = self.results[target_id]
         if all(r.passed and r.seed_pass_share == 1.0 for r in row):
-            return None
-        return min(range(len(row)), key=lambda i: (row[i].seed_pass_share, row[i].passed))
+            return set()
+        rank = [(r.seed_pass_share, margin(r.target, r.median)) for r in row]
+        return {i for i, k in enumerate(rank) if k == min(rank)}
 
     def holds(self, target_id: str) -> bool:
         return all(r.passed for r in self.results[target_id])
@@ -295,7 +315,7 @@ def text_table(rob: Robustness) -> str:
     rows = []
     for t in rob.targets:
         weak = rob.weakest(t.id)
-        rows.append([t.id, t.describe()] + [cell_text(r, i == weak)
+        rows.append([t.id, t.describe()] + [cell_text(r, i in weak)
                                              for i, r in enumerate(rob.results[t.id])])
     widths = [max(len(row[i]) for row in [heads, *rows]) for i in range(len(heads))]
     top, i = [], 0
@@ -331,7 +351,7 @@ def markdown(rob: Robustness) -> str:
            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for t in rob.targets:
         weak = rob.weakest(t.id)
-        cells = [t.id, t.describe()] + [cell_text(r, i == weak)
+        cells = [t.id, t.describe()] + [cell_text(r, i in weak)
                                          for i, r in enumerate(rob.results[t.id])]
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     out += ["", LEGEND + ".", "", f"![heat map]({OUTPUT}.png)", ""]
@@ -349,7 +369,7 @@ def records(rob: Robustness) -> list[dict[str, Any]]:
                          "side": case.side or "", "value": case.value_text if case.key else "",
                          "median": json_value(r.median), "p10": json_value(r.p10),
                          "p90": json_value(r.p90), "seed_pass_share": r.seed_pass_share,
-                         "median_passes": bool(r.passed), "weakest": i == weak})
+                         "median_passes": bool(r.passed), "weakest": i in weak})
     return rows
 
 
@@ -359,7 +379,7 @@ def to_json(rob: Robustness) -> dict[str, Any]:
     targets = []
     for t in rob.targets:
         weak = rob.weakest(t.id)
-        cells = [{"case": c.name, **r.to_json(), "weakest": i == weak}
+        cells = [{"case": c.name, **r.to_json(), "weakest": i in weak}
                  for i, (c, r) in enumerate(zip(rob.cases, rob.results[t.id]))]
         for cell in cells:
             del cell["id"], cell["metric"], cell["target"]
@@ -380,7 +400,7 @@ def write_csv(path: Path, rob: Robustness) -> Path:
 
 def heat_map(rob: Robustness, path: Path) -> Path:
     """Targets x cases, coloured by the share of seeds that meet the target; each cell gives
-    that share and the median, FAIL where the median misses, a frame round the weakest case."""
+    that share and the median, FAIL where the median misses, a frame round the weakest case(s)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -414,7 +434,7 @@ def heat_map(rob: Robustness, path: Path) -> Path:
             ax.text(x, y, text + ("\nFAIL" if not r.passed else ""), ha="center", va="center",
                     fontsize=7.5, fontweight="bold" if not r.passed else "normal",
                     color="white" if dark else "black")
-            if x == weak:
+            if x in weak:
                 ax.add_patch(Rectangle((x - 0.45, y - 0.45), 0.9, 0.9, fill=False,
                                        edgecolor="black", lw=2.5, ls="--"))
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
@@ -422,7 +442,7 @@ def heat_map(rob: Robustness, path: Path) -> Path:
     bar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1.0))
     ax.set_title(f"Robustness of {rob.targets_path}, {rob.seeds} seeds (0..{rob.seeds - 1})\n"
                  "cell: share of seeds meeting the target, median over seeds; "
-                 "FAIL: the median misses; framed: the weakest case", fontsize=9)
+                 "FAIL: the median misses; dashed frame: the target's weakest case(s)", fontsize=9)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.15)
     return atomic_write(path, buf.getvalue())

@@ -82,6 +82,40 @@ def test_shorthand_and_explicit_values():
     assert [c.side for c in cases[1:3]] == ["low", "high"]
 
 
+def test_weakest_case_fewest_seeds_then_nearest_the_edge():
+    import datetime as dt
+    import math
+
+    from experiments.robustness import BASE, Case, Robustness, text_table
+    from experiments.targets import Target, TargetResult
+
+    window = (dt.date(2023, 1, 2), dt.date(2023, 2, 27))
+    band = Target(id="band", metric="spot_price", window=window, stat="max", op="between",
+                  value=(2.0, 4.0), source="test")
+    date = Target(id="date", metric="spot_price", window=window, stat="date_of_max", op="<=",
+                  value=dt.date(2023, 2, 1), source="test")
+    ok = Target(id="ok", metric="spot_price", window=window, stat="max", op=">=", value=0.0,
+                source="test")
+    cases = [BASE, Case(name="k=1", key="demand.funding_multiplier", side="low", values={"b": 1}),
+             Case(name="k=2", key="demand.funding_multiplier", side="high", values={"b": 2})]
+
+    def cells(t, *pairs):
+        return [TargetResult(target=t, median=m, passed=t.met_by(m), seed_pass_share=share)
+                for m, share in pairs]
+
+    rob = Robustness(targets=[band, date, ok], cases=cases, seeds=4, results={
+        # same share in the base case and k=1: k=1's median (3.9) is nearer the edge than 3.0
+        "band": cells(band, (3.0, 0.75), (3.9, 0.75), (2.5, 1.0)),
+        # dates: a missing median (None) is the weakest of equal shares
+        "date": cells(date, (dt.date(2023, 1, 9), 0.5), (None, 0.5), (dt.date(2023, 1, 30), 0.5)),
+        "ok": cells(ok, (1.0, 1.0), (1.0, 1.0), (math.inf, 1.0)),
+    })
+    assert rob.weakest("band") == {1} and rob.weakest("date") == {1} and rob.weakest("ok") == set()
+    assert not rob.holds("date") and rob.holds("band") and not rob.all_hold
+    text = text_table(rob)
+    assert "3.9 75% <" in text and "n/a 50% FAIL <" in text and "<" not in text.splitlines()[-1]
+
+
 @pytest.mark.parametrize("vary,needles", [
     ("fundng_multiplier=±20%", ["'fundng_multiplier=±20%'", "did you mean 'funding_multiplier'"]),
     ("funding_multiplier", ["'funding_multiplier'", "KEY=LOW,HIGH", "KEY=±P%"]),
@@ -142,6 +176,15 @@ def direct_values(targets_path: Path) -> dict[tuple[str, str], list]:
     return out
 
 
+def inside(t, median: float) -> float:
+    """How far the median lies inside target ``t`` (negative: outside), for the ops used here."""
+    if t.op == "<=":
+        return t.value - median
+    if t.op == ">=":
+        return median - t.value
+    return min(median - t.value[0], t.value[1] - median)
+
+
 @pytest.mark.slow
 def test_table_matches_direct_runs(tmp_path, capsys):
     targets_path = short_targets(tmp_path)
@@ -166,14 +209,14 @@ def test_table_matches_direct_runs(tmp_path, capsys):
             assert cell["seed_pass_share"] == share
             assert cell["passed"] == t.met_by(median)
             holds_everywhere &= t.met_by(median)
-            shares.append((share, t.met_by(median)))
+            shares.append((share, inside(t, median)))
             assert format_value(median) in printed
         weakest = [c["weakest"] for c in row["cells"]]
-        if all(s == 1.0 and p for s, p in shares):
+        if all(s == 1.0 and m >= 0 for s, m in shares):
             assert not any(weakest)
-        else:
-            assert weakest.index(True) == shares.index(min(shares)) and sum(weakest) == 1
-        assert row["holds"] == all(p for _, p in shares)
+        else:  # fewest seeds, then the median nearest the edge (or farthest outside)
+            assert weakest == [s == min(shares) for s in shares]
+        assert row["holds"] == all(m >= 0 for _, m in shares)
     assert code == (0 if holds_everywhere else 1) and data["all_hold"] == holds_everywhere
 
     # the printed table: a row per target with its cells in case order, the keys above them
