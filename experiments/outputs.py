@@ -31,6 +31,7 @@ import pandas as pd
 
 from experiments.store import replace_dir, temp_dir_beside
 from model.errors import InputError
+from model.schema import parse_json, read_text
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -90,13 +91,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if p.is_dir():
         p = p / MANIFEST
-    if not p.is_file():
-        raise InputError(f"manifest {str(path)!r} does not exist; expected a manifest.json "
-                         "written by `h100sim run`")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{p}: not a valid JSON manifest ({err})") from None
+    data = parse_json(read_text(p, "manifest", "a manifest.json written by `h100sim run`"), p)
     if not isinstance(data, dict):
         raise InputError(f"{p}: not a run manifest (expected a JSON object)")
     missing = [k for k in ("scenario", "seed", "params") if k not in data]

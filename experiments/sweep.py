@@ -46,6 +46,7 @@ from experiments.store import LOCK, DirLock, atomic_write, atomic_write_json, cl
 from experiments.sweepspec import (ModelInfo, SweepSpec, canonical_json, check_against_model,
                                    load_spec, plain, read_spec, spec_from_json)
 from model.errors import InputError
+from model.schema import parse_json, read_text
 
 FORMAT = "h100sim-sweep/1"
 MANIFEST = "manifest.json"
@@ -204,12 +205,11 @@ def read_manifest(out: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{out} is not a sweep directory (no {MANIFEST}); run "
                          "`h100sim sweep SPEC.toml --out DIR` first")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: unreadable ({err})") from None
-    if data.get("format") != FORMAT:
-        raise InputError(f"{path}: format {data.get('format')!r} is not {FORMAT!r}")
+    data = parse_json(read_text(path, "sweep manifest"), path)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise InputError(f"{path}: format {found!r} is not {FORMAT!r} (a sweep manifest of this "
+                         "version of h100sim)")
     return data
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +20,13 @@ from typing import Any
 
 from agents.registry import KINDS
 from model.errors import InputError
-from model.schema import Fields, parse_toml, read_text, suggest
+from model.schema import LARGEST, Fields, parse_toml, read_text, suggest
 from model.timeline import as_date
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
+
+#: every date of a scenario lies in this range (the weekly calendar stays far from year 9999)
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 # --------------------------------------------------------------------------------------------
@@ -43,7 +48,7 @@ class F:
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "date":
-            return "an ISO date such as 2023-10-23"
+            return f"an ISO date such as 2023-10-23, from {FIRST_DATE} to {LAST_DATE}"
         if self.kind == "bool":
             return "true or false"
         if self.kind == "str":
@@ -51,8 +56,9 @@ class F:
         parts = []
         if self.lo is not None:
             parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
-        if self.hi is not None:
-            parts.append(f"<= {self.hi:g}")
+        parts.append(f"<= {self.hi if self.hi is not None else LARGEST:g}")
+        if self.lo is None:
+            parts.append(f">= {-LARGEST:g}")
         noun = "an integer" if self.kind == "int" else "a number"
         return noun + (" " + " and ".join(parts) if parts else "")
 
@@ -69,8 +75,7 @@ class Series:
         rng = []
         if self.lo is not None:
             rng.append(f">= {self.lo:g}")
-        if self.hi is not None:
-            rng.append(f"<= {self.hi:g}")
+        rng.append(f"<= {self.hi if self.hi is not None else LARGEST:g}")
         return "a list of [date, value] pairs with increasing dates" + (
             ", values " + " and ".join(rng) if rng else ""
         )
@@ -97,8 +102,6 @@ class StrList:
 
 
 P = F("float", 0.0, 1.0)  # a probability or a share
-POS = F("float", 0.0, None, lo_open=True)
-NONNEG = F("float", 0.0)
 
 REGIONS = ("US", "CN", "ROW")
 
@@ -110,10 +113,10 @@ RULE = {
     "heard": F("date", optional=True, doc="when restricted buyers learn of it (stockpiling)"),
     "regions": StrList(),
     "products": StrList(doc="named products caught regardless of specs"),
-    "tpp_min": F("float", 0.0, optional=True),
-    "io_min_gbps": F("float", 0.0, optional=True),
-    "alt_tpp_min": F("float", 0.0, optional=True),
-    "alt_density_min": F("float", 0.0, optional=True),
+    "tpp_min": F("float", 0.0, 1e9, optional=True),
+    "io_min_gbps": F("float", 0.0, 1e9, optional=True),
+    "alt_tpp_min": F("float", 0.0, 1e9, optional=True),
+    "alt_density_min": F("float", 0.0, 1e9, optional=True),
     "licence_fee_share": F(
         "float", 0.0, 1.0, optional=True, doc="sales allowed under licence for this share of revenue"
     ),
@@ -124,7 +127,7 @@ CREATOR = {
     "region": F("str", choices=REGIONS),
     "capability": F("float", 0.0, 1.0),
     "train_gpus": F("int", 8, 1_000_000),
-    "funding_musd": F("float", 0.0, lo_open=True),
+    "funding_musd": F("float", 0.0, 1e7, lo_open=True),
     "cloud": F("str"),
     "founded": F("date", optional=True),
     "build_own": F("bool"),
@@ -137,10 +140,10 @@ CLOUD = {
     "kind": F("str", choices=("hyperscaler", "private")),
     "region": F("str", choices=REGIONS),
     "legacy_gpus": F("int", 0, 5_000_000, doc="A100-era fleet at start, in H100-equivalents"),
-    "ondemand_price": F("float", 0.0, lo_open=True),
+    "ondemand_price": F("float", 0.0, 1_000.0, lo_open=True),
     "favoured": F("bool"),
     "own_chips": F("bool"),
-    "size": F("float", 0.0, lo_open=True, doc="relative appetite for new capacity"),
+    "size": F("float", 0.0, 1e4, lo_open=True, doc="relative appetite for new capacity"),
 }
 
 RELEASE = {
@@ -156,40 +159,40 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "agent_data_every": F("int", 1, 520),
     },
     "supply": {
-        "packaging_wafers_per_month": Series(0.0),
-        "packaging_multiplier": NONNEG,
+        "packaging_wafers_per_month": Series(0.0, 1e7),
+        "packaging_multiplier": F("float", 0.0, 100.0),
         "packaging_multiplier_from": F("date"),
         "vendor_packaging_share": Series(0.0, 1.0),
-        "hopper_per_wafer": POS,
+        "hopper_per_wafer": F("float", 0.0, 1_000.0, lo_open=True),
         "hopper_share_of_output": Series(0.0, 1.0),
         "h100_first_ship": F("date"),
-        "nextgen_h100_equivalents": POS,
+        "nextgen_h100_equivalents": F("float", 0.0, 100.0, lo_open=True),
         "card_life_years": F("float", 0.5, 20.0),
         "legacy_retire_years": F("float", 0.5, 20.0),
     },
     "vendor": {
-        "list_price": POS,
+        "list_price": F("float", 0.0, 1e7, lo_open=True),
         "price_review_weeks": F("int", 1, 104),
         "price_step": F("float", 0.0, 0.5),
-        "target_lead_weeks": POS,
+        "target_lead_weeks": F("float", 0.0, 520.0, lo_open=True),
         "max_price_multiple": F("float", 1.0, 5.0),
         "min_price_multiple": F("float", 0.1, 1.0),
-        "favoured_weight": POS,
-        "own_chip_weight": POS,
+        "favoured_weight": F("float", 0.0, 1_000.0, lo_open=True),
+        "own_chip_weight": F("float", 0.0, 1_000.0, lo_open=True),
         "max_customer_share": F("float", 0.0, 1.0, lo_open=True),
         "end_user_check_catch": P,
         "integration_weeks": F("int", 0, 52),
-        "nextgen_price_share": POS,
+        "nextgen_price_share": F("float", 0.0, 100.0, lo_open=True),
     },
     "cloud": {
-        "infra_capex_per_gpu": NONNEG,
-        "opex_per_gpu_hour": NONNEG,
+        "infra_capex_per_gpu": F("float", 0.0, 1e7),
+        "opex_per_gpu_hour": F("float", 0.0, 1_000.0),
         "hyperscaler_hurdle": F("float", 0.0, 1.0),
         "private_hurdle": F("float", 0.0, 1.0),
         "hyperscaler_review_weeks": F("int", 1, 104),
         "private_review_weeks": F("int", 1, 104),
-        "hyperscaler_halflife_weeks": POS,
-        "private_halflife_weeks": POS,
+        "hyperscaler_halflife_weeks": F("float", 0.0, 5_200.0, lo_open=True),
+        "private_halflife_weeks": F("float", 0.0, 5_200.0, lo_open=True),
         "price_step_up": F("float", 0.0, 1.0),
         "price_step_down": F("float", 0.0, 0.9),
         "reserved_discount_1y": F("float", 0.05, 1.0),
@@ -199,37 +202,37 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "prepaid_share_max": P,
         "order_review_weeks": F("int", 1, 52),
         "target_utilization": F("float", 0.1, 1.0),
-        "order_aggressiveness": NONNEG,
+        "order_aggressiveness": F("float", 0.0, 100.0),
         "spot_floor_share": F("float", 0.0, 1.0),
         "large_tier_share": P,
         "reseller_fee": F("float", 0.0, 0.5),
         "credit_ltv": F("float", 0.0, 1.0),
-        "hyperscaler_capital_busd": NONNEG,
-        "private_capital_busd": NONNEG,
+        "hyperscaler_capital_busd": F("float", 0.0, 1e5),
+        "private_capital_busd": F("float", 0.0, 1e5),
     },
     "demand": {
-        "funding_climate": Series(0.0),
-        "funding_multiplier": NONNEG,
+        "funding_climate": Series(0.0, 1_000.0),
+        "funding_multiplier": F("float", 0.0, 1_000.0),
         "round_prob_per_quarter": P,
-        "value_per_edge_hour": NONNEG,
+        "value_per_edge_hour": F("float", 0.0, 1e5),
         "compute_budget_share": F("float", 0.0, 1.0, lo_open=True),
         "budget_weeks": F("float", 1.0, 520.0),
         "train_margin": F("float", 0.0, 1.0),
         "finetune_edge": F("float", 0.0, 1.0),
         "training_duty_cycle": F("float", 0.05, 1.0),
         "research_share": F("float", 0.0, 2.0),
-        "wishlist_climate": POS,
+        "wishlist_climate": F("float", 0.0, 1_000.0, lo_open=True),
         "finetune_gpus_min": F("int", 1, 32),
         "finetune_gpus_max": F("int", 1, 32),
         "large_cluster_min_gpus": F("int", 8, 100_000),
         "own_build_min_gpus": F("int", 8, 10_000_000),
-        "inference_demand_index": Series(0.0),
-        "alt_inference_cost": Series(0.0),
-        "inference_gpus_per_finetuner": NONNEG,
-        "finetuner_funding_musd": POS,
+        "inference_demand_index": Series(0.0, 1e6),
+        "alt_inference_cost": Series(0.0, 1e5),
+        "inference_gpus_per_finetuner": F("float", 0.0, 1e4),
+        "finetuner_funding_musd": F("float", 0.0, 1e6, lo_open=True),
         "finetuner_quality_need_min": P,
         "finetuner_quality_need_max": P,
-        "reservation_panic_lead_weeks": NONNEG,
+        "reservation_panic_lead_weeks": F("float", 0.0, 520.0),
     },
     "openweights": {
         "releases": Table(RELEASE),
@@ -238,18 +241,18 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
     "grey": {
         "seizure_prob": F("float", 0.0, 0.99),
-        "seizure_odds_multiplier": NONNEG,
+        "seizure_odds_multiplier": F("float", 0.0, 1_000.0),
         "fake_share": P,
         "deposit_share": P,
         "delivery_weeks_min": F("int", 1, 104),
         "delivery_weeks_max": F("int", 1, 104),
-        "fx_cny_per_usd": POS,
-        "broker_markup": NONNEG,
-        "sourcing_cards_per_week": NONNEG,
-        "fine_share": NONNEG,
-        "legal_premium_h100": NONNEG,
-        "card_value_years": POS,
-        "broker_capital_musd": NONNEG,
+        "fx_cny_per_usd": F("float", 0.0, 1_000.0, lo_open=True),
+        "broker_markup": F("float", 0.0, 100.0),
+        "sourcing_cards_per_week": F("float", 0.0, 1e7),
+        "fine_share": F("float", 0.0, 100.0),
+        "legal_premium_h100": F("float", 0.0, 100.0),
+        "card_value_years": F("float", 0.0, 100.0, lo_open=True),
+        "broker_capital_musd": F("float", 0.0, 1e7),
     },
     "policy": {
         "export_controls": F("bool"),
@@ -328,7 +331,7 @@ def _check_scalar(f: F, value: Any, key: str, source: str | None) -> Any:
 
     if f.kind == "date":
         d = _to_date(value)
-        if d is None:
+        if d is None or not FIRST_DATE <= d <= LAST_DATE:
             raise bad()
         return d
     if f.kind == "bool":
@@ -343,18 +346,26 @@ def _check_scalar(f: F, value: Any, key: str, source: str | None) -> Any:
         raise bad()
     if f.kind == "int":
         if isinstance(value, float):
-            if not value.is_integer():
+            if not value.is_integer():  # also NaN and infinities
                 raise bad()
             value = int(value)
-    else:
-        value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise bad()
-    if f.lo is not None and (value < f.lo or (f.lo_open and value <= f.lo)):
-        raise bad()
-    if f.hi is not None and value > f.hi:
+    elif isinstance(value, int):
+        try:
+            value = float(value)
+        except OverflowError:  # an int too large for a float
+            raise bad() from None
+    if not _within(value, f.lo, f.hi) or (f.lo_open and value == f.lo):
         raise bad()
     return value
+
+
+def _within(value: float, lo: float | None, hi: float | None) -> bool:
+    """Finite (no NaN, no infinity) and in [lo, hi]; a missing bound is +-LARGEST, so no input
+    is large enough to overflow what the model computes from it. (No conversion: an int too
+    large for a float compares fine.)"""
+    lo = -LARGEST if lo is None else lo
+    hi = LARGEST if hi is None else hi
+    return (isinstance(value, int) or math.isfinite(value)) and lo <= value <= hi
 
 
 def _check_series(s: Series, value: Any, key: str, source: str | None) -> tuple:
@@ -375,7 +386,7 @@ def _check_series(s: Series, value: Any, key: str, source: str | None) -> tuple:
         v = point[1]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             raise bad(f"{v!r} is not a number")
-        if (s.lo is not None and v < s.lo) or (s.hi is not None and v > s.hi):
+        if not _within(v, s.lo, s.hi):
             raise bad(f"{v!r} is out of range")
         if out and d <= out[-1][0]:
             raise bad(f"date {d} does not increase")
@@ -611,8 +622,14 @@ def load_scenario(scenario: str | Path = "baseline", **overrides: Any) -> Config
     name, raw, source = _raw_scenario(scenario)
     _check_sections(raw, source)
     raw = copy.deepcopy(raw)
+    named: dict[str, str] = {}
     for key, value in overrides.items():
         dotted = resolve_key(key)
+        if dotted in named:
+            raise InputError(
+                f"{dotted} is given twice, as {named[dotted]!r} and as {key!r}; give each parameter once"
+            )
+        named[dotted] = key
         section, leaf = dotted.split(".", 1)
         raw.setdefault(section, {})[leaf] = value
     sections = {}
@@ -680,11 +697,28 @@ def _check_consistency(cfg: Config) -> None:
                 f"population.creators[{cr.name!r}].cloud = {cr.cloud!r} is not allowed; "
                 f"expected 'own' or a cloud name{suggest(cr.cloud, clouds)}"
             )
+    _check_lists(cfg)
     for rule in cfg.policy.rules:
         if rule.effective < rule.announce:
             raise InputError(
                 f"policy.rules[{rule.name!r}].effective = {rule.effective} is before "
                 f"its announce date {rule.announce}"
+            )
+        if rule.rescinded is not None and rule.rescinded <= rule.effective:
+            raise InputError(
+                f"policy.rules[{rule.name!r}].rescinded = {rule.rescinded} is not allowed; it must "
+                f"be after its effective date {rule.effective} (a rule rescinded before it takes "
+                "effect never acts)"
+            )
+        if rule.heard is not None and rule.heard > rule.effective:
+            raise InputError(
+                f"policy.rules[{rule.name!r}].heard = {rule.heard} is not allowed; it must be on "
+                f"or before its effective date {rule.effective}"
+            )
+        if not rule.regions:
+            raise InputError(
+                f"policy.rules[{rule.name!r}].regions = [] is not allowed; a rule with no regions "
+                f"catches no buyer: name one or more of {', '.join(REGIONS)}"
             )
         for reg in rule.regions:
             if reg not in REGIONS:
@@ -695,6 +729,34 @@ def _check_consistency(cfg: Config) -> None:
     problems = combination_problems(cfg)
     if problems:
         raise InputError("; ".join(problems))
+
+
+def _check_lists(cfg: Config) -> None:
+    """Lists of named entries: open-weight releases (at least one, in date order), rules and
+    agents (no name twice; a creator and a cloud are accounts of one market, so not both)."""
+    releases = cfg.openweights.releases
+    if not releases:
+        raise InputError(
+            "openweights.releases = [] is not allowed; open-weight quality is a step function of "
+            "the releases: give at least one release"
+        )
+    for before, after in itertools.pairwise(releases):
+        if after.date < before.date:
+            raise InputError(
+                f"openweights.releases[{after.name!r}].date = {after.date} is not allowed; "
+                f"releases are listed in date order and it comes after {before.name!r} "
+                f"({before.date})"
+            )
+    for key, rows in (
+        ("openweights.releases", releases),
+        ("policy.rules", cfg.policy.rules),
+        ("population.creators and population.clouds", (*cfg.population.creators, *cfg.population.clouds)),
+    ):
+        seen: set[str] = set()
+        for row in rows:
+            if row.name in seen:
+                raise InputError(f"{key}: the name {row.name!r} is given twice; names must be unique")
+            seen.add(row.name)
 
 
 def combination_problems(cfg: Config) -> list[str]:
@@ -742,6 +804,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise InputError(
             f"--set {text!r} is not allowed; expected key=value, e.g. --set seizure_odds_multiplier=5"
+        )
+    bad = [ch for ch in text if ord(ch) < 32 or 127 <= ord(ch) < 160]
+    if bad:
+        raise InputError(
+            f"--set {text!r} is not allowed; it holds the control character {bad[0]!r} "
+            "(type the value as plain text)"
         )
     key, _, value = text.partition("=")
     key = key.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import math
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,10 @@ from model.timeline import as_date
 
 Window = tuple[dt.date, dt.date]
 
+#: the largest magnitude of any number an input may give (a key may have a tighter bound): far
+#: above any quantity of this market, far below what overflows a product of a few of them
+LARGEST = 1e12
+
 
 def suggest(word: Any, options: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest option, or an empty string."""
@@ -30,17 +35,37 @@ def suggest(word: Any, options: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: the largest input file read (a scenario, targets file, sweep spec or manifest is a few kB)
+MAX_INPUT_BYTES = 16 * 2**20
+
+
 def read_text(path: str | Path, what: str, expected: str = "") -> str:
-    """The UTF-8 text of an input file; InputError if it is missing, a directory or not text.
-    ``what`` names the input ("sweep spec"), ``expected`` what it should be."""
+    """The UTF-8 text of an input file; InputError if it is missing, a directory, not a regular
+    file, larger than :data:`MAX_INPUT_BYTES` or not text. ``what`` names the input ("sweep
+    spec"), ``expected`` what it should be."""
     p = Path(path)
     if not p.is_file():
-        where = "is a directory" if p.is_dir() else "does not exist"
+        where = (
+            "is a directory" if p.is_dir() else "is not a regular file" if p.exists() else "does not exist"
+        )
         raise InputError(f"{what} {str(path)!r} {where}" + (f"; expected {expected}" if expected else ""))
+    if p.stat().st_size > MAX_INPUT_BYTES:
+        raise InputError(
+            f"{path}: {p.stat().st_size} bytes is too large for a {what}; "
+            f"expected at most {MAX_INPUT_BYTES} bytes"
+        )
     try:
         return p.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text ({err})") from None
+
+
+def too_deep(path: str | Path) -> InputError:
+    """The refusal of a file nested deeper than the parser can follow."""
+    return InputError(
+        f"{path}: nested too deeply to read (arrays or tables inside one another "
+        "hundreds of levels deep); expected a flat file"
+    )
 
 
 def parse_toml(text: str, path: str | Path) -> dict[str, Any]:
@@ -48,6 +73,17 @@ def parse_toml(text: str, path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"{path}: malformed TOML: {err}") from None
+    except RecursionError:
+        raise too_deep(path) from None
+
+
+def parse_json(text: str, path: str | Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not a valid JSON manifest ({err})") from None
+    except RecursionError:
+        raise too_deep(path) from None
 
 
 class Fields:
@@ -84,6 +120,7 @@ class Fields:
                 raise self.unknown(key, allowed, name)
 
     def integer(self, name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+        hi = int(LARGEST) if hi is None else hi
         bounds = [f"{op} {b}" for op, b in ((">=", lo), ("<=", hi)) if b is not None]
         allowed = "an integer" + (" " + " and ".join(bounds) if bounds else "")
         if isinstance(value, bool) or not isinstance(value, int):
@@ -92,10 +129,21 @@ class Fields:
             raise self.error(name, value, allowed)
         return int(value)
 
-    def number(self, name: str, value: Any, whole: Any = None, allowed: str = "a finite number") -> float:
-        """A finite int or float (not a bool); ``whole`` is the value shown when ``value`` is
-        one item of it."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    def number(
+        self,
+        name: str,
+        value: Any,
+        whole: Any = None,
+        allowed: str = f"a finite number of magnitude <= {LARGEST:g}",
+    ) -> float:
+        """A finite int or float (not a bool) of magnitude at most :data:`LARGEST`; ``whole`` is
+        the value shown when ``value`` is one item of it."""
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or abs(value) > LARGEST
+        ):
             raise self.error(name, value if whole is None else whole, allowed)
         return value
 

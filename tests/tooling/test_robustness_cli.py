@@ -87,7 +87,68 @@ FILES = {
     "sweep_badparam.toml": SWEEP_HEAD + SWEEP_TAIL.replace("packaging_multiplier]",
                                                            "packaging_multipler]"),
     "sweep_negative.toml": SWEEP_HEAD + SWEEP_TAIL.replace("[1.0, 2.0]", "[1.0, -2.0]"),
+    # numbers: finite and within range (issue 16)
+    "inf_series.toml": 'extends = "baseline"\n[supply]\n'
+                       'packaging_wafers_per_month = [[2022-01-01, 9e4], [2023-01-01, inf]]\n',
+    "huge_price.toml": 'extends = "baseline"\n[vendor]\nlist_price = 1e308\n',
+    "huge_count.toml": 'extends = "baseline"\n[population]\nfinetuners = ' + "9" * 400 + "\n",
+    "targets_inf.toml": GOOD_TARGET.replace("[1.0, 20.0]", "[1.0, inf]"),
+    "sweep_huge.toml": SWEEP_HEAD + SWEEP_TAIL.replace("packaging_multiplier]", "fx_cny_per_usd]")
+                                              .replace("[1.0, 2.0]", "[7.0, 1e308]"),
+    "sweep_inf_range.toml": SWEEP_HEAD + SWEEP_TAIL.replace("values = [1.0, 2.0]",
+                                                            "low = 1.0\nhigh = inf\nnum = 2"),
+    "manifest_huge.json": json.dumps({"scenario": "baseline", "seed": 0,
+                                      "params": {"grey.fx_cny_per_usd": 1e308}}),
+    # lists as the ODD reads them: named, in order, meaningful
+    "no_releases.toml": 'extends = "baseline"\n[openweights]\nreleases = []\n',
+    "releases_order.toml": textwrap.dedent("""
+        extends = "baseline"
+        [openweights]
+        releases = [{ name = "B", date = 2024-01-01, quality = 0.5 },
+                    { name = "A", date = 2023-01-01, quality = 0.4 }]
+    """),
+    "releases_twice.toml": textwrap.dedent("""
+        extends = "baseline"
+        [openweights]
+        releases = [{ name = "A", date = 2023-01-01, quality = 0.4 },
+                    { name = "A", date = 2024-01-01, quality = 0.5 }]
+    """),
+    "rule_rescinded.toml": textwrap.dedent("""
+        extends = "baseline"
+        [[policy.rules]]
+        name = "R"
+        announce = 2023-01-01
+        effective = 2023-03-01
+        rescinded = 2023-02-01
+        regions = ["CN"]
+        tpp_min = 4800.0
+    """),
+    "rule_no_regions.toml": textwrap.dedent("""
+        extends = "baseline"
+        [[policy.rules]]
+        name = "R"
+        announce = 2023-01-01
+        effective = 2023-03-01
+        regions = []
+        tpp_min = 4800.0
+    """),
+    "clouds_twice.toml": 'extends = "baseline"\n[population]\ncreators = []\n' + textwrap.dedent("""
+        [[population.clouds]]
+        name = "C"
+        kind = "private"
+        region = "US"
+        legacy_gpus = 0
+        ondemand_price = 4.7
+        favoured = false
+        own_chips = false
+        size = 1.0
+    """) * 2,
+    # files that are not sane text
+    "deep.toml": "v = " + "[" * 5000 + "]" * 5000 + "\n",
+    "deep.json": "[" * 100_000 + "]" * 100_000,
 }
+BYTES = {"latin1.toml": 'extends = "baseline"\n# caf\xe9\n'.encode("latin-1"),
+         "utf16.toml": 'extends = "baseline"\n'.encode("utf-16")}
 
 SHORT = ["--set", "end=2023-01-02"]  # anything that got as far as running would stay short
 
@@ -148,6 +209,65 @@ CASES = [
      ["none/manifest.json", "does not exist"]),
     ("run-unknown-option", ["run", "--sed", "1"], ["unrecognized arguments: --sed"]),
     ("unknown-command", ["rn"], ["'rn'", "did you mean 'run'", "allowed:"]),
+    # ---- numbers: finite and within range (issue 16) ---------------------------------------
+    ("set-inf", ["run", "--set", "funding_climate=[[2022-01-01, inf]]", *SHORT],
+     ["demand.funding_climate", "inf", "out of range", "<= 1000"]),
+    ("set-minus-inf", ["run", "--set", "packaging_wafers_per_month=[[2022-01-01, -inf]]", *SHORT],
+     ["supply.packaging_wafers_per_month", "-inf", ">= 0"]),
+    ("set-nan", ["run", "--set", "fake_share=nan", *SHORT], ["grey.fake_share", "nan"]),
+    ("set-huge-price", ["run", "--set", "list_price=1e308", *SHORT],
+     ["vendor.list_price", "1e+308", "<= 1e+07"]),
+    ("set-huge-fx", ["run", "--set", "fx_cny_per_usd=1e308", *SHORT],
+     ["grey.fx_cny_per_usd", "1e+308", "<= 1000"]),
+    ("run-inf-series", ["run", "--scenario", "{tmp}/inf_series.toml", *SHORT],
+     ["inf_series.toml", "supply.packaging_wafers_per_month", "inf", "out of range"]),
+    ("run-huge-price", ["run", "--scenario", "{tmp}/huge_price.toml", *SHORT],
+     ["huge_price.toml", "vendor.list_price", "1e+308", "<= 1e+07"]),
+    ("run-huge-int", ["run", "--scenario", "{tmp}/huge_count.toml", *SHORT],
+     ["huge_count.toml", "population.finetuners", "999", "<= 1e+06"]),
+    ("validate-inf-value", ["validate", "--targets", "{tmp}/targets_inf.toml", "--seeds", "1"],
+     ["targets_inf.toml", "'spot'", "inf", "finite number"]),
+    ("sweep-huge-value", ["sweep", "{tmp}/sweep_huge.toml", "--out", "{tmp}/sw", "--no-progress"],
+     ["sweep_huge.toml", "fx_cny_per_usd", "1e+308", "<= 1000"]),
+    ("sweep-inf-range", ["sweep", "{tmp}/sweep_inf_range.toml", "--out", "{tmp}/sw",
+                         "--no-progress"],
+     ["sweep_inf_range.toml", "high = inf", "finite number"]),
+    ("manifest-huge-value", ["run", "--manifest", "{tmp}/manifest_huge.json", "--out", "{tmp}/r"],
+     ["manifest_huge.json", "grey.fx_cny_per_usd", "1e+308", "<= 1000"]),
+    ("set-far-future", ["run", "--set", "start=9999-01-01", "--set", "end=9999-12-30"],
+     ["run.start", "9999", "to 2999-12-31"]),
+    # ---- the same parameter twice; control characters ---------------------------------------
+    ("set-leaf-and-dotted", ["run", "--set", "fake_share=0.1", "--set", "grey.fake_share=0.2",
+                             *SHORT],
+     ["grey.fake_share is given twice", "'fake_share'", "'grey.fake_share'"]),
+    ("set-leaf-and-underscore", ["run", "--set", "pace=2", "--set", "openweights__pace=3", *SHORT],
+     ["openweights.pace is given twice"]),
+    ("set-control-character", ["run", "--set", "list_price=3\x1b[31m", *SHORT],
+     ["control character", "'\\x1b'"]),
+    ("set-newline", ["run", "--set", "pace=2\nfake_share=0.5", *SHORT], ["control character"]),
+    # ---- lists: empty, out of order, twice, meaningless ------------------------------------
+    ("run-no-releases", ["run", "--scenario", "{tmp}/no_releases.toml", *SHORT],
+     ["no_releases.toml", "openweights.releases = []", "at least one release"]),
+    ("run-releases-out-of-order", ["run", "--scenario", "{tmp}/releases_order.toml", *SHORT],
+     ["releases_order.toml", "openweights.releases['A'].date", "date order"]),
+    ("run-release-twice", ["run", "--scenario", "{tmp}/releases_twice.toml", *SHORT],
+     ["releases_twice.toml", "openweights.releases", "'A' is given twice"]),
+    ("run-rule-rescinded-early", ["run", "--scenario", "{tmp}/rule_rescinded.toml", *SHORT],
+     ["rule_rescinded.toml", "policy.rules['R'].rescinded", "2023-02-01", "after its effective"]),
+    ("run-rule-no-regions", ["run", "--scenario", "{tmp}/rule_no_regions.toml", *SHORT],
+     ["rule_no_regions.toml", "policy.rules['R'].regions = []", "US, CN, ROW"]),
+    ("run-agent-twice", ["run", "--scenario", "{tmp}/clouds_twice.toml", *SHORT],
+     ["clouds_twice.toml", "population.creators and population.clouds", "'C' is given twice"]),
+    # ---- files that are not sane text ------------------------------------------------------
+    ("run-not-utf8", ["run", "--scenario", "{tmp}/latin1.toml", *SHORT],
+     ["latin1.toml", "not UTF-8 text"]),
+    ("run-utf16", ["run", "--scenario", "{tmp}/utf16.toml", *SHORT], ["utf16.toml", "not UTF-8"]),
+    ("run-deeply-nested", ["run", "--scenario", "{tmp}/deep.toml", *SHORT],
+     ["deep.toml", "nested too deeply"]),
+    ("manifest-deeply-nested", ["run", "--manifest", "{tmp}/deep.json"],
+     ["deep.json", "nested too deeply"]),
+    ("run-scenario-directory", ["run", "--scenario", "{tmp}/adir.toml", *SHORT],
+     ["adir.toml"]),
     # ---- validate ------------------------------------------------------------------------
     ("validate-missing", ["validate", "--targets", "{tmp}/none.toml", "--seeds", "1"],
      ["none.toml", "does not exist"]),
@@ -195,6 +315,9 @@ ARGPARSE_CASES = {"run-seed-not-int", "run-unknown-option", "unknown-command"}
 def inputs(tmp_path: Path) -> Path:
     for name, text in FILES.items():
         (tmp_path / name).write_text(text)
+    for name, data in BYTES.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "adir.toml").mkdir()
     return tmp_path
 
 
