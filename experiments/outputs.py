@@ -12,12 +12,14 @@ run or sweep manifest), a symbolic link, the working, home or repository directo
 holding them) is never replaced (:func:`check_out_dir`).
 
 ``manifest.json`` records what is needed to replay the run exactly (scenario, resolved
-parameters ``m.config.flat()``, seed) and how it was made (package version, git commit, times).
+parameters ``m.config.flat()``, seed), a hash of scenario, seed and parameters (``params_hash``: a replay
+refuses a manifest edited since) and how it was made (package version, git commit, times).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
 import json
 import platform
@@ -34,7 +36,9 @@ from model.errors import InputError
 from model.schema import parse_json, read_text
 
 MANIFEST = "manifest.json"
-MANIFEST_FORMAT = 1
+#: 2: with ``params_hash`` (of scenario, seed and params); 1: without (replayed unchecked)
+MANIFEST_FORMAT = 2
+KNOWN_FORMATS = (1, 2)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -84,6 +88,28 @@ def identity(manifest: Mapping[str, Any]) -> dict[str, Any]:
     if params is not None:  # compare in JSON form (tuples vs lists, dates vs strings)
         params = json.loads(json.dumps(params, default=_json_default, sort_keys=True))
     return {"scenario": manifest.get("scenario"), "seed": manifest.get("seed"), "params": params}
+
+
+def params_hash(manifest: Mapping[str, Any]) -> str:
+    """SHA-256 of a run's :func:`identity` (scenario, seed, resolved parameters) in canonical
+    JSON (sorted keys, dates as ISO text)."""
+    text = json.dumps(identity(manifest), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_replayable(data: Mapping[str, Any], where: str | Path) -> None:
+    """Refuse (InputError) a manifest of no known format, or whose parameters no longer match
+    the hash written with them (edited since)."""
+    fmt = data.get("format")
+    if isinstance(fmt, bool) or fmt not in KNOWN_FORMATS:
+        raise InputError(f"{where}: format = {fmt!r} is not a manifest format this h100sim "
+                         f"({package_version()}) knows; expected one of "
+                         f"{', '.join(map(str, KNOWN_FORMATS))}")
+    if fmt >= 2 and data.get("params_hash") != params_hash(data):
+        raise InputError(f"{where}: its scenario, seed and params do not match its params_hash "
+                         f"({str(data.get('params_hash'))[:12]}...): the manifest was edited "
+                         "after the run was written; replay the original manifest, or start a "
+                         "new run with --scenario/--set")
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
@@ -231,6 +257,7 @@ def write_run(model_or_frames: Any, out_dir: str | Path, manifest_info: Mapping[
         "scenario_source": info.pop("scenario_source", parts.get("scenario_source")),
         "seed": int(info.pop("seed")),
         "params": info.pop("params", parts.get("params")),
+        "params_hash": "",
         "overrides": info.pop("overrides", {}),
         "version": package_version(),
         "git_commit": git["commit"],
@@ -242,6 +269,7 @@ def write_run(model_or_frames: Any, out_dir: str | Path, manifest_info: Mapping[
         "events": [{"date": d, "label": text, "kind": kind} for d, text, kind in events],
     }
     manifest.update(info)  # started, finished, wall_time_s, command, ...
+    manifest["params_hash"] = params_hash(manifest)
     check_out_dir(out_dir, manifest, force)
 
     out = Path(out_dir)

@@ -57,7 +57,7 @@ def _replay_source(manifest: dict[str, Any]) -> str:
 
 def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
     """Scenario, seed, overrides and resolved config of the run the arguments ask for."""
-    from experiments.outputs import identity, read_manifest
+    from experiments.outputs import check_replayable, identity, read_manifest
     from model import load_scenario
     from model.config import parse_override
 
@@ -74,6 +74,7 @@ def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
             # the name becomes the default output directory results/<name>-<seed>/
             raise InputError(f"{args.manifest}: scenario = {name!r} is not allowed; expected a "
                              "scenario name (no path separators, not starting with '.')")
+        check_replayable(man, args.manifest)
         scenario = _replay_source(man)
         overrides = dict(man["params"])
         try:
@@ -177,6 +178,9 @@ def _code_note(recorded: dict[str, Any]) -> str:
 
     now = git_state()
     then_commit, then_dirty = recorded.get("git_commit"), recorded.get("git_dirty")
+    if "params_hash" not in recorded:
+        return (" (the manifest carries no params_hash, so an edit of its parameters cannot be "
+                "ruled out)")
     if recorded.get("version") != package_version():
         return (f" (recorded with h100sim {recorded.get('version')}, this is "
                 f"{package_version()})")

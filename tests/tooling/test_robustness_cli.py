@@ -97,7 +97,7 @@ FILES = {
                                               .replace("[1.0, 2.0]", "[7.0, 1e308]"),
     "sweep_inf_range.toml": SWEEP_HEAD + SWEEP_TAIL.replace("values = [1.0, 2.0]",
                                                             "low = 1.0\nhigh = inf\nnum = 2"),
-    "manifest_huge.json": json.dumps({"scenario": "baseline", "seed": 0,
+    "manifest_huge.json": json.dumps({"format": 1, "scenario": "baseline", "seed": 0,
                                       "params": {"grey.fx_cny_per_usd": 1e308}}),
     # lists as the ODD reads them: named, in order, meaningful
     "no_releases.toml": 'extends = "baseline"\n[openweights]\nreleases = []\n',
@@ -552,3 +552,65 @@ def test_the_same_run_in_the_working_directory_is_not_replaced(sandbox):
     _fake_run_dir(Path.cwd())
     with pytest.raises(InputError, match="working directory"):
         check_out_dir(Path("."), {"scenario": "old", "seed": 9, "params": {}})
+
+
+# --------------------------------------------------------------------------------------------
+# A replay checks its manifest before running (issue 16)
+# --------------------------------------------------------------------------------------------
+def _written_manifest(tmp_path: Path) -> Path:
+    import pandas as pd
+
+    from experiments.outputs import write_run
+
+    frames = {"series": pd.DataFrame({"date": pd.to_datetime(["2022-10-03"]), "x": [1.0]}),
+              "scenario": "baseline", "params": {"grey.fake_share": 0.05, "run.end": "2023-01-02"}}
+    write_run(frames, tmp_path / "rec", {"seed": 0}, charts=False)
+    return tmp_path / "rec" / "manifest.json"
+
+
+def test_a_manifest_carries_the_hash_of_its_run_and_the_version(tmp_path):
+    from experiments.outputs import check_replayable, package_version, params_hash
+
+    man = json.loads(_written_manifest(tmp_path).read_text())
+    assert man["format"] == 2 and man["version"] == package_version()
+    assert man["params_hash"] == params_hash(man) and len(man["params_hash"]) == 64
+    check_replayable(man, "m")  # as written: fine
+    for key, value in (("seed", 1), ("scenario", "no_open_weights"),
+                       ("params", {**man["params"], "grey.fake_share": 0.06})):
+        assert params_hash({**man, key: value}) != man["params_hash"], key
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda m: m["params"].update({"grey.fake_share": 0.5}), "do not match its params_hash"),
+    (lambda m: m.update(seed=7), "do not match its params_hash"),
+    (lambda m: m.update(params_hash="0" * 64), "do not match its params_hash"),
+    (lambda m: m.pop("params_hash"), "do not match its params_hash"),
+    (lambda m: m.update(format=3), "format = 3 is not a manifest format"),
+    (lambda m: m.pop("format"), "format = None is not a manifest format"),
+    (lambda m: m.update(format="2"), "format = '2' is not a manifest format"),
+], ids=["param", "seed", "hash", "no-hash", "future-format", "no-format", "format-text"])
+def test_an_edited_or_unknown_manifest_is_refused_before_running(edit, expected, tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = _written_manifest(tmp_path)
+    man = json.loads(path.read_text())
+    edit(man)
+    path.write_text(json.dumps(man))
+    code = _exit_code(["run", "--manifest", str(path), "--out", str(tmp_path / "replay")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and expected in err[0], err
+    assert str(path) in err[0]
+    assert not (tmp_path / "replay").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_format_1_replay_that_differs_does_not_blame_the_model():
+    """Manifests written before the hash are still replayed, but a difference is not put on the
+    model's determinism: the parameters may have been edited."""
+    from experiments.outputs import git_state, package_version
+    from experiments.run_cmd import _code_note
+
+    now = git_state()
+    same_code = {"version": package_version(), "git_commit": now["commit"], "git_dirty": False}
+    assert "params_hash" in _code_note({**same_code, "format": 1})
+    if not now["dirty"]:
+        assert "not deterministic" in _code_note({**same_code, "format": 2, "params_hash": "x"})
