@@ -4,14 +4,21 @@ Each subcommand lives in its own module with two functions, ``configure(parser)`
 ``execute(args) -> int``; it is imported only when used, so `h100sim run` does not pay for
 Dask or Solara. Bad input (an :class:`model.errors.InputError`) becomes one clear message and exit
 code 2; a Python traceback reaches the user only with ``--debug``.
+
+SIGTERM stops a command as Ctrl-C does (:class:`Terminated` is a ``KeyboardInterrupt``, so the
+same clean-up runs: worker processes and the app's server end, partial outputs are tidied), then
+one line and exit code 143 (Ctrl-C: 130). ``h100sim sweep`` keeps its documented 130 for both.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
+import signal
 import sys
+from collections.abc import Iterator
 
 from model.errors import InputError
 
@@ -25,6 +32,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "app": ("experiments.app_cmd", "start the browser app (Solara) on loopback"),
     "bench": ("experiments.bench", "performance benchmarks"),
 }
+
+
+#: exit codes of a command stopped by Ctrl-C (SIGINT) and by SIGTERM (128 + signal number)
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process gets SIGTERM."""
+
+
+@contextlib.contextmanager
+def sigterm_stops() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (where Python can install a handler:
+    the main thread)."""
+    def on_term(signum, frame):
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,10 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(args._module)
     debug = getattr(args, "debug", False)
     try:
-        return int(module.execute(args) or 0)
+        with sigterm_stops():
+            return int(module.execute(args) or 0)
+    except Terminated:
+        print(f"h100sim {args.command}: terminated (SIGTERM); workers and servers stopped",
+              file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"h100sim {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as err:  # noqa: BLE001 - even a bug shows no traceback without --debug
         if debug:
             raise
