@@ -69,6 +69,15 @@ def _alive(pids: list[int]) -> list[int]:
     return out
 
 
+@pytest.fixture
+def reap():
+    """Pids to kill at teardown if a failed test left them running."""
+    pids: list[int] = []
+    yield pids
+    for pid in _alive(pids):
+        os.kill(pid, signal.SIGKILL)
+
+
 def test_sigterm_in_python_is_a_keyboard_interrupt_of_its_own():
     """Terminated takes every Ctrl-C clean-up path (it is a KeyboardInterrupt) and the handler is
     put back afterwards."""
@@ -81,7 +90,7 @@ def test_sigterm_in_python_is_a_keyboard_interrupt_of_its_own():
     assert signal.getsignal(signal.SIGTERM) == before
 
 
-def test_validate_with_two_workers_ends_its_workers_on_sigterm(tmp_path):
+def test_validate_with_two_workers_ends_its_workers_on_sigterm(tmp_path, reap):
     (tmp_path / "t.toml").write_text(TARGETS)
     proc = _start(["validate", "--targets", "t.toml", "--seeds", "40", "--workers", "2",
                    "--quiet"], tmp_path)
@@ -94,6 +103,7 @@ def test_validate_with_two_workers_ends_its_workers_on_sigterm(tmp_path):
         return len(workers) >= 2
 
     _wait_for(two_workers_up, proc, "two worker processes")
+    reap.extend(workers)
     _, err = _stop(proc)
     assert proc.returncode == EXIT_TERMINATED == 143, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -113,7 +123,7 @@ def _accepts(port: int) -> bool:
 
 
 @pytest.mark.slow
-def test_app_ends_its_server_and_frees_its_port_on_sigterm(tmp_path):
+def test_app_ends_its_server_and_frees_its_port_on_sigterm(tmp_path, reap):
     assets = tmp_path / "assets"
     assets.mkdir()
     (assets / ".complete").write_text("")  # no fetching: the page is not loaded here
@@ -122,6 +132,7 @@ def test_app_ends_its_server_and_frees_its_port_on_sigterm(tmp_path):
     _wait_for(lambda: _accepts(port), proc, f"server on 127.0.0.1:{port}")
     server = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
     assert server, "no server process"
+    reap.extend(server)
     _, err = _stop(proc)
     assert proc.returncode == EXIT_TERMINATED, err
     assert err.strip().splitlines()[-1] == ("h100sim app: terminated (SIGTERM); workers and "
