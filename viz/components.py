@@ -6,21 +6,17 @@ each step or Reset), so it redraws as the model runs.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any, Callable
 
 import pandas as pd
 import solara
 import solara.widgets
-from mesa.visualization.utils import force_update, update_counter
+from mesa.visualization.utils import update_counter
 
-from model import InputError
 from viz import explain as explain_mod
 from viz import html
 from viz import vega
-from viz.levers import (LEVERS, LIVE_LEVERS, Lever, LeverRefusal, ResetGuard, live_label,
-                        presets)
+from viz.controls import snapshot
 
 #: The market charts: (title, y label, {column: legend label}, stacked)
 MARKET_CHARTS: tuple[tuple[str, str, dict[str, str], bool], ...] = (
@@ -41,30 +37,16 @@ MARKET_CHARTS: tuple[tuple[str, str, dict[str, str], bool], ...] = (
         "smuggled_cards": "smuggled", "seized_cards": "seized"}, False),
 )
 
-# ---------------------------------------------------------------------------------------------
-# Model data, computed once per step however many components read it
-# ---------------------------------------------------------------------------------------------
-_series_cache: "weakref.WeakKeyDictionary[Any, tuple[int, pd.DataFrame]]" = \
-    weakref.WeakKeyDictionary()
-_cache_lock = threading.Lock()
-
-
 def series_of(model) -> pd.DataFrame:
-    """``model.series()``, cached until the model takes another step."""
-    with _cache_lock:
-        hit = _series_cache.get(model)
-        if hit is not None and hit[0] == model.steps:
-            return hit[1]
-    df = model.series()
-    with _cache_lock:
-        _series_cache[model] = (model.steps, df)
-    return df
+    """The model's series as of its last whole week (a consistent snapshot, see viz.controls)."""
+    return snapshot(model).series
 
 
 def market_spec(model, index: int) -> dict[str, Any]:
     """The Vega-Lite spec of market chart ``index`` for the model's state now."""
     title, ylabel, fields, stacked = MARKET_CHARTS[index]
-    return vega.time_chart(series_of(model), title, ylabel, fields, events=list(model.events),
+    snap = snapshot(model)
+    return vega.time_chart(snap.series, title, ylabel, fields, events=list(snap.events),
                            x_domain=vega.horizon(model), stacked=stacked)
 
 
@@ -92,22 +74,69 @@ def VegaChart(make_spec: Callable[[], dict[str, Any]], key: Any):
 # ---------------------------------------------------------------------------------------------
 # Components
 # ---------------------------------------------------------------------------------------------
+HEADLINE_CSS = """
+.h100-figures { display: flex; flex-wrap: wrap; gap: 8px; margin: 4px 0 10px 0; }
+.h100-figure { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; min-width: 150px;
+  flex: 1 1 150px; background: #fafafa; }
+.h100-figure .label { font-size: 12px; color: #555; }
+.h100-figure .value { font-size: 20px; font-weight: 600; }
+.h100-figure .unit { font-size: 12px; color: #555; font-weight: 400; }
+.h100-figure .change { font-size: 12px; color: #444; }
+"""
+
+
+def figures_html(figures: list[explain_mod.Figure]) -> str:
+    tiles = "".join(
+        f'<div class="h100-figure"><div class="label">{html.text(f.label)}</div>'
+        f'<div class="value">{html.text(f.value)} <span class="unit">{html.text(f.unit)}</span>'
+        f'</div><div class="change">{html.text(f.change)}</div></div>' for f in figures)
+    return f'<div class="h100-figures">{tiles}</div>'
+
+
 @solara.component
 def Headline(model):
-    """Date and the main prices, one line."""
+    """The week, the run, and the headline figures with their units and change over a year."""
     update_counter.get()
-    df = series_of(model)
-    text = explain_mod.headline(df)
+    snap = snapshot(model)
     scen = model.config.name
-    html.HTML(f"<b>{html.text(scen)}</b> · {html.text(text)} · step {model.steps} of "
-              f"{model.n_steps}", style="font-size:15px")
+    seed = getattr(model, "seed_text", "")
+    solara.Style(HEADLINE_CSS)
+    html.HTML(f"<b>{html.text(explain_mod.headline(snap.series))}</b> · "
+              f"{html.text(scen)}, seed {html.text(seed or 'random')} · week {snap.steps} of "
+              f"{snap.n_steps}" + figures_html(explain_mod.headline_figures(snap.series)),
+              style="font-size:15px")
+
+
+@solara.component
+def EventsStrip(model):
+    """The events the charts mark, numbered as on the charts, coloured by kind."""
+    snap = snapshot(model)
+    evs = vega.event_records(snap.events, vega.horizon(model))
+    if not evs:
+        return
+    kinds = []
+    for e in evs:
+        if e["kind"] not in kinds:
+            kinds.append(e["kind"])
+    key = " ".join(f'<span style="color:{vega.event_color(k)}">┊ {html.text(vega.event_kind_label(k))}'
+                   f"</span>" for k in kinds)
+    items = "".join(
+        f'<span style="white-space:nowrap;margin-right:14px;color:{vega.event_color(e["kind"])}">'
+        f'<b>{e["number"]}</b> {html.text(e["label"])} '
+        f'<span style="color:#666">({html.text(pd.Timestamp(e["date"]).strftime("%b %Y"))})'
+        f"</span></span> " for e in evs)
+    html.HTML(f'<div style="font-size:13px;line-height:1.7"><b>Events on the charts</b> '
+              f'(dashed lines, numbered at the top; hover a line for its name) · {key}<br>'
+              f"{items}</div>", style="margin:0 0 6px 0")
 
 
 @solara.component
 def MarketCharts(model):
     """Prices, lead time, GPU-hours, teams, card prices, grey market; events marked."""
     update_counter.get()
-    key = (id(model), model.steps)
+    snap = snapshot(model)
+    key = (id(model), snap.steps)
+    EventsStrip(model)
     with solara.ColumnsResponsive(12, large=6, xlarge=6):
         for i in range(len(MARKET_CHARTS)):
             with solara.Card(margin=0, style={"padding": "6px"}):
@@ -118,8 +147,9 @@ def MarketCharts(model):
 def ExplainPanel(model):
     """What is happening now and why, in sentences computed from the series."""
     update_counter.get()
-    df = series_of(model)
-    sentences = explain_mod.explain(df, list(model.events))
+    snap = snapshot(model)
+    df = snap.series
+    sentences = explain_mod.explain(df, list(snap.events))
     with solara.Card("What is happening, and why"):
         html.HTML(f"<b>{html.text(explain_mod.headline(df))}</b>" + html.bullets(sentences)
                   + html.para("Read from the model's weekly series: each line compares this week "
@@ -127,114 +157,3 @@ def ExplainPanel(model):
                               "most; events are the scenario's policy rules, launches and "
                               "open-weight model releases.", small=True, muted=True),
                   style="font-size:15px")
-
-
-@solara.component
-def PresetCard(preset: str, on_preset: Callable[[str], None], model):
-    """The scenario preset; choosing one rebuilds the model and resets the sliders to it."""
-    with solara.Card("Scenario preset"):
-        solara.Select("Preset", values=presets(), value=preset, on_value=on_preset)
-        html.HTML(html.para("Choosing a preset starts it afresh and sets the sliders below to "
-                            "its values. Move sliders, then press Reset to run with them.",
-                            small=True))
-        seed = getattr(model, "seed_text", "")
-        solara.Text(f"Running: {model.config.name}, seed {seed or 'random'}")
-
-
-def _live_value(model, lever: Lever):
-    getter = getattr(model, "get_lever", None)
-    if callable(getter):
-        return getter(lever.name)
-    return model.config.get(lever.dotted)
-
-
-# ---------------------------------------------------------------------------------------------
-# Refused lever values
-# ---------------------------------------------------------------------------------------------
-RESET_REFUSED = ("Reset refused: the model does not accept these lever values together. "
-                 "The model that was running is kept as it was.")
-LIVE_REFUSED = "Not changed: the running model refused this value and keeps its own."
-
-
-def use_reset_guard(model: solara.Reactive) -> tuple[ResetGuard, LeverRefusal | None]:
-    """A ResetGuard for this session's model (see viz.levers), and the refusal to show now.
-
-    The refusal stays until the model changes (a Reset that succeeds, or a new preset).
-    """
-    refused = solara.use_reactive(None)
-    guard = solara.use_memo(lambda: ResetGuard(lambda: model.value, refused.set), [])
-    solara.use_effect(lambda: refused.set(None), [model.value])
-    return guard, refused.value
-
-
-@solara.component
-def LeverRefusalNote(refusal: LeverRefusal | None, title: str = RESET_REFUSED):
-    """Why lever values were refused: the model's reason (keys, values, what to change) and the
-    levers it concerns with the values tried. Nothing when there is no refusal."""
-    if refusal is None:
-        return solara.Div()
-    lines = refusal.lever_lines()
-    body = html.para(refusal.reason)
-    if lines:
-        body += html.para("Levers involved:") + html.bullets(lines)
-    return solara.Error(label=title, children=[html.HTML(body, style="font-size:14px")])
-
-
-@solara.component
-def LiveLevers(model):
-    """Levers that act on the running model at once (no Reset): they call ``model.set_lever``.
-
-    A value the model refuses (InputError) is not applied: the card says why, and its controls go
-    back to the model's values (they are keyed by the number of refusals, so they are rebuilt).
-    """
-    refused = solara.use_reactive(None)
-    refusals = solara.use_reactive(0)
-    solara.use_effect(lambda: refused.set(None), [model])
-    with solara.Card("Change while running"):
-        if not callable(getattr(model, "set_lever", None)):
-            html.HTML(html.para(
-                f"This model version cannot change levers while it runs "
-                f"({type(model).__name__}.set_lever is missing); use the sliders above and "
-                "press Reset.", small=True))
-            return
-        html.HTML(html.para("These act on the running model from the next week on.",
-                            small=True))
-        for lever in LIVE_LEVERS:
-            value = _live_value(model, lever)
-
-            def on_value(v, lever=lever):
-                try:
-                    model.set_lever(lever.name, v)
-                except InputError as err:
-                    tried = {lv.name: _live_value(model, lv) for lv in LEVERS}
-                    refused.set(LeverRefusal.of(err, {**tried, lever.name: v}))
-                    refusals.set(refusals.value + 1)
-                    return
-                refused.set(None)
-                force_update()
-
-            key = f"live-{lever.name}-{refusals.value}"
-            if lever.kind == "bool":
-                solara.Switch(label=live_label(lever), value=bool(value),
-                              on_value=on_value).key(key)
-            else:
-                solara.SliderFloat(live_label(lever), value=float(value), on_value=on_value,
-                                   min=min(lever.lo, float(value)),
-                                   max=max(lever.hi, float(value)), step=lever.step).key(key)
-        LeverRefusalNote(refused.value, LIVE_REFUSED)
-
-
-@solara.component
-def _SidebarLast(model):
-    with solara.Sidebar():
-        LiveLevers(model)
-
-
-@solara.component
-def LiveLeversSidebar(model):
-    """LiveLevers at the bottom of the sidebar, under SolaraViz's cards.
-
-    The sidebar orders what it collects by how deep in the component tree it was added; SolaraViz
-    adds its cards one level below the page, so this adds two levels below.
-    """
-    _SidebarLast(model)

@@ -20,6 +20,10 @@ MIN_HISTORY = 6  # weeks before any "up/down since" statement
 RECENT_EVENT_WEEKS = 8
 #: event kinds (H100Market.events) that are open-weight model releases
 RELEASE_KINDS = ("open-weights", "release")
+#: the lead time of an order when there is no queue (shipping and installation), in weeks
+FLOOR_LEAD_WEEKS = 3.0
+#: from this lead time on, a buyer who needs cards now has a reason to pay above list
+QUEUE_WEEKS = 8.0
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,15 @@ def _lead_time(df: pd.DataFrame, events) -> Finding | None:
             f"{now:.0f} weeks, up from {then:.0f} in {_month(when)}. Demand for compute is growing "
             f"faster than packaging capacity{growth}."), "lead")
     if peak >= 8 and now <= 0.7 * peak and peak_i < len(col) - 1:
-        return Finding(1.5 + peak / max(now, 1.0) / 2, (
-            f"Lead times are easing: about {now:.0f} weeks now, down from a peak of {peak:.0f} "
-            f"in {_month(df['date'].iloc[peak_i])}, as more cards ship{growth}."), "lead")
+        if now < then * 0.9 and now > FLOOR_LEAD_WEEKS + 0.5:
+            return Finding(1.5 + peak / max(now, 1.0) / 2, (
+                f"Lead times are easing: about {now:.0f} weeks now, down from a peak of "
+                f"{peak:.0f} in {_month(df['date'].iloc[peak_i])}, as more cards ship"
+                f"{growth}."), "lead")
+        return Finding(0.9, (
+            f"The queue for new servers is gone: an order arrives in about {now:.0f} weeks, as "
+            f"it did before the rush, against a peak of {peak:.0f} weeks in "
+            f"{_month(df['date'].iloc[peak_i])}."), "lead")
     if now >= 8:
         return Finding(1.0, f"New H100 servers still take about {now:.0f} weeks to arrive; "
                             "buyers who need capacity now rent it.", "lead")
@@ -220,10 +230,16 @@ def _cards(df: pd.DataFrame, events) -> Finding | None:
     if not _finite(new, sec) or new <= 0 or sec <= 0:
         return None
     r = sec / new
-    if r >= 1.05:
+    lead = _val(df, "lead_time_weeks", -1)
+    if r >= 1.05 and _finite(lead) and lead >= QUEUE_WEEKS:
         return Finding(0.8 + r - 1, (
             f"Used H100 cards sell above list ({_fmt_money(sec)} against {_fmt_money(new)}): buyers "
-            "pay a premium to skip the vendor's queue."), "cards")
+            f"pay a premium to skip the vendor's queue of about {lead:.0f} weeks."), "cards")
+    if r >= 1.05:
+        return Finding(0.5, (
+            f"Used H100 cards still change hands above the vendor's list price "
+            f"({_fmt_money(sec)} against {_fmt_money(new)}), although a new card now arrives in "
+            f"about {lead:.0f} weeks: the used market has few sellers."), "cards")
     if r <= 0.8:
         return Finding(0.6 + (1 - r), (
             f"Second-hand H100s sell at {r * 100:.0f}% of the list price ({_fmt_money(sec)}): "
@@ -315,3 +331,89 @@ def headline(df: pd.DataFrame) -> str:
         if _finite(v):
             parts.append(f"{label} {fmt(v)}")
     return " · ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Headline figures
+# --------------------------------------------------------------------------------------------
+YEAR = 52  # weeks
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: str
+    unit: str
+    change: str
+
+
+def _last_valid(col: pd.Series, upto: int) -> tuple[float, int] | None:
+    """The last non-NaN value at or before row ``upto`` and its row (a trade price skips weeks
+    without a trade)."""
+    vals = col.iloc[: upto + 1].to_numpy(dtype=float)
+    ok = np.flatnonzero(np.isfinite(vals))
+    if not len(ok):
+        return None
+    return float(vals[ok[-1]]), int(ok[-1])
+
+
+def _pct_change(now: float, then: float) -> str:
+    if then == 0:
+        return "" if now == 0 else "new"
+    pct = (now / then - 1) * 100
+    if abs(pct) < 0.5:
+        return "unchanged"
+    return f"{'+' if pct > 0 else '−'}{abs(pct):.0f}%"
+
+
+def headline_figures(df: pd.DataFrame) -> list[Figure]:
+    """The figures above the charts for the latest week: spot and on-demand price, lead time,
+    installed cards, training share and smuggled cards this year, each with its unit and its
+    change since the same week a year before (or since the start, within the first year)."""
+    if df is None or len(df) == 0:
+        return []
+    i = len(df) - 1
+    j = max(0, i - YEAR)
+    dates = pd.to_datetime(df["date"])
+    since = "a year ago" if i - j == YEAR else f"since {_day(dates.iloc[j])}"
+    out: list[Figure] = []
+
+    def figure(col, label, unit, fmt, *, trade=False, points=False):
+        if col not in df.columns:
+            return
+        now = _last_valid(df[col], i) if trade else (_val(df, col, i), i)
+        if now is None or not _finite(now[0]):
+            out.append(Figure(label, "—", unit, "no trade yet"))
+            return
+        value, row = now
+        note = "" if row == i else f" (last trade {_day(dates.iloc[row])})"
+        then = _last_valid(df[col], j) if trade else (_val(df, col, j), j)
+        if i == 0 or then is None or not _finite(then[0]):
+            change = "start of the run" if i == 0 else ""
+        elif points:
+            d = (value - then[0]) * 100
+            change = f"{'+' if d >= 0 else '−'}{abs(d):.0f} points {since}"
+        else:
+            change = f"{_pct_change(value, then[0])} {since}"
+        out.append(Figure(label, fmt(value), unit, change + note))
+
+    figure("spot_price", "Spot price", "USD per GPU-hour", _fmt_money, trade=True)
+    figure("ondemand_price", "On-demand price (clouds)", "USD per GPU-hour", _fmt_money)
+    figure("lead_time_weeks", "Lead time, new servers", "weeks", lambda v: f"{v:.0f}")
+    figure("gpus_installed", "H100 cards installed", "cards", lambda v: f"{v:,.0f}")
+    figure("training_share", "Training's share of hours", "%", lambda v: f"{v * 100:.0f}",
+           points=True)
+    if "smuggled_cards" in df.columns:
+        year = dates.iloc[i].year
+        this = df["smuggled_cards"].to_numpy(dtype=float)[(dates.dt.year == year).to_numpy()]
+        now_sum = float(np.nansum(this))
+        prev_mask = ((dates.dt.year == year - 1) &
+                     (dates <= dates.iloc[i] - pd.Timedelta(weeks=YEAR))).to_numpy()
+        if dates.iloc[0].year < year:
+            prev = float(np.nansum(df["smuggled_cards"].to_numpy(dtype=float)[prev_mask]))
+            change = f"{_pct_change(now_sum, prev)} on {year - 1} to the same week"
+        else:
+            change = "first year of the run"
+        out.append(Figure(f"Smuggled cards in {year}", f"{now_sum:,.0f}", "cards",
+                          change))
+    return out

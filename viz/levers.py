@@ -34,6 +34,15 @@ class Lever:
     step: float = 1.0
     live: bool = False  # can also change while the model runs (H100Market.set_lever)
     help: str = ""
+    unit: str = "×"  # shown after the value
+
+    @property
+    def digits(self) -> int:
+        """Decimals the value is shown with (those of the step)."""
+        if self.kind != "float":
+            return 0
+        text = f"{self.step:g}"
+        return len(text.split(".")[1]) if "." in text else 0
 
     @property
     def dotted(self) -> str:
@@ -48,19 +57,28 @@ LEVERS: tuple[Lever, ...] = (
     Lever("funding_multiplier", "Funding climate ×", "float", 0.0, 3.0, 0.1, live=True,
           help="multiplies how much money AI teams can raise"),
     Lever("export_controls", "Export rules in force", "bool", live=True,
-          help="US export controls on H100-class chips to restricted regions"),
+          help="US export controls on H100-class chips to restricted regions", unit=""),
     Lever("seizure_odds_multiplier", "Enforcement: odds of seizing smuggled cards ×", "float",
           0.0, 20.0, 0.5, live=True,
           help="multiplies the odds that a smuggled shipment is seized"),
-    Lever("mid_creators", "Mid-size model builders (US)", "int", 0, 200, 5),
-    Lever("cn_mid_creators", "Mid-size model builders (China)", "int", 0, 60, 1),
-    Lever("row_creators", "Model builders elsewhere", "int", 0, 30, 1),
-    Lever("finetuners", "Fine-tuning teams", "int", 0, 10000, 100),
-    Lever("resellers", "Resellers of GPU-hours", "int", 1, 12, 1),
-    Lever("brokers", "Grey-market brokers", "int", 0, 40, 1),
+    Lever("mid_creators", "Mid-size model builders (US)", "int", 0, 200, 5, unit="builders"),
+    Lever("cn_mid_creators", "Mid-size model builders (China)", "int", 0, 60, 1, unit="builders"),
+    Lever("row_creators", "Model builders elsewhere", "int", 0, 30, 1, unit="builders"),
+    Lever("finetuners", "Fine-tuning teams", "int", 0, 10000, 100, unit="teams"),
+    Lever("resellers", "Resellers of GPU-hours", "int", 1, 12, 1, unit="firms"),
+    Lever("brokers", "Grey-market brokers", "int", 0, 40, 1, unit="brokers"),
 )
 LEVER_BY_NAME = {lv.name: lv for lv in LEVERS}
 LIVE_LEVERS: tuple[Lever, ...] = tuple(lv for lv in LEVERS if lv.live)
+
+
+def format_value(lever: Lever, value: Any) -> str:
+    """A lever's value as its control shows it, with its unit: "1.5×", "120 teams", "on"."""
+    if lever.kind == "bool":
+        return "on" if value else "off"
+    if lever.kind == "int":
+        return f"{int(value):,} {lever.unit}".strip()
+    return f"{float(value):.{lever.digits}f}{lever.unit}"
 
 
 def live_label(lever: Lever) -> str:
@@ -101,6 +119,20 @@ def parse_seed(seed: Any) -> int | None:
         return abs(int(text))
     except ValueError:
         return zlib.crc32(text.encode("utf-8"))
+
+
+def parse_seed_strict(seed: Any) -> int | None:
+    """The seed typed in the seed box as a whole number >= 0, or None if it is not one.
+
+    Spaces around it are fine; a sign, a decimal point, letters or nothing at all are not."""
+    if isinstance(seed, bool):
+        return None
+    if isinstance(seed, int):
+        return seed if seed >= 0 else None
+    text = str(seed).strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 def model_params(preset: str, seed: Any = DEFAULT_SEED, guard: ResetGuard | None = None

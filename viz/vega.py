@@ -23,10 +23,28 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17
 EVENT_COLORS = {"policy": "#b22222", "open-weights": "#2e8b57", "release": "#2e8b57",
                 "market": "#6a3d9a", "supply": "#1f5fa8"}
 EVENT_OTHER = "#555555"
+CONFIG = {"view": {"stroke": None}, "axis": {"labelFontSize": 11, "titleFontSize": 12},
+          "legend": {"labelFontSize": 12}}
 
 Event = tuple  # (datetime.date, label, kind)
-LABEL_ROWS = 2
-LABEL_GAP_DAYS = 120
+#: what each kind of event is called in the events strip
+EVENT_KIND_LABELS = {"policy": "policy rule", "open-weights": "open-weight model release",
+                     "release": "open-weight model release", "market": "market news",
+                     "supply": "supply"}
+#: two heights for the event numbers at the top of a chart, so close events do not overprint
+NUMBER_ROWS = 2
+NUMBER_GAP_DAYS = 45
+#: x axis: one labelled tick a year, lighter ticks every quarter
+X_AXIS = {"format": "%Y", "tickCount": {"interval": "year", "step": 1}, "labelFontSize": 11,
+          "grid": True, "gridColor": "#eee", "labelOverlap": True, "title": None}
+
+
+def event_color(kind: str) -> str:
+    return EVENT_COLORS.get(kind, EVENT_OTHER)
+
+
+def event_kind_label(kind: str) -> str:
+    return EVENT_KIND_LABELS.get(kind, kind or "other")
 
 
 def _iso(value: Any) -> str:
@@ -46,7 +64,9 @@ def _clean(x: float, digits: int = 4) -> float | None:
 
 
 def wide_records(df: pd.DataFrame, fields: Mapping[str, str]) -> list[dict[str, Any]]:
-    """``[{"date": "2023-01-02", label: value, ...}, ...]`` for columns ``fields`` (col -> label)."""
+    """``[{"date": "2023-01-02", label: value, ...}, ...]`` for columns ``fields`` (col -> label).
+
+    A NaN (a week without a trade) becomes null, which the charts draw as a gap."""
     dates = pd.to_datetime(df["date"]).dt.strftime("%Y-%m-%d").tolist()
     cols = {label: df[col].to_numpy(dtype=float) for col, label in fields.items()
             if col in df.columns}
@@ -61,7 +81,8 @@ def wide_records(df: pd.DataFrame, fields: Mapping[str, str]) -> list[dict[str, 
 
 def event_records(events: Iterable[Event] | None, domain: tuple[Any, Any] | None = None
                   ) -> list[dict[str, Any]]:
-    """Events inside the x domain, each with a row number that staggers close labels."""
+    """Events inside the x domain in date order, numbered from 1, each with a row (0 or 1) for its
+    number at the top of a chart so that numbers of close events do not print over each other."""
     out: list[dict[str, Any]] = []
     if not events:
         return out
@@ -73,38 +94,38 @@ def event_records(events: Iterable[Event] | None, domain: tuple[Any, Any] | None
         if lo is not None and not (lo <= ts <= hi):
             continue
         kind = ev[2] if len(ev) > 2 else ""
-        # Labels stagger over LABEL_ROWS heights; an event too close to the last label of every
-        # row keeps its line and tooltip but no label, so labels never print over each other.
-        row = next((r for r in range(LABEL_ROWS)
-                    if r not in last_in_row or (ts - last_in_row[r]).days >= LABEL_GAP_DAYS), -1)
-        if row >= 0:
-            last_in_row[row] = ts
+        free = [r for r in range(NUMBER_ROWS)
+                if r not in last_in_row or (ts - last_in_row[r]).days >= NUMBER_GAP_DAYS]
+        row = free[0] if free else min(last_in_row, key=lambda r: last_in_row[r])
+        last_in_row[row] = ts
         out.append({"date": _iso(ts), "label": str(ev[1]), "kind": kind or "other", "row": row,
-                    "shown": str(ev[1]) if row >= 0 else ""})
+                    "number": len(out) + 1, "kind_label": event_kind_label(kind)})
     return out
 
 
 def _event_layers(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dashed rules coloured by kind, and the event's number at the top (names: the events strip
+    above the charts, and each rule's tooltip)."""
     if not events:
         return []
     kinds = sorted({e["kind"] for e in events})
     color = {"field": "kind", "type": "nominal", "legend": None,
-             "scale": {"domain": kinds,
-                       "range": [EVENT_COLORS.get(k, EVENT_OTHER) for k in kinds]}}
+             "scale": {"domain": kinds, "range": [event_color(k) for k in kinds]}}
     data = {"values": events}
+    tooltip = [{"field": "number", "title": "event"}, {"field": "label", "title": "name"},
+               {"field": "kind_label", "title": "kind"},
+               {"field": "date", "type": "temporal", "title": "date", "format": "%d %b %Y"}]
     return [
-        {"data": data, "mark": {"type": "rule", "strokeDash": [4, 3], "opacity": 0.6},
+        {"data": data, "mark": {"type": "rule", "strokeDash": [4, 3], "opacity": 0.55},
          "encoding": {"x": {"field": "date", "type": "temporal"}, "color": color,
-                      "tooltip": [{"field": "label", "title": "event"},
-                                  {"field": "date", "type": "temporal", "title": "date"}]}},
+                      "tooltip": tooltip}},
         {"data": data,
-         "transform": [{"filter": "datum.row >= 0"},
-                       {"calculate": "2 + 95 * datum.row", "as": "ypix"}],
-         "mark": {"type": "text", "angle": 270, "align": "right", "baseline": "bottom",
-                  "fontSize": 8, "dx": -1, "opacity": 0.8, "limit": 95},
+         "transform": [{"calculate": "-4 - 11 * datum.row", "as": "ypix"}],
+         "mark": {"type": "text", "align": "center", "baseline": "bottom", "fontSize": 10,
+                  "fontWeight": "bold"},
          "encoding": {"x": {"field": "date", "type": "temporal"},
                       "y": {"field": "ypix", "type": "quantitative", "scale": None},
-                      "text": {"field": "shown"}, "color": color}},
+                      "text": {"field": "number"}, "color": color, "tooltip": tooltip}},
     ]
 
 
@@ -125,8 +146,7 @@ def time_chart(
     records = wide_records(df, fields)
     if x_domain is None and records:
         x_domain = (records[0]["date"], records[-1]["date"])
-    x = {"field": "date", "type": "temporal", "title": None,
-         "axis": {"format": "%b %Y", "labelOverlap": True, "grid": False}}
+    x = {"field": "date", "type": "temporal", "title": None, "axis": X_AXIS}
     if x_domain is not None:
         x["scale"] = {"domain": [_iso(x_domain[0]), _iso(x_domain[1])]}
     color = {"field": "series", "type": "nominal", "title": None, "sort": labels,
@@ -139,7 +159,10 @@ def time_chart(
         y["stack"] = "zero"
         mark = {"type": "area", "opacity": 0.85, "interpolate": "monotone"}
     else:
-        mark = {"type": "line", "strokeWidth": 1.8, "interpolate": "linear"}
+        # invalid: null keeps the null weeks, so a line breaks there instead of bridging them;
+        # points while there are only a week or two (a line needs two points to show)
+        mark = {"type": "line", "strokeWidth": 1.8, "interpolate": "linear", "invalid": None,
+                "point": len(records) <= 2}
     series_layer = {
         "data": {"values": records},
         "transform": [{"fold": labels, "as": ["series", "value"]}],
@@ -163,13 +186,12 @@ def time_chart(
     layers.extend(_event_layers(evs))
     return {
         "$schema": SCHEMA,
-        "title": {"text": title, "anchor": "start", "fontSize": 13},
+        "title": {"text": title, "anchor": "start", "fontSize": 14, "offset": 26},
         "width": "container",
         "height": height,
         "layer": layers,
         "resolve": {"scale": {"color": "independent"}},
-        "config": {"view": {"stroke": None}, "axis": {"labelFontSize": 10, "titleFontSize": 11},
-                   "legend": {"labelFontSize": 10}},
+        "config": CONFIG,
     }
 
 
@@ -207,8 +229,7 @@ def band_chart(
                                 "p90": _clean(p90[i])})
     lo = min((r["date"] for r in records), default=None)
     hi = max((r["date"] for r in records), default=None)
-    x = {"field": "date", "type": "temporal", "title": None,
-         "axis": {"format": "%b %Y", "labelOverlap": True, "grid": False}}
+    x = {"field": "date", "type": "temporal", "title": None, "axis": X_AXIS}
     color = {"field": "series", "type": "nominal", "title": None,
              "scale": {"domain": series_labels, "range": COLORS[: len(series_labels)]},
              "legend": {"orient": "bottom", "direction": "horizontal", "labelLimit": 220}}
@@ -232,13 +253,12 @@ def band_chart(
     evs = event_records(events, (lo, hi) if lo else None)
     spec: dict[str, Any] = {
         "$schema": SCHEMA,
-        "title": {"text": title, "anchor": "start", "fontSize": 13},
+        "title": {"text": title, "anchor": "start", "fontSize": 14, "offset": 26},
         "width": "container",
         "height": height,
         "layer": [{"data": {"values": records}, "layer": layers}, *_event_layers(evs)],
         "resolve": {"scale": {"color": "independent"}},
-        "config": {"view": {"stroke": None}, "axis": {"labelFontSize": 10, "titleFontSize": 11},
-                   "legend": {"labelFontSize": 10}},
+        "config": CONFIG,
     }
     return spec
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -118,7 +119,7 @@ def test_preset_reset_and_levers(page, tmp_path):
     page.get_by_role("option", name="no_export_controls").click()
     expect(page.get_by_text("Running: no_export_controls", exact=False)).to_be_visible()
     wait_steps(page, 0)
-    box = page.get_by_role("checkbox", name="Export rules in force")
+    box = page.get_by_role("switch", name="Export rules in force")
     expect(box).not_to_be_checked()
     page.locator(CHARTS).nth(5).wait_for()
     before = chart_markup(page)
@@ -129,6 +130,7 @@ def test_preset_reset_and_levers(page, tmp_path):
     # a lever: export rules back on, then Reset applies it
     box.check(force=True)  # vuetify draws a ripple div over the input
     expect(box).to_be_checked()
+    expect(page.locator(".h100-lever-box-export_controls .h100-value")).to_have_text("on")
     page.get_by_role("button", name="Reset", exact=True).click()
     wait_steps(page, 0)
     expect(page.get_by_text("Running: no_export_controls", exact=False)).to_be_visible()
@@ -273,3 +275,241 @@ def test_burst_of_sessions_stays_within_memory_bound(app_server, chromium):
     assert before > 0
     assert after - before < BURST_BOUND_MB, f"server grew {after - before:.0f} MB ({before:.0f} -> {after:.0f})"
     print(f"server RSS {before:.0f} MB -> {after:.0f} MB after 20 sessions")
+
+
+# ------------------------------------------------------------------------------------------------
+# A lecturer with a mouse (issue 15)
+# ------------------------------------------------------------------------------------------------
+SHOTS = Path(__file__).resolve().parents[2] / "results" / "screenshots"
+VIEWPORTS = {"1280x800": (1280, 800), "1920x1080": (1920, 1080)}
+
+
+def shoot(p, tmp_path, name: str) -> Path:
+    """A full-page screenshot into the test's tmp dir and results/screenshots/ (gitignored)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / f"{name}.png"
+    p.screenshot(path=path, full_page=True)
+    (SHOTS / path.name).write_bytes(path.read_bytes())
+    assert path.stat().st_size > 20_000
+    return path
+
+
+def drag_slider(p, lever, value) -> None:
+    """Drag a lever's slider thumb with the mouse to ``value``, as a person does."""
+    root = p.locator(f".h100-lever-{lever.name}")
+    root.scroll_into_view_if_needed()
+    track = root.locator(".v-slider__track-container").bounding_box()
+    thumb = root.locator(".v-slider__thumb").bounding_box()
+    assert track["width"] >= 150, f"{lever.label}: track only {track['width']:.0f} px wide"
+    lo, hi = lever_range(lever)
+    x = track["x"] + (value - lo) / (hi - lo) * track["width"]
+    y = track["y"] + track["height"] / 2
+    p.mouse.move(thumb["x"] + thumb["width"] / 2, thumb["y"] + thumb["height"] / 2)
+    p.mouse.down()
+    p.mouse.move(x, y, steps=8)
+    p.mouse.up()
+
+
+def lever_range(lever) -> tuple[float, float]:
+    from viz.levers import preset_values
+
+    v = preset_values("baseline")[lever.name]
+    return min(lever.lo, v), max(lever.hi, v)
+
+
+def drag_target(lever) -> float:
+    """A value two thirds along the lever's range, on its step grid, not its preset value."""
+    from viz.levers import preset_values
+
+    lo, hi = lever_range(lever)
+    k = round((hi - lo) * 2 / 3 / lever.step)
+    value = lo + k * lever.step
+    if value == preset_values("baseline")[lever.name]:
+        value += lever.step
+    return int(value) if lever.kind == "int" else value
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_slider_moves_with_the_mouse_and_shows_its_value(page, viewport, tmp_path):
+    """Each lever's slider, dragged with the mouse, lands on the value aimed at and shows it with
+    its unit; the enforcement slider of Lesson 3 first, and it acts on the running model."""
+    from playwright.sync_api import expect
+
+    from viz.levers import LEVER_BY_NAME, LEVERS, format_value
+
+    page.set_viewport_size(dict(zip(("width", "height"), VIEWPORTS[viewport])))
+    enforcement = LEVER_BY_NAME["seizure_odds_multiplier"]
+    page.get_by_role("button", name="Step", exact=True).click()
+    wait_steps(page, 1)
+    # Lesson 3: "move enforcement to 5"
+    drag_slider(page, enforcement, 5.0)
+    expect(page.locator(".h100-lever-box-seizure_odds_multiplier .h100-value")).to_have_text("5.0×")
+    sliders = [lv for lv in LEVERS if lv.kind != "bool" and lv is not enforcement]
+    for lever in sliders:
+        value = drag_target(lever)
+        drag_slider(page, lever, value)
+        expect(page.locator(f".h100-lever-box-{lever.name} .h100-value")).to_have_text(
+            format_value(lever, value))
+    # the label sits above its track, not beside it
+    for lever in [enforcement, *sliders]:
+        root = page.locator(f".h100-lever-{lever.name}")
+        label = root.locator(".v-label").bounding_box()
+        track = root.locator(".v-slider__track-container").bounding_box()
+        assert label["y"] + label["height"] <= track["y"], f"{lever.label}: label not above"
+    shoot(page, tmp_path, f"levers_{viewport}")
+    # the live lever acted on the running model: Step goes on, and the value stays
+    page.get_by_role("button", name="Step", exact=True).click()
+    wait_steps(page, 2)
+    expect(page.locator(".h100-lever-box-seizure_odds_multiplier .h100-value")).to_have_text("5.0×")
+
+
+def settled_steps(p, quiet: float = 3.0, timeout: float = 90.0) -> int:
+    """The week shown once the server has worked through the clicks queued before (it stays the
+    same for ``quiet`` seconds)."""
+    deadline = time.monotonic() + timeout
+    last, since = steps(p), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = steps(p)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return now
+    raise AssertionError(f"the page did not settle within {timeout} s")
+
+
+CLICK_BY_TEXT = """(names) => {
+  for (const name of names) {
+    const b = [...document.querySelectorAll('button')].find(
+      x => x.innerText.trim().toUpperCase() === name.toUpperCase());
+    if (b && !b.disabled) { b.click(); }
+  }
+}"""
+STORM_SECONDS = 30.0
+
+
+def test_play_reset_and_step_in_quick_succession_leave_no_traceback(page, app_server):
+    """▶, Reset and Step clicked in quick succession for a while: no traceback in the server log
+    (the charts read a consistent snapshot while the play loop steps), and the page still works."""
+    deadline = time.monotonic() + STORM_SECONDS
+    rounds = 0
+    while time.monotonic() < deadline:
+        page.evaluate(CLICK_BY_TEXT, ["▶"])
+        time.sleep(0.3 + 0.1 * (rounds % 4))  # let it play a few weeks
+        page.evaluate(CLICK_BY_TEXT, ["Step", "Reset", "▶", "Step"])
+        time.sleep(0.05 * (rounds % 3))
+        page.evaluate(CLICK_BY_TEXT, ["❚❚", "Step", "Step"])
+        rounds += 1
+    page.evaluate(CLICK_BY_TEXT, ["❚❚"])
+    page.get_by_role("button", name="▶", exact=True).wait_for()
+    before = settled_steps(page)
+    app_server.assert_log_clean()
+    page.get_by_role("button", name="Step", exact=True).click()
+    wait_steps(page, before + 1)
+    assert rounds >= 10
+
+
+PAUSE_AT_SHOWN_WEEK = """() => {
+  const shown = [...document.querySelectorAll('span')].find(x => /^Step: \\d+$/.test(x.innerText));
+  const pause = [...document.querySelectorAll('button')].find(x => x.innerText.trim() === '❚❚');
+  const week = parseInt(shown.innerText.split(':')[1]);
+  pause.click();
+  return week;
+}"""
+
+
+def test_pause_stops_within_one_week_of_the_week_shown(page):
+    """Play, then pause at the week on screen (read and clicked in one go, as an eye and a hand
+    would): the model stops at most one week later, and stays there."""
+    for want in (6, 15):
+        page.get_by_role("button", name="▶", exact=True).click()
+        deadline = time.monotonic() + 60
+        while steps(page) < want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        asked = page.evaluate(PAUSE_AT_SHOWN_WEEK)
+        assert asked >= want
+        page.get_by_role("button", name="▶", exact=True).wait_for()
+        time.sleep(1.0)
+        stopped = steps(page)
+        assert asked <= stopped <= asked + 1, f"asked to pause at week {asked}, stopped at {stopped}"
+        time.sleep(1.0)
+        assert steps(page) == stopped
+
+
+def test_run_to_a_date_and_screenshots(page, tmp_path):
+    """First view, mid-2024 (Run to 1 July 2024) and the end of the run, at 1280x800 and
+    1920x1080, saved for a person to look at; Run to stops on the first week on or after the
+    chosen date."""
+    from playwright.sync_api import expect
+
+    def shots(name: str) -> None:
+        for size, (w, h) in VIEWPORTS.items():
+            page.set_viewport_size({"width": w, "height": h})
+            time.sleep(1.5)  # charts are sized to their container and redraw
+            shoot(page, tmp_path, f"{name}_{size}")
+
+    shots("first_view")
+    page.get_by_role("button", name=re.compile("^Run to")).click()
+    page.get_by_role("option", name="1 July 2024", exact=True).click()
+    page.get_by_role("button", name="Go", exact=True).click()
+    wait_headline(page, "Week of 1 July 2024", timeout=120)
+    page.get_by_role("button", name="▶", exact=True).wait_for()
+    assert steps(page) == 91
+    time.sleep(1.0)
+    assert steps(page) == 91  # and it stays there
+    expect(page.locator(".h100-figure").first).to_contain_text("USD per GPU-hour")
+    shots("mid_2024")
+    page.get_by_role("button", name=re.compile("^Run to")).click()
+    page.get_by_role("option", name="28 December 2026", exact=True).click()
+    page.get_by_role("button", name="Go", exact=True).click()
+    wait_steps(page, 221, timeout=180)
+    expect(page.get_by_role("button", name="Step", exact=True)).to_be_disabled()
+    shots("end_of_run")
+    page.get_by_role("tab", name="Explain").click()
+    page.get_by_text("What is happening, and why").wait_for()
+    assert "easing" not in page.locator(".v-card", has_text="What is happening").inner_text()
+
+
+def sidebar_titles(p) -> list[str]:
+    return [t.strip() for t in p.locator(".v-navigation-drawer .v-card__title").all_inner_texts()]
+
+
+def test_sidebar_keeps_its_order_and_has_one_control_per_lever(page):
+    from playwright.sync_api import expect
+
+    from viz.levers import LEVERS
+
+    before = sidebar_titles(page)
+    assert before == ["Run", "Scenario", "Levers"]
+    for name in ("no_export_controls", "strict_enforcement", "baseline"):
+        page.get_by_role("button", name=re.compile("^Preset")).click()
+        page.get_by_role("option", name=name, exact=True).click()
+        expect(page.get_by_text(f"Running: {name}", exact=False)).to_be_visible()
+        assert sidebar_titles(page) == before
+    for lever in LEVERS:
+        assert page.get_by_text(lever.label, exact=True).count() == 1, lever.label
+    drawer = page.locator(".v-navigation-drawer").inner_text()
+    for generic in ("Play Interval", "Render Interval", "Use Threads"):
+        assert generic not in drawer
+
+
+@pytest.mark.parametrize("typed", ["abc", "-1", "3.5"])
+def test_seed_box_takes_whole_numbers_only(page, typed):
+    from playwright.sync_api import expect
+
+    from viz.controls import SEED_ERROR
+
+    box = page.get_by_label("Seed (a whole number)")
+    message = page.locator(".v-text-field .v-messages", has_text=SEED_ERROR)
+    box.fill(typed)
+    expect(message).to_be_visible()
+    page.get_by_role("button", name="Step", exact=True).click()
+    wait_steps(page, 1)
+    page.get_by_role("button", name="Reset", exact=True).click()
+    expect(page.locator(".v-alert", has_text="Reset refused")).to_contain_text(SEED_ERROR)
+    assert steps(page) == 1  # the running model is kept
+    box.fill("7")
+    expect(message).to_have_count(0)
+    page.get_by_role("button", name="Reset", exact=True).click()
+    wait_steps(page, 0)
+    expect(page.get_by_text("Running: baseline, seed 7")).to_be_visible()
