@@ -87,17 +87,33 @@ def make_run_id(base: str, overrides: dict, seed: int, steps: int | None, versio
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def plan_runs(spec: SweepSpec, version: str) -> tuple[dict[str, Any], list[RunTask]]:
-    """The design (as stored in the manifest) and one task per run, in design order."""
+#: a plan of more runs than this shows a progress bar while its run ids are computed
+PLAN_PROGRESS_FROM = 20_000
+
+
+def plan_runs(spec: SweepSpec, version: str, log: Callable[[str], None] | None = None,
+              progress: bool = False) -> tuple[dict[str, Any], list[RunTask]]:
+    """The design (as stored in the manifest) and one task per run, in design order. ``log``
+    hears the sweep's size before the runs are planned; ``progress`` shows a bar for a plan
+    of more than :data:`PLAN_PROGRESS_FROM` runs."""
     from experiments.designs import make_design
 
     design = make_design(spec.design, spec.params, samples=spec.samples,
                          seed_sequence=design_seed_sequence(spec.seed),
                          second_order=spec.second_order, levels=spec.levels)
+    n_points = len(design.samples)
+    if log is not None:
+        log(f"sweep {spec.name}: {n_points * spec.replications} runs ({n_points} design points "
+            f"x {spec.replications} replications)")
     fixed = spec.model_overrides()
     tasks = []
     ids: set[str] = set()
-    for i, point in enumerate(design.samples):
+    points: Any = enumerate(design.samples)
+    if progress and n_points * spec.replications > PLAN_PROGRESS_FROM:
+        from tqdm.auto import tqdm
+
+        points = tqdm(points, total=n_points, unit="point", desc="planning", file=sys.stderr)
+    for i, point in points:
         params = plain(point)
         for r in range(spec.replications):
             seed = run_seed(spec.seed, i, r)
@@ -255,7 +271,8 @@ class SweepResult:
 
 
 def _prepare_dir(out: Path, spec: SweepSpec | None, resume: bool, version: str,
-                 spec_path: str | None) -> tuple[SweepSpec, dict[str, Any], list[RunTask], bool]:
+                 spec_path: str | None, log: Callable[[str], None], progress: bool
+                 ) -> tuple[SweepSpec, dict[str, Any], list[RunTask], bool]:
     """Create or reopen a sweep directory. Returns (spec, manifest, tasks, created)."""
     from experiments.outputs import package_version
 
@@ -281,7 +298,7 @@ def _prepare_dir(out: Path, spec: SweepSpec | None, resume: bool, version: str,
     if out.is_dir() and any(p.name != LOCK and not p.name.endswith(".tmp") for p in out.iterdir()):
         raise InputError(f"--out {out} exists and is not a sweep directory (no {MANIFEST}); "
                          "use a new or empty directory")
-    design, tasks = plan_runs(spec, version)
+    design, tasks = plan_runs(spec, version, log, progress)
     manifest = {
         "format": FORMAT,
         "name": spec.name,
@@ -345,7 +362,8 @@ def run_sweep(
 
     out.mkdir(parents=True, exist_ok=True)
     with DirLock(out):
-        spec, manifest, tasks, created = _prepare_dir(out, spec, resume, version, spec_path)
+        spec, manifest, tasks, created = _prepare_dir(out, spec, resume, version, spec_path,
+                                                      log, progress)
         if created:  # the plan is on disk before any run starts
             atomic_write_json(out / MANIFEST, manifest)
             fsync_dir(out)

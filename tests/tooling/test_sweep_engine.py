@@ -646,3 +646,17 @@ def test_chunks_lost_with_the_scheduler_run_again_once_it_is_back():
     assert backend.submitted_while_away == 0
     assert sorted(p["run_id"] for p, _ in handled) == sorted(t.run_id for t in tasks)
     assert all(p["ok"] and attempts == 1 for p, attempts in handled)
+
+
+def test_a_sweep_says_its_size_before_it_plans_and_shows_progress_for_a_big_plan(monkeypatch,
+                                                                                  capsys):
+    """Issue 16: a sweep of many runs prints its size first, and planning shows a bar."""
+    import experiments.sweep as sweep
+
+    heard: list[str] = []
+    _, tasks = sweep.plan_runs(toy_spec(), model_version(), log=heard.append, progress=True)
+    assert len(heard) == 1 and heard[0].startswith(f"sweep {toy_spec().name}: {len(tasks)} runs")
+    assert "planning" not in capsys.readouterr().err  # a small plan: no bar
+    monkeypatch.setattr(sweep, "PLAN_PROGRESS_FROM", 1)
+    sweep.plan_runs(toy_spec(), model_version(), log=heard.append, progress=True)
+    assert "planning" in capsys.readouterr().err
