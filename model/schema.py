@@ -68,22 +68,22 @@ def too_deep(path: str | Path) -> InputError:
     )
 
 
-def parse_toml(text: str, path: str | Path) -> dict[str, Any]:
+def _parse(load: Any, text: str, path: str | Path, malformed: type[Exception], what: str) -> Any:
+    """``load(text)``; a malformed or too deeply nested text is an InputError naming ``path``."""
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: malformed TOML: {err}") from None
+        return load(text)
+    except malformed as err:
+        raise InputError(what.format(path=path, err=err)) from None
     except RecursionError:
         raise too_deep(path) from None
+
+
+def parse_toml(text: str, path: str | Path) -> dict[str, Any]:
+    return _parse(tomllib.loads, text, path, tomllib.TOMLDecodeError, "{path}: malformed TOML: {err}")
 
 
 def parse_json(text: str, path: str | Path) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not a valid JSON manifest ({err})") from None
-    except RecursionError:
-        raise too_deep(path) from None
+    return _parse(json.loads, text, path, json.JSONDecodeError, "{path}: not a valid JSON manifest ({err})")
 
 
 class Fields:
