@@ -122,7 +122,7 @@ def test_every_preset_builds_and_sets_the_sliders(made_models, preset):
     cfg = load_scenario(preset)
     slider = rc.find(v.Slider, label=levers.LEVER_BY_NAME["packaging_multiplier"].label).widget
     assert slider.v_model == pytest.approx(cfg.supply.packaging_multiplier)
-    box = rc.find(v.Checkbox, label=levers.LEVER_BY_NAME["export_controls"].label).widget
+    box = rc.find(v.Switch, label=levers.LEVER_BY_NAME["export_controls"].label).widget
     assert box.v_model is cfg.policy.export_controls
     seize = rc.find(v.Slider, label=levers.LEVER_BY_NAME["seizure_odds_multiplier"].label).widget
     assert seize.v_model == pytest.approx(cfg.grey.seizure_odds_multiplier)
@@ -157,10 +157,9 @@ def test_levers_and_seed_reach_the_model_on_reset(made_models):
     box, rc = render_page()
     rc.find(v.Slider, label=levers.LEVER_BY_NAME["packaging_multiplier"].label).widget.v_model = 3.0
     rc.find(v.Slider, label=levers.LEVER_BY_NAME["finetuners"].label).widget.v_model = 1200
-    rc.find(v.Checkbox, label=levers.LEVER_BY_NAME["export_controls"].label).widget.v_model = False
+    rc.find(v.Switch, label=levers.LEVER_BY_NAME["export_controls"].label).widget.v_model = False
     seed = rc.find(v.TextField, label="Seed (a whole number)").widget
     seed.v_model = " 42 "
-    seed.fire_event("focusout", {})
     click(rc, "Step")
     click(rc, "Reset")
     m = current(made_models)
@@ -168,7 +167,7 @@ def test_levers_and_seed_reach_the_model_on_reset(made_models):
     assert m.config.supply.packaging_multiplier == 3.0
     assert m.config.population.finetuners == 1200
     assert m.config.policy.export_controls is False
-    assert m.seed_text == " 42 "
+    assert m.seed_text == "42"
     twin = H100Market(seed=42, packaging_multiplier=3.0, finetuners=1200, export_controls=False)
     for _ in range(3):
         m.step()
@@ -177,23 +176,29 @@ def test_levers_and_seed_reach_the_model_on_reset(made_models):
 
 
 def test_live_levers_act_on_the_running_model(made_models):
+    """One control per lever: a live lever's control acts on the running model at once (no
+    Reset) and Reset keeps its value; the other levers wait for Reset."""
     box, rc = render_page()
     m = current(made_models)
-    if not callable(getattr(m, "set_lever", None)):
-        # The card says why it has no controls rather than offering dead ones.
-        assert "set_lever is missing" in html_text(box)
-        assert not rc.find(v.Switch, label=levers.LEVER_BY_NAME["export_controls"].label).widgets
-        return
     click(rc, "Step")
-    switch = rc.find(v.Switch, label=levers.live_label(levers.LEVER_BY_NAME["export_controls"])).widget
+    for lever in levers.LEVERS:  # one control each, the same label as in the lessons
+        kind = v.Switch if lever.kind == "bool" else v.Slider
+        assert len(rc.find(kind, label=lever.label).widgets) == 1, lever.label
+    switch = rc.find(v.Switch, label=levers.LEVER_BY_NAME["export_controls"].label).widget
     switch.v_model = not switch.v_model
     assert m.get_lever("export_controls") is switch.v_model
     enforcement = levers.LEVER_BY_NAME["seizure_odds_multiplier"]
-    slider = rc.find(v.Slider, label=levers.live_label(enforcement)).widget
-    slider.v_model = 5.0
+    slider(rc, enforcement.label).v_model = 5.0
     assert m.get_lever("seizure_odds_multiplier") == 5.0
     assert [e[2] for e in m.lever_log] == ["export_controls", "seizure_odds_multiplier"]
     assert m.steps == 1  # no Reset: the same model goes on
+    assert "5.0×" in texts(box)
+    slider(rc, levers.LEVER_BY_NAME["pace"].label).v_model = 2.0  # waits for Reset
+    assert m.config.openweights.pace != 2.0
+    click(rc, "Reset")
+    fresh = current(made_models)
+    assert fresh is not m and fresh.config.grey.seizure_odds_multiplier == 5.0
+    assert fresh.config.openweights.pace == 2.0
 
 
 def test_explain_tab_and_network_tab_render(made_models):
@@ -318,8 +323,18 @@ def test_time_chart_spec():
     assert series["encoding"]["x"]["scale"]["domain"] == ["2023-01-02", "2024-01-01"]
     ev = spec["layer"][1]["data"]["values"]
     assert [e["label"] for e in ev] == ["A", "B", "C"]  # the 2030 one is outside the domain
-    # close events: two label rows, the third keeps its line but no label
-    assert [e["row"] for e in ev] == [0, 1, -1] and ev[2]["shown"] == ""
+    # numbered in date order; close events alternate between two heights for their numbers
+    assert [e["number"] for e in ev] == [1, 2, 3] and [e["row"] for e in ev] == [0, 1, 0]
+    assert [e["kind_label"] for e in ev] == ["policy rule", "policy rule",
+                                             "open-weight model release"]
+    # a week without a trade is a gap in the line, not a bridge over it
+    assert series["mark"]["invalid"] is None
+    # one labelled tick a year and a unit on the y axis
+    assert series["encoding"]["x"]["axis"]["tickCount"] == {"interval": "year", "step": 1}
+    assert series["encoding"]["y"]["title"] == "y"
+    # a chart of one week draws it as a point (a line needs two)
+    one = vega.time_chart(df.iloc[:1], "t", "y", {"spot_price": "spot"})
+    assert one["layer"][0]["mark"]["point"] is True and series["mark"]["point"] is False
     import json
 
     json.dumps(spec)  # JSON-able: it goes to the browser as is
@@ -459,7 +474,7 @@ def slider(rc, label: str):
 
 
 def test_reset_with_nonsensical_levers_keeps_the_running_model_and_says_why(made_models):
-    from viz.components import RESET_REFUSED
+    from viz.controls import RESET_REFUSED
 
     box, rc = render_page()
     m = current(made_models)
@@ -470,7 +485,8 @@ def test_reset_with_nonsensical_levers_keeps_the_running_model_and_says_why(made
     click(rc, "Reset")  # would raise InputError out of SolaraViz's button handler unguarded
     assert {id(x) for x in made_models} == {id(m)}  # no new model: the running one is kept
     assert m.steps == 2 and step_text(box) == "Step: 2"
-    assert m.config.population.brokers == 10 and m.config.grey.seizure_odds_multiplier == 1.0
+    # brokers wait for Reset; enforcement is live, so the running model took it at once
+    assert m.config.population.brokers == 10 and m.get_lever("seizure_odds_multiplier") == 5.0
     (note,) = alerts(rc)
     assert note.startswith(RESET_REFUSED)
     assert "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0" in note
@@ -489,7 +505,7 @@ def test_reset_with_nonsensical_levers_keeps_the_running_model_and_says_why(made
 
 
 def test_live_lever_refused_by_the_model_shows_why_and_changes_nothing(made_models):
-    from viz.components import LIVE_REFUSED
+    from viz.controls import LIVE_REFUSED
 
     box, rc = render_page()
     slider(rc, BROKERS.label).v_model = 0
@@ -497,18 +513,18 @@ def test_live_lever_refused_by_the_model_shows_why_and_changes_nothing(made_mode
     m = current(made_models)
     assert m.config.population.brokers == 0
     click(rc, "Step")
-    live = slider(rc, levers.live_label(ENFORCEMENT))
+    live = slider(rc, ENFORCEMENT.label)
     live.v_model = 5.0  # set_lever raises InputError: enforcement with nobody to seize from
     assert m.get_lever("seizure_odds_multiplier") == 1.0 and m.lever_log == []
     (note,) = alerts(rc)
     assert note.startswith(LIVE_REFUSED)
     assert "grey.seizure_odds_multiplier = 5.0 is not allowed with population.brokers = 0" in note
     # the control shows the model's value again, not the refused one
-    assert slider(rc, levers.live_label(ENFORCEMENT)).v_model == 1.0
+    assert slider(rc, ENFORCEMENT.label).v_model == 1.0
     click(rc, "Step")
     assert m.steps == 2 and step_text(box) == "Step: 2"
     # a lever the model accepts clears the note and acts
-    switch = rc.find(v.Switch, label=levers.live_label(levers.LEVER_BY_NAME["export_controls"]))
+    switch = rc.find(v.Switch, label=levers.LEVER_BY_NAME["export_controls"].label)
     switch.widget.v_model = False
     assert m.get_lever("export_controls") is False and alerts(rc) == []
     assert [e[2] for e in m.lever_log] == ["export_controls"]
