@@ -32,6 +32,10 @@ html body.solara-no-ssg, html body { overflow: visible !important; height: auto 
   max-height: none !important; }
 .v-navigation-drawer__content { overflow: visible !important; height: auto !important; }
 div:has(> b > a[href="https://solara.dev"]) { display: none !important; }
+html body div[style*="height: 100vh"] { height: auto !important; min-height: 100vh; }
+html body div[style*="max-height: 100%; overflow: auto"] { height: auto !important;
+  max-height: none !important; overflow: visible !important; }
+@media print { .v-navigation-drawer { position: static !important; } }
 """
 
 

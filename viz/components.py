@@ -79,8 +79,9 @@ HEADLINE_CSS = """
 .h100-figure { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; min-width: 150px;
   flex: 1 1 150px; background: #fafafa; }
 .h100-figure .label { font-size: 12px; color: #555; }
-.h100-figure .value { font-size: 20px; font-weight: 600; }
-.h100-figure .unit { font-size: 12px; color: #555; font-weight: 400; }
+.h100-figure .value { font-size: 20px; font-weight: 600; white-space: nowrap; }
+.h100-figure .unit { font-size: 12px; color: #555; font-weight: 400; display: block;
+  margin-top: -3px; }
 .h100-figure .change { font-size: 12px; color: #444; }
 """
 
@@ -137,7 +138,8 @@ def MarketCharts(model):
     snap = snapshot(model)
     key = (id(model), snap.steps)
     EventsStrip(model)
-    with solara.ColumnsResponsive(12, large=6, xlarge=6):
+    # one chart a row up to full-HD width, so legends and ticks have room; two from there
+    with solara.ColumnsResponsive(12, xlarge=6):
         for i in range(len(MARKET_CHARTS)):
             with solara.Card(margin=0, style={"padding": "6px"}):
                 VegaChart(lambda i=i: market_spec(model, i), key).key(f"market-chart-{i}")

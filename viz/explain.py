@@ -375,7 +375,7 @@ def headline_figures(df: pd.DataFrame) -> list[Figure]:
     i = len(df) - 1
     j = max(0, i - YEAR)
     dates = pd.to_datetime(df["date"])
-    since = "a year ago" if i - j == YEAR else f"since {_day(dates.iloc[j])}"
+    since = "on a year before" if i - j == YEAR else f"since {_day(dates.iloc[j])}"
     out: list[Figure] = []
 
     def figure(col, label, unit, fmt, *, trade=False, points=False):
@@ -411,7 +411,8 @@ def headline_figures(df: pd.DataFrame) -> list[Figure]:
                      (dates <= dates.iloc[i] - pd.Timedelta(weeks=YEAR))).to_numpy()
         if dates.iloc[0].year < year:
             prev = float(np.nansum(df["smuggled_cards"].to_numpy(dtype=float)[prev_mask]))
-            change = f"{_pct_change(now_sum, prev)} on {year - 1} to the same week"
+            change = (f"none in {year - 1} to the same week either" if now_sum == prev == 0
+                      else f"{_pct_change(now_sum, prev)} on {year - 1} to the same week")
         else:
             change = "first year of the run"
         out.append(Figure(f"Smuggled cards in {year}", f"{now_sum:,.0f}", "cards",

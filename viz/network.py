@@ -249,15 +249,19 @@ def recent_trades(model, weeks: int) -> pd.DataFrame:
 @solara.component
 def TradeNetwork(model):
     update_counter.get()
+    from viz.controls import model_lock
+
     weeks = solara.use_reactive(4)
-    trades = recent_trades(model, weeks.value)
-    g = build_graph(trades, agent_index(model))
+    with model_lock(model):  # whole weeks only, never one the play loop is writing
+        trades = recent_trades(model, weeks.value)
+        agents = agent_index(model)
+    g = build_graph(trades, agents)
     title = (f"Trades in the {weeks.value} week{'s' if weeks.value > 1 else ''} to "
              f"{model.date:%d %b %Y}: {g.number_of_nodes()} firms, "
              f"{g.number_of_edges()} flows")
     fig = draw(g, title)
     with solara.Card("Who trades with whom"):
-        solara.SliderInt("Weeks shown", value=weeks, min=1, max=26)
+        solara.SliderInt(f"Weeks shown: {weeks.value}", value=weeks, min=1, max=26)
         solara.FigureMatplotlib(fig, format="png", dependencies=[model, model.steps, weeks.value])
         flows = top_flows(g)
         if len(flows):

@@ -210,9 +210,12 @@ if solara is not None:
         def play() -> None:
             if upcoming is None:
                 return
+            from viz.controls import model_lock
+
             busy.set(True)
             try:
-                run_to(m, upcoming.date)
+                with model_lock(m):  # the charts read whole weeks only
+                    run_to(m, upcoming.date)
             finally:
                 busy.set(False)
             force_update()

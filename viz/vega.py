@@ -129,6 +129,18 @@ def _event_layers(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _y_axis(records: list[dict[str, Any]], labels: list[str], stacked: bool) -> dict[str, Any]:
+    """A handful of y ticks; large numbers in short form (2M, not 2,000,000)."""
+    if stacked:
+        top = max((sum(r.get(k) or 0 for k in labels) for r in records), default=0)
+    else:
+        top = max((abs(r.get(k) or 0) for r in records for k in labels), default=0)
+    axis: dict[str, Any] = {"tickCount": 5}
+    if top >= 10_000:
+        axis["format"] = ".3~s"
+    return axis
+
+
 def time_chart(
     df: pd.DataFrame,
     title: str,
@@ -154,7 +166,7 @@ def time_chart(
              "legend": {"orient": "bottom", "direction": "horizontal", "labelLimit": 200,
                         "columns": 3}}
     y = {"field": "value", "type": "quantitative", "title": ylabel,
-         "scale": {"zero": y_zero}}
+         "scale": {"zero": y_zero}, "axis": _y_axis(records, labels, stacked)}
     if stacked:
         y["stack"] = "zero"
         mark = {"type": "area", "opacity": 0.85, "interpolate": "monotone"}

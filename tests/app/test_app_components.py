@@ -582,3 +582,62 @@ def test_app_market_with_a_guard_hands_back_the_running_model():
         levers.AppMarket(guard=levers.ResetGuard(lambda: None, seen.append), brokers=0,
                          seizure_odds_multiplier=2.0)
     assert len(seen) == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# texts that follow the state (issue 15): start, peak, glut, end of the app's default run
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def default_run():
+    m = levers.build_model()
+    m.run_to_end()
+    return m.series(), list(m.events)
+
+
+def test_explain_texts_follow_the_state(default_run):
+    df, events = default_run
+    lead = df["lead_time_weeks"].to_numpy(dtype=float)
+    peak = int(np.nanargmax(lead))
+    start = " ".join(explain.explain(df.iloc[:1], events))
+    assert "The market opens" in start
+    at_peak = " ".join(explain.explain(df.iloc[: peak + 1], events))
+    assert "easing" not in at_peak and "queue for new servers is gone" not in at_peak
+    # the glut: a year after the peak, spot far below on-demand and the queue gone
+    glut_i = peak + 52
+    glut = " ".join(explain.explain(df.iloc[: glut_i + 1], events))
+    assert lead[glut_i] <= 4
+    assert "spare capacity" in glut or "no longer the bottleneck" in glut or "gone" in glut
+    end = " ".join(explain.explain(df, events))
+    assert lead[-1] <= 3.5  # at its floor
+    assert "easing" not in end  # not easing: it has stopped falling
+    assert "skip the vendor's queue" not in end  # there is no queue to skip
+    assert "queue for new servers is gone" in end
+    # when the queue is long, a premium for used cards is the queue's
+    rows = [i for i in range(60, len(df)) if lead[i] >= 8
+            and df["card_price_secondary"].iloc[i] > 1.05 * df["card_price_new"].iloc[i]]
+    assert rows
+    assert "skip the vendor's queue" in explain._cards(df.iloc[: rows[0] + 1], events).text
+    assert "few sellers" in explain._cards(df, events).text
+
+
+def test_headline_figures_have_units_and_a_year_on_year_change(default_run):
+    df, _ = default_run
+    first = explain.headline_figures(df.iloc[:1])
+    assert [f.label for f in first][:5] == ["Spot price", "On-demand price (clouds)",
+                                            "Lead time, new servers", "H100 cards installed",
+                                            "Training's share of hours"]
+    assert first[0].value == "—" and first[0].change == "no trade yet"  # no trade in week 0
+    mid = explain.headline_figures(df.iloc[:92])  # 1 July 2024
+    by = {f.label: f for f in mid}
+    assert all(f.unit for f in mid)
+    assert by["On-demand price (clouds)"].change.endswith("on a year before")
+    od_now, od_then = df["ondemand_price"].iloc[91], df["ondemand_price"].iloc[91 - 52]
+    pct = round((od_now / od_then - 1) * 100)
+    assert by["On-demand price (clouds)"].change.startswith(("+" if pct > 0 else "−") + str(abs(pct)))
+    smuggled = df["smuggled_cards"].iloc[:92][pd.to_datetime(df["date"].iloc[:92]).dt.year == 2024]
+    assert by["Smuggled cards in 2024"].value == f"{smuggled.sum():,.0f}"
+    # a week without a trade shows the last trade and says when it was
+    gap = [i for i in range(60, len(df)) if np.isnan(df["spot_price"].iloc[i])]
+    if gap:
+        f = explain.headline_figures(df.iloc[: gap[0] + 1])[0]
+        assert "last trade" in f.change and f.value.startswith("$")
