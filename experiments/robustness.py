@@ -126,8 +126,8 @@ def parse_vary(text: str, scenarios: Sequence[str]) -> list[Case]:
             base = load_scenario(s).get(dotted)
             if isinstance(base, bool) or not isinstance(base, (int, float)):
                 raise InputError(f"{where}: {dotted} is {json.dumps(json_value(base))} in "
-                                 f"scenario {s!r}, "
-                                 f"not a number, so ±{p:g}% means nothing; give KEY=LOW,HIGH")
+                                 f"scenario {s!r}, not a number, so ±{p:g}% means nothing; "
+                                 "give KEY=LOW,HIGH")
             values["low"][s] = _round(base * (1 - p / 100), base)
             values["high"][s] = _round(base * (1 + p / 100), base)
         shift = {"low": -p, "high": p}
@@ -158,14 +158,11 @@ def parse_vary(text: str, scenarios: Sequence[str]) -> list[Case]:
 
 def parse_cases(varies: Sequence[str], scenarios: Sequence[str]) -> list[Case]:
     """The base case, then low and high of each ``--vary`` (a key given twice is refused)."""
-    from model.config import resolve_key
-
     cases, seen = [BASE], set()
     for text in varies:
         pair = parse_vary(text, scenarios)
         if pair[0].key in seen:
-            raise InputError(f"--vary {text!r}: {resolve_key(text.partition('=')[0].strip())} "
-                             "is varied twice; give each key once")
+            raise InputError(f"--vary {text!r}: {pair[0].key} is varied twice; give each key once")
         seen.add(pair[0].key)
         cases += pair
     return cases
