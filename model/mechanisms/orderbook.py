@@ -204,4 +204,5 @@ def lead_time_weeks(backlog: float, planned_output, integration_weeks: float) ->
     if last <= 0:
         return float("inf")
     done = cum[-1] if cum.size else 0.0
-    return float(planned.size + (backlog - done) / last + integration_weeks)
+    with np.errstate(over="ignore"):  # next to no output: the wait overflows to infinity, as at zero
+        return float(planned.size + (backlog - done) / last + integration_weeks)

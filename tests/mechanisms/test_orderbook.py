@@ -257,3 +257,12 @@ def test_lead_time_grows_with_backlog():
     plan = [10, 20, 30]
     t = [lead_time_weeks(b, plan, 1) for b in (1, 10, 25, 60, 61, 200)]
     assert all(a < b for a, b in zip(t, t[1:]))
+
+
+def test_next_to_no_output_is_an_infinite_wait_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # an overflow warning would fail the test
+        assert lead_time_weeks(1e6, np.array([1e-310]), 3) == float("inf")
+    assert lead_time_weeks(1e6, np.array([0.0]), 3) == float("inf")
