@@ -1,7 +1,8 @@
 """Solara components of the app, each given the live model.
 
-Every component that shows model state reads ``update_counter`` (Mesa's SolaraViz bumps it after
-each step or Reset), so it redraws as the model runs.
+Every component that shows model state reads ``update_counter`` (the run controls of viz.controls
+bump it after each step), so it redraws as the model runs, and reads the model through
+``viz.controls.snapshot`` (whole weeks only, taken under the model's lock).
 """
 
 from __future__ import annotations

@@ -365,10 +365,11 @@ def test_every_slider_moves_with_the_mouse_and_shows_its_value(page, viewport, t
 
 def settled_steps(p, quiet: float = 3.0, timeout: float = 90.0) -> int:
     """The week shown once the server has worked through the clicks queued before (it stays the
-    same for ``quiet`` seconds)."""
+    same for ``quiet`` seconds); a ▶ that arrives late is paused again, as a person would."""
     deadline = time.monotonic() + timeout
     last, since = steps(p), time.monotonic()
     while time.monotonic() < deadline:
+        p.evaluate(CLICK_BY_TEXT, ["❚❚"])
         time.sleep(0.25)
         now = steps(p)
         if now != last:
@@ -400,9 +401,8 @@ def test_play_reset_and_step_in_quick_succession_leave_no_traceback(page, app_se
         time.sleep(0.05 * (rounds % 3))
         page.evaluate(CLICK_BY_TEXT, ["❚❚", "Step", "Step"])
         rounds += 1
-    page.evaluate(CLICK_BY_TEXT, ["❚❚"])
-    page.get_by_role("button", name="▶", exact=True).wait_for()
     before = settled_steps(page)
+    page.get_by_role("button", name="▶", exact=True).wait_for()
     app_server.assert_log_clean()
     page.get_by_role("button", name="Step", exact=True).click()
     wait_steps(page, before + 1)
