@@ -171,9 +171,8 @@ def time_chart(
         y["stack"] = "zero"
         mark = {"type": "area", "opacity": 0.85, "interpolate": "monotone"}
     else:
-        # invalid: null keeps the null weeks, so a line breaks there instead of bridging them;
         # points while there are only a week or two (a line needs two points to show)
-        mark = {"type": "line", "strokeWidth": 1.8, "interpolate": "linear", "invalid": None,
+        mark = {"type": "line", "strokeWidth": 1.8, "interpolate": "linear",
                 "point": len(records) <= 2}
     series_layer = {
         "data": {"values": records},
@@ -187,6 +186,15 @@ def time_chart(
                         {"field": "value", "type": "quantitative", "format": ",.4~g"}],
         },
     }
+    if not stacked:
+        # A week without a trade (null) is a gap, not a bridge and not a zero: each null starts
+        # a new path of its series ("gap" counts the nulls so far), and the nulls are dropped.
+        series_layer["transform"] += [
+            {"calculate": "datum.value === null ? 1 : 0", "as": "is_gap"},
+            {"window": [{"op": "sum", "field": "is_gap", "as": "gap"}],
+             "groupby": ["series"], "sort": [{"field": "date"}], "frame": [None, 0]},
+            {"filter": "datum.value !== null"}]
+        series_layer["encoding"]["detail"] = {"field": "gap", "type": "quantitative"}
     if stacked:
         series_layer["encoding"]["order"] = {"field": "series_order", "type": "quantitative"}
         series_layer["transform"].append(

@@ -327,8 +327,9 @@ def test_time_chart_spec():
     assert [e["number"] for e in ev] == [1, 2, 3] and [e["row"] for e in ev] == [0, 1, 0]
     assert [e["kind_label"] for e in ev] == ["policy rule", "policy rule",
                                              "open-weight model release"]
-    # a week without a trade is a gap in the line, not a bridge over it
-    assert series["mark"]["invalid"] is None
+    # a week without a trade is a gap in the line, not a bridge over it nor a zero
+    assert {"filter": "datum.value !== null"} in series["transform"]
+    assert series["encoding"]["detail"]["field"] == "gap"
     # one labelled tick a year and a unit on the y axis
     assert series["encoding"]["x"]["axis"]["tickCount"] == {"interval": "year", "step": 1}
     assert series["encoding"]["y"]["title"] == "y"
