@@ -16,10 +16,10 @@ import solara.lab
 from model import release_model
 from viz.compare_panel import ComparePanel
 from viz.components import ExplainPanel, Headline, MarketCharts
-from viz.controls import (SEED_ERROR, LeverRefusalNote, LeversCard, RunControls, ScenarioCard,
+from viz.controls import (LeverRefusalNote, LeversCard, RunControls, ScenarioCard,
                           seed_or_default)
-from viz.levers import (DEFAULT_PRESET, DEFAULT_SEED, LeverRefusal, build_model,
-                        parse_seed_strict, preset_values, refusal)
+from viz.levers import (DEFAULT_PRESET, DEFAULT_SEED, SEED_ERROR, LeverRefusal, build_model,
+                        parse_seed, preset_values, refusal)
 from viz.network import TradeNetwork
 from viz.tour import GuidedTour
 
@@ -63,7 +63,7 @@ def Page():
         preset.set(name)
 
     def reset() -> None:
-        seed = parse_seed_strict(seed_text.value)
+        seed = parse_seed(seed_text.value)
         if seed is None:
             refused.set(LeverRefusal(f"Seed {seed_text.value!r}: {SEED_ERROR}"))
             return

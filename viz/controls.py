@@ -35,7 +35,7 @@ from mesa.visualization.utils import force_update, update_counter
 
 from model import InputError
 from viz import html
-from viz.levers import (DEFAULT_SEED, LEVERS, Lever, LeverRefusal, format_value, parse_seed_strict,
+from viz.levers import (DEFAULT_SEED, LEVERS, SEED_ERROR, Lever, LeverRefusal, format_value, parse_seed,
                         presets)
 
 #: pause after each week while playing, once the browser has it (seconds): about 5 weeks a second
@@ -335,7 +335,6 @@ def LeversCard(model, values: dict[str, Any], on_values: Callable[[dict[str, Any
 
 
 SEED_LABEL = "Seed (a whole number)"
-SEED_ERROR = "The seed must be a whole number such as 0, 1 or 42 (no sign, no decimals)."
 
 
 @solara.component
@@ -346,12 +345,12 @@ def ScenarioCard(preset: str, on_preset: Callable[[str], None], seed_text: str,
         solara.Select("Preset", values=presets(), value=preset, on_value=on_preset)
         html.HTML(html.para("Choosing a preset starts it afresh and sets the levers to its "
                             "values.", small=True, muted=True))
-        ok = parse_seed_strict(seed_text) is not None
+        ok = parse_seed(seed_text) is not None
         solara.InputText(SEED_LABEL, value=seed_text, on_value=on_seed, continuous_update=True,
                          error=None if ok else SEED_ERROR)
         solara.Text(running_text)
 
 
 def seed_or_default(text: str) -> int:
-    seed = parse_seed_strict(text)
+    seed = parse_seed(text)
     return DEFAULT_SEED if seed is None else seed

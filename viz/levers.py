@@ -12,8 +12,7 @@ Lever values the model refuses (a value out of range, or a combination that make
 from __future__ import annotations
 
 import re
-import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,11 +80,6 @@ def format_value(lever: Lever, value: Any) -> str:
     return f"{float(value):.{lever.digits}f}{lever.unit}"
 
 
-def live_label(lever: Lever) -> str:
-    """Label of a lever's live control, distinct from its Reset slider's label."""
-    return f"Now: {lever.label}"
-
-
 def presets() -> list[str]:
     """Scenario names, the default first."""
     names = list_scenarios()
@@ -99,29 +93,6 @@ def preset_values(preset: str) -> dict[str, Any]:
 
 
 def parse_seed(seed: Any) -> int | None:
-    """The seed as the model needs it (a non-negative int), from an int or from text typed in the UI.
-
-    Blank text means "a fresh random seed" (None). Text that is not a whole number is hashed to
-    one, so every input gives a reproducible run rather than an error.
-    """
-    if seed is None:
-        return None
-    if isinstance(seed, bool):
-        return int(seed)
-    if isinstance(seed, int):
-        return abs(seed)
-    if isinstance(seed, float) and seed.is_integer():
-        return abs(int(seed))
-    text = str(seed).strip().replace(",", "").replace("_", "")
-    if not text:
-        return None
-    try:
-        return abs(int(text))
-    except ValueError:
-        return zlib.crc32(text.encode("utf-8"))
-
-
-def parse_seed_strict(seed: Any) -> int | None:
     """The seed typed in the seed box as a whole number >= 0, or None if it is not one.
 
     Spaces around it are fine; a sign, a decimal point, letters or nothing at all are not."""
@@ -133,35 +104,6 @@ def parse_seed_strict(seed: Any) -> int | None:
     if not text.isascii() or not text.isdigit():
         return None
     return int(text)
-
-
-def model_params(preset: str, seed: Any = DEFAULT_SEED, guard: ResetGuard | None = None
-                 ) -> dict[str, Any]:
-    """SolaraViz ``model_params`` for ``preset``: fixed scenario, a seed box and one input per lever.
-
-    The inputs start at the preset's values (ranges widen to include them). ``guard``, when given,
-    goes along as a fixed parameter so that Reset refuses bad lever values in the page.
-    """
-    values = preset_values(preset)
-    params: dict[str, Any] = {
-        "scenario": preset,
-        "seed": {"type": "InputText", "value": str(seed), "label": "Seed (a whole number)"},
-    }
-    if guard is not None:
-        params["guard"] = guard
-    for lv in LEVERS:
-        v = values[lv.name]
-        if lv.kind == "bool":
-            params[lv.name] = {"type": "Checkbox", "value": bool(v), "label": lv.label}
-            continue
-        lo, hi = min(lv.lo, v), max(lv.hi, v)
-        if lv.kind == "int":
-            params[lv.name] = {"type": "SliderInt", "value": int(v), "label": lv.label,
-                               "min": int(lo), "max": int(hi), "step": int(lv.step)}
-        else:
-            params[lv.name] = {"type": "SliderFloat", "value": float(v), "label": lv.label,
-                               "min": float(lo), "max": float(hi), "step": float(lv.step)}
-    return params
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,55 +159,19 @@ def refusal(scenario: str, overrides: Mapping[str, Any]) -> LeverRefusal | None:
     return None
 
 
-class ResetGuard:
-    """One browser session's guard for SolaraViz's Reset, passed as a fixed model parameter.
-
-    Reset runs ``type(model)(**params)`` in its button handler and catches nothing, so a
-    constructor that raises takes the page down with a traceback. Solara's error boundary
-    (``solara.use_exception``) cannot catch it: in the reacton build here an exception from an event
-    handler sends the page into an endless render loop. So :class:`AppMarket`, given a guard, does
-    not raise: it reports the refusal through ``on_refused`` and hands back the model ``running()``
-    returns, which Reset then sets to itself, a no-op.
-    """
-
-    def __init__(self, running: Callable[[], Any], on_refused: Callable[[LeverRefusal], None]):
-        self.running = running
-        self.on_refused = on_refused
-
-    def __repr__(self) -> str:  # Mesa logs the Reset parameters
-        return "ResetGuard()"
+SEED_ERROR = "The seed must be a whole number such as 0, 1 or 42 (no sign, no decimals)."
 
 
 class AppMarket(H100Market):
-    """H100Market as the app builds it (keyword arguments only, as SolaraViz's Reset calls it).
+    """H100Market as the app builds it: the seed may arrive as the text typed in the seed box
+    (a whole number, or blank for a fresh random seed), kept as typed in ``seed_text``."""
 
-    The seed may arrive as text from the seed box; it is converted with :func:`parse_seed`, and the
-    text as typed is kept in ``seed_text``. Without a ``guard``, values the model refuses raise
-    InputError as usual; with one, see :class:`ResetGuard` and ``__new__``.
-    """
-
-    _built = False
-
-    def __new__(cls, *, guard: ResetGuard | None = None, scenario: str = DEFAULT_PRESET,
-                seed: Any = DEFAULT_SEED, **overrides: Any):
-        """Check the levers before building anything. With a guard and a refusal, return the
-        running model instead of a new one (Python then calls ``__init__`` on that model, which
-        leaves a built model as it is)."""
-        if guard is not None:
-            problem = refusal(scenario, overrides)
-            running = guard.running() if problem is not None else None
-            if running is not None:
-                guard.on_refused(problem)
-                return running
-        return super().__new__(cls)
-
-    def __init__(self, *, guard: ResetGuard | None = None, scenario: str = DEFAULT_PRESET,
-                 seed: Any = DEFAULT_SEED, **kwargs: Any):
-        if self._built:  # the running model, kept by __new__ after a refused Reset
-            return
+    def __init__(self, *, scenario: str = DEFAULT_PRESET, seed: Any = DEFAULT_SEED, **kwargs: Any):
+        value = parse_seed(seed) if seed is not None and str(seed).strip() else None
+        if value is None and seed is not None and str(seed).strip():
+            raise InputError(f"seed {seed!r} is not allowed. {SEED_ERROR}")
         self.seed_text = "" if seed is None else str(seed)
-        super().__init__(scenario=scenario, seed=parse_seed(seed), **kwargs)
-        self._built = True
+        super().__init__(scenario=scenario, seed=value, **kwargs)
 
 
 def build_model(preset: str = DEFAULT_PRESET, seed: Any = DEFAULT_SEED, **overrides: Any

@@ -223,31 +223,20 @@ def test_explain_tab_and_network_tab_render(made_models):
 # seeds, presets
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("typed, expected", [
-    ("7", 7), (" 12 ", 12), ("1_000", 1000), ("-3", 3), (5, 5), (None, None), ("", None),
+    ("7", 7), (" 12 ", 12), (0, 0), (5, 5), ("abc", None), ("-1", None), ("3.5", None),
+    ("1_000", None), ("", None), (-3, None), (True, None),
 ])
-def test_parse_seed(typed, expected):
+def test_parse_seed_takes_whole_numbers_only(typed, expected):
     assert levers.parse_seed(typed) == expected
 
 
-def test_parse_seed_text_is_stable_and_distinct():
-    a, b = levers.parse_seed("hello"), levers.parse_seed("hello ")
-    assert a == levers.parse_seed("hello") and isinstance(a, int) and a >= 0
-    assert a == b  # surrounding spaces do not matter
-    assert levers.parse_seed("world") != a
+def test_app_market_refuses_a_seed_that_is_not_a_whole_number():
+    from model import InputError
 
-
-def test_model_params_follow_the_preset():
-    for preset in list_scenarios():
-        params = levers.model_params(preset)
-        values = levers.preset_values(preset)
-        assert params["scenario"] == preset
-        for lv in levers.LEVERS:
-            p = params[lv.name]
-            assert p["value"] == values[lv.name]
-            if lv.kind != "bool":
-                assert p["min"] <= p["value"] <= p["max"]
-    # Every lever is a real override the model accepts.
-    H100Market(**{lv.name: levers.preset_values("baseline")[lv.name] for lv in levers.LEVERS})
+    assert levers.AppMarket(seed=" 7 ", end="2023-01-01").seed == 7
+    assert levers.AppMarket(seed="", end="2023-01-01").seed_text == ""   # blank: a fresh seed
+    with pytest.raises(InputError, match="whole number"):
+        levers.AppMarket(seed="abc")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -561,28 +550,6 @@ def test_refusal_is_none_for_every_preset_and_a_reason_for_a_nonsensical_mix():
     r = levers.refusal("strict_enforcement", {"brokers": 0})  # the preset's enforcement is 5
     assert r is not None and "grey.seizure_odds_multiplier = 5.0" in r.reason
     assert [lv.name for lv, _ in r.levers] == ["brokers"]  # only the values tried are listed
-
-
-def test_app_market_with_a_guard_hands_back_the_running_model():
-    from model import InputError
-
-    running = levers.build_model()
-    running.step()
-    seen = []
-    guard = levers.ResetGuard(lambda: running, seen.append)
-    kept = levers.AppMarket(guard=guard, scenario="baseline", seed="7", brokers=0,
-                            seizure_odds_multiplier=2.0)
-    assert kept is running and running.steps == 1 and running.seed_text == "1"  # not rebuilt
-    assert len(seen) == 1 and "population.brokers = 0" in seen[0].reason
-    fresh = levers.AppMarket(guard=guard, scenario="baseline", seed="7", brokers=0)
-    assert fresh is not running and fresh.steps == 0 and fresh.seed_text == "7" and len(seen) == 1
-    # no guard (scripts, tests), or no model running yet: the InputError is raised as usual
-    with pytest.raises(InputError, match="population.brokers = 0"):
-        levers.AppMarket(brokers=0, seizure_odds_multiplier=2.0)
-    with pytest.raises(InputError, match="population.brokers = 0"):
-        levers.AppMarket(guard=levers.ResetGuard(lambda: None, seen.append), brokers=0,
-                         seizure_odds_multiplier=2.0)
-    assert len(seen) == 1
 
 
 # ------------------------------------------------------------------------------------------------

@@ -497,7 +497,7 @@ def test_sidebar_keeps_its_order_and_has_one_control_per_lever(page):
 def test_seed_box_takes_whole_numbers_only(page, typed):
     from playwright.sync_api import expect
 
-    from viz.controls import SEED_ERROR
+    from viz.levers import SEED_ERROR
 
     box = page.get_by_label("Seed (a whole number)")
     message = page.locator(".v-text-field .v-messages", has_text=SEED_ERROR)
