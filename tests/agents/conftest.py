@@ -1,11 +1,11 @@
-"""Agent decision rules on a stub world (tests/support/stub_world.py)."""
+"""Agent decision rules on a small world (tests/support/small_world.py)."""
 
 from __future__ import annotations
 
 import pytest
-from support.stub_world import StubWorld
+from support.small_world import SmallWorld
 
 
 @pytest.fixture
-def world() -> StubWorld:
-    return StubWorld()
+def world() -> SmallWorld:
+    return SmallWorld()

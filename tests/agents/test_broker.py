@@ -7,7 +7,7 @@ landed cost 2% over the purchase price, a sourcing review every 4 weeks.
 from __future__ import annotations
 
 import pytest
-from support.stub_world import Order, Quote, StubWorld
+from support.small_world import Order, Quote, SmallWorld
 
 from model.mechanisms.vocabulary import H100
 
@@ -28,7 +28,7 @@ def test_ask_covers_landed_cost_seizure_risk_and_markup(broker):
 
 
 def test_ask_rises_with_the_odds_of_seizure():
-    world = StubWorld(seizure_odds_multiplier=3.0)
+    world = SmallWorld(seizure_odds_multiplier=3.0)
     broker = world.add_broker()
     p = (0.04 / 0.96 * 3) / (1 + 0.04 / 0.96 * 3)                            # odds x3: 1/9
     assert broker.p_seize() == pytest.approx(1 / 9)
@@ -87,7 +87,7 @@ def test_step_caps_the_lead_time_it_covers_at_a_year(world, broker):
 
 @pytest.mark.parametrize("case", ["caught", "barred", "off week", "no demand"])
 def test_step_no_order(case):
-    world = StubWorld(end_user_check_catch=1.0 if case == "caught" else 0.0)
+    world = SmallWorld(end_user_check_catch=1.0 if case == "caught" else 0.0)
     broker = world.add_broker(cash=50e6)
     broker.offset = 0
     world.steps = 9 if case == "off week" else 8

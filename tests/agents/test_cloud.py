@@ -1,6 +1,6 @@
 """Cloud: pricing, ordering, reservations, the used-card market and running costs, worked by hand.
 
-Pinned constants (support.stub_world.PINNED): opex 0.14 $/h, infrastructure 16,000 $/card, target
+Pinned constants (support.small_world.PINNED): opex 0.14 $/h, infrastructure 16,000 $/card, target
 utilisation 0.85, price steps +10% / -12%, credit 50% of the fleet at the 33,750 $ list price,
 reserved share 0.85, reserved discounts 0.59 (1 y) and 0.44 (3 y), large-cluster share 0.6.
 """
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from support.stub_world import Order, Quote
+from support.small_world import Order, Quote
 
 from model.mechanisms.finance import card_holding_value
 from model.mechanisms.vocabulary import H100, LARGE, SMALL

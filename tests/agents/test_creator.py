@@ -1,8 +1,8 @@
 """ModelCreator: values, the quarterly plan, reserving, ordering cards, grey bids, feedback and
 the week's demand (agents.creator.post_weekly_demand), worked by hand.
 
-Pinned constants (support.stub_world.PINNED): 18 $ per GPU-hour per unit of capability edge, a
-0.04 training margin, a 0.12 fine-tuning edge, wish-list climate 1.3 (the stub's climate, so a
+Pinned constants (support.small_world.PINNED): 18 $ per GPU-hour per unit of capability edge, a
+0.04 training margin, a 0.12 fine-tuning edge, wish-list climate 1.3 (the small world's climate, so a
 job is the wish list), duty cycle 0.75, research share 0.15, budget 70% of cash over 26 weeks,
 reservations half prepaid, panic beyond a 16-week lead time, own builds from 16,000 GPUs.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.stub_world import Line, Offer, Order, Quote, Signed
+from support.small_world import Line, Offer, Order, Quote, Signed
 
 from agents.creator import post_weekly_demand
 from model.mechanisms.finance import card_holding_value

@@ -1,7 +1,7 @@
 """FineTunerPool: entry, exit, seed funding and the lines the teams post, worked by hand.
 
 Pinned constants: 18 $ per GPU-hour per unit of edge; budget 70% of cash over 26 weeks; no
-follow-on funding round. The stub's drivers here: climate 1.0, open-weight quality 0.6, inference
+follow-on funding round. The small world's drivers here: climate 1.0, open-weight quality 0.6, inference
 elsewhere 2.5 $/h, inference index 1.5; small clusters expected at 2.0 $/h.
 """
 

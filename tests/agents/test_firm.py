@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support.stub_world import Quote
+from support.small_world import Quote
 
 from agents.base import Firm
 from model.mechanisms.vocabulary import LARGE

@@ -1,4 +1,4 @@
-"""A small stub world in which real agents are built and decide, for hand-worked unit tests.
+"""A small small world in which real agents are built and decide, for hand-worked unit tests.
 
 It is the least an agent needs: a real ``mesa.Model`` (unique ids, ``model.rng``,
 ``model.random``, ``model.steps``), a real scenario config (``load_scenario("baseline", ...)``
@@ -7,7 +7,7 @@ with overrides), the real ledgers with the outside accounts (opened by the model
 the population are plain stand-ins: they return the fixed prices a test sets and record what
 agents post (orders, bids, asks, lines, signed reservations), nothing more. No market clears.
 
-    world = StubWorld(round_prob_per_quarter=0.0)     # config overrides, by leaf name
+    world = SmallWorld(round_prob_per_quarter=0.0)     # config overrides, by leaf name
     world.new_cards.price = 30_000.0
     cloud = world.add_cloud(list_price=4.0)
     world.give_cards(cloud, 1000)
@@ -120,7 +120,7 @@ class Signed:
 
 
 # -- the markets -----------------------------------------------------------------------------------
-class StubNewCards:
+class RecordingNewCards:
     """The vendor's order book: a fixed price and lead time, backlogs a test sets."""
 
     def __init__(self, price: float = 30_000.0, lead_time_weeks: float = 8.0):
@@ -145,7 +145,7 @@ class StubNewCards:
         self.orders.append(Order(agent, product, qty, nextgen_ok, region, shell))
 
 
-class StubHours:
+class RecordingHours:
     """The hours market: fixed expected and last spot prices per tier [small, large]."""
 
     def __init__(self, expected=(2.0, 3.0), last=(2.0, 3.0)):
@@ -178,7 +178,7 @@ class StubHours:
             self.offers.append(Offer(a, t, g, a.reseller.ask_price(p, t), resale))
 
 
-class StubReservations:
+class RecordingReservations:
     """Reservations: commitments per (tier, horizon) and holdings per (holder, tier, future)."""
 
     def __init__(self, world):
@@ -209,7 +209,7 @@ class StubReservations:
         self.signed.append(Signed(holder, cloud, tier, gpus, weeks, rate, prepaid))
 
 
-class StubCardBook:
+class RecordingCardBook:
     """A card market (used cards): bids and asks recorded as they come."""
 
     def __init__(self):
@@ -223,7 +223,7 @@ class StubCardBook:
         self.asks.append(Quote(agent, qty, price))
 
 
-class StubGrey(StubCardBook):
+class RecordingGrey(RecordingCardBook):
     """The grey channel: the last deal's price and cards in transit per buyer."""
 
     def __init__(self, trade_price: float = 40_000.0):
@@ -235,7 +235,7 @@ class StubGrey(StubCardBook):
         return self.transit.get(agent.unique_id, 0.0)
 
 
-class StubRules:
+class FixedRules:
     """Export rules: (product, region) pairs barred today, and bans announced but not in force."""
 
     def __init__(self):
@@ -253,7 +253,7 @@ class StubRules:
 
 
 @dataclass
-class StubDrivers:
+class FixedDrivers:
     climate: float = 1.3            # = demand.wishlist_climate: a builder's job is its wish list
     open_quality: float = 0.6
     alt_cost: float = 2.5
@@ -261,7 +261,7 @@ class StubDrivers:
 
 
 @dataclass
-class StubPopulation:
+class ListPopulation:
     clouds: list = field(default_factory=list)
     creators: list = field(default_factory=list)
     resellers: list = field(default_factory=list)
@@ -275,7 +275,7 @@ class StubPopulation:
 
 
 # -- the world -------------------------------------------------------------------------------------
-class StubWorld(mesa.Model):
+class SmallWorld(mesa.Model):
     """The smallest world a real agent can be built in and decide (config: baseline, then
     :data:`PINNED`, then `overrides`, as ``section__leaf`` or leaf names)."""
 
@@ -291,14 +291,14 @@ class StubWorld(mesa.Model):
         self.catalog = catalog()
         self.launch_price = 4.0
         self._open_books()
-        self.drivers = StubDrivers()
-        self.rules = StubRules()
-        self.new_cards = StubNewCards()
-        self.hours = StubHours()
-        self.reservations = StubReservations(self)
-        self.used_cards = StubCardBook()
-        self.grey = StubGrey()
-        self.population = StubPopulation()
+        self.drivers = FixedDrivers()
+        self.rules = FixedRules()
+        self.new_cards = RecordingNewCards()
+        self.hours = RecordingHours()
+        self.reservations = RecordingReservations(self)
+        self.used_cards = RecordingCardBook()
+        self.grey = RecordingGrey()
+        self.population = ListPopulation()
 
     def _enrol(self, agent, group: list):
         group.append(agent)
@@ -357,4 +357,4 @@ class StubWorld(mesa.Model):
         agent.receive_cards(hopper, hopper if eq is None else eq)
 
 
-__all__ = ["Line", "Offer", "Order", "Quote", "Signed", "StubWorld"]
+__all__ = ["Line", "Offer", "Order", "Quote", "Signed", "SmallWorld"]
