@@ -6,7 +6,7 @@ import mesa
 import numpy as np
 
 from model.mechanisms.finance import card_holding_value
-from model.mechanisms.vocabulary import LARGE
+from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE
 
 QUEUE_WORTH_SKIPPING_WEEKS = 4  # buyers pay to skip the vendor's queue only when it is longer
 
@@ -110,9 +110,10 @@ class Firm(mesa.Agent):
         cfg = self.model.cfg
         return cfg.cloud.credit_ltv * self.fleet_eq * cfg.vendor.list_price
 
-    def holding_value(self) -> float:
+    def holding_value(self, utilization: float | None = None) -> float:
         """What a card is worth to keep: its expected rents on large clusters over the rest of its
-        life, net of running costs (an owner sells to anyone who pays more)."""
+        life, net of running costs (an owner sells to anyone who pays more). `utilization` is the
+        share of hours this owner expects to sell (default: the market's target)."""
         m = self.model
         c = m.cfg.cloud
         return card_holding_value(
@@ -123,7 +124,27 @@ class Firm(mesa.Agent):
             c.hyperscaler_hurdle,
             c.hyperscaler_halflife_weeks,
             m.hours.expected_price(LARGE),
+            None if utilization is None else round(float(utilization), 2),
         )
+
+    def debt_service_per_gpu_hour(self) -> float:
+        """What the owner owes its lenders each week, per GPU-hour of its fleet (none by default)."""
+        return 0.0
+
+    def cash_cost(self) -> float:
+        """USD per GPU-hour an owner pays in cash to sell one more hour of its own cards: the power
+        (site and staff are paid on every installed card, sold or not), plus what its lenders are
+        owed per hour while it still has cash to wait for a better price (DOMAIN §8, §10)."""
+        c = self.model.cfg.cloud
+        debt = self.debt_service_per_gpu_hour()
+        if debt > 0 and self.cash < debt * HOURS_PER_WEEK * max(self.fleet_eq, 1.0):
+            debt = 0.0  # out of cash: any hour above the power bill helps
+        return c.power_per_gpu_hour + debt
+
+    def site_cost_per_week(self) -> float:
+        """Site and staff for every installed card, used or not (the running cost less power)."""
+        c = self.model.cfg.cloud
+        return max(c.opex_per_gpu_hour - c.power_per_gpu_hour, 0.0) * HOURS_PER_WEEK
 
     def bid_to_skip_queue(self, market, price: float) -> None:
         """An owner still waiting for the vendor bids for a slice of its backlog used, when the

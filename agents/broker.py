@@ -8,7 +8,7 @@ while it sells out and cutting it when cards sit unsold (DOMAIN §7).
 
 from __future__ import annotations
 
-from agents.base import Firm
+from agents.base import QUEUE_WORTH_SKIPPING_WEEKS, Firm
 from agents.registry import AgentKind, register, shuffled
 from model.mechanisms.grey import seizure_probability
 from model.mechanisms.vocabulary import H100, MONTH_WEEKS, WEEKS_PER_YEAR
@@ -62,10 +62,15 @@ class GreyBroker(Firm):
                     self.caught += 1  # the end-user check stops the shell company's order
                 elif m.rules.allowed(m.catalog[H100], "ROW", m.date):
                     m.new_cards.order(self, H100, want, nextgen_ok=False, region="ROW", shell=True)
-        # Buy used cards when the price restricted buyers last paid leaves a margin over them.
-        if self.demand_seen > 0:
+        # Buy used cards when the price restricted buyers last paid leaves a margin over them,
+        # as far as buyers still ask for more cards than the broker holds.
+        short = self.demand_seen - stock
+        if short > 1.0:
             limit = m.grey.trade_price * (1.0 - self.p_seize()) / (1.0 + g.broker_markup) / 1.02
-            qty = min(g.sourcing_cards_per_week, max(0.0, self.cash + self.credit_limit()) / limit)
+            # ...but never more than a new card would cost it (plus the wait, when there is one)
+            queue = m.new_cards.lead_time_weeks > QUEUE_WORTH_SKIPPING_WEEKS
+            limit = min(limit, m.used_cards.queue_skip_price() if queue else m.new_cards.price)
+            qty = min(g.sourcing_cards_per_week, short, max(0.0, self.cash + self.credit_limit()) / limit)
             if qty > 1e-6:
                 m.used_cards.bid(self, qty, limit)
         if stock > 1e-9:

@@ -17,7 +17,7 @@ import numpy as np
 from agents.base import Firm
 from agents.registry import AgentKind, each, in_turn, register
 from model.mechanisms.finance import cost_price, new_card_irr
-from model.mechanisms.vocabulary import H100, HOURS_PER_WEEK, LARGE, ONE_YEAR_WEEKS, WEEKS_PER_YEAR
+from model.mechanisms.vocabulary import H100, HOURS_PER_WEEK, LARGE, ONE_YEAR_WEEKS, SMALL, WEEKS_PER_YEAR
 
 SELL_SHARE = 0.02  # share of a fleet offered weekly at its holding value (assumption)
 IDLE_SELL_SHARE = 0.1  # and of its idle part (assumption)
@@ -62,6 +62,7 @@ class Cloud(Firm):
         self.revenue_rate = self.list_price  # recent revenue per GPU-hour sold
         self.irr = float("nan")
         self.reseller = None
+        self.buying_used = False  # bought used cards this week (and so sells none)
         self.demand_hist: deque = deque(maxlen=27)  # weekly demand seen (sold + turned away)
 
     # -- capacity -------------------------------------------------------------------------------
@@ -113,11 +114,30 @@ class Cloud(Firm):
         return self.list_price * discount
 
     def spot_floor(self) -> float:
-        """Private clouds hand unsold hours to resellers, asking at least this; hyperscalers do not."""
-        if not self.private:
-            return float("nan")
+        """A cloud hands the hours on-demand buyers leave to its reseller, asking at least this:
+        private clouds a share of list, hyperscalers a deeper discount (preemptible capacity),
+        never below the cash cost of running the hour."""
         c = self.model.cfg.cloud
-        return max(c.opex_per_gpu_hour, c.spot_floor_share * self.list_price)
+        share = c.spot_floor_share if self.private else c.hyperscaler_spot_share
+        return max(self.cash_cost(), share * self.list_price)
+
+    def spot_holdback(self) -> float:
+        """GPUs a cloud keeps idle for on-demand buyers instead of selling them on spot: a
+        hyperscaler accepts low utilisation and keeps the headroom its target leaves; a private
+        cloud sells everything it can."""
+        if self.private:
+            return 0.0
+        return (1.0 - self.model.cfg.cloud.target_utilization) * float(self.capacity().sum())
+
+    def full_cost(self) -> float:
+        """USD per GPU-hour a card bought today must earn at target utilisation to repay its capex
+        and running costs at this cloud's hurdle rate over its life (finance.cost_price)."""
+        m = self.model
+        c = m.cfg.cloud
+        capex = m.new_cards.price + c.infra_capex_per_gpu
+        return cost_price(
+            capex, c.opex_per_gpu_hour, c.target_utilization, m.cfg.supply.card_life_years, self.hurdle
+        )
 
     # -- decisions ------------------------------------------------------------------------------
     def step(self) -> None:
@@ -129,14 +149,43 @@ class Cloud(Firm):
 
     def reprice(self) -> None:
         """Raise list when customers willing to pay it are turned away; cut it when the hours
-        sold at list (on demand and reserved) leave the fleet idle."""
+        sold at list (on demand and reserved) leave the fleet idle. A private cloud chases
+        utilisation; a hyperscaler accepts idle capacity (it sells it as discounted spot) and cuts
+        only when a rival undercuts it or its fleet does not earn its cost, and never below full
+        cost plus its margin (DOMAIN §1: lists are sticky and move in discrete cuts)."""
         c = self.model.cfg.cloud
         cap = max(self.capacity().sum(), 1.0)
         if self.unmet / cap > 0.05:
             self.list_price *= 1.0 + c.price_step_up
-        elif self.util_list < c.target_utilization - 0.1:
+        elif self.util_list < c.target_utilization - 0.1 and (self.private or self.cut_is_due()):
             self.list_price *= 1.0 - c.price_step_down
-        self.list_price = max(self.list_price, 3.0 * c.opex_per_gpu_hour)
+        self.list_price = max(self.list_price, self.list_floor())
+
+    def cut_is_due(self) -> bool:
+        """A hyperscaler's reasons to cut: private clouds list for far less, or its hours earn
+        less than a new card's full cost."""
+        c = self.model.cfg.cloud
+        rivals = self.model.hours.private_ondemand_price
+        undercut = np.isfinite(rivals) and self.list_price > (1.0 + c.hyperscaler_margin) * rivals
+        return bool(undercut or self.revenue_rate * self.util < self.full_cost())
+
+    def list_floor(self) -> float:
+        """The lowest list a cloud posts: a hyperscaler's full cost plus its margin; a private
+        cloud's cash cost of an hour plus site and staff (what it must charge to stay open)."""
+        c = self.model.cfg.cloud
+        if not self.private:
+            return self.full_cost() * (1.0 + c.hyperscaler_margin)
+        return max(3.0 * c.opex_per_gpu_hour, self.cash_cost() + self.site_cost_per_week() / HOURS_PER_WEEK)
+
+    def marginal_price(self) -> float:
+        """What an hour of new capacity would sell for: the list while the cloud sells out at
+        it (or turns buyers away), else what its spare hours fetch on spot."""
+        m = self.model
+        c = m.cfg.cloud
+        cap = max(self.capacity().sum(), 1.0)
+        if self.util_list >= c.target_utilization - 0.05 or self.unmet / cap > 0.05:
+            return self.list_price
+        return min(self.list_price, max(m.hours.expected_price(LARGE), m.hours.expected_price(SMALL)))
 
     def expected_irr(self) -> float:
         m = self.model
@@ -145,7 +194,9 @@ class Cloud(Firm):
         life = m.cfg.supply.card_life_years
         util = float(min(max(self.util, 0.2), 1.0))
         p_lr = cost_price(capex, c.opex_per_gpu_hour, c.target_utilization, life, self.hurdle)
-        return new_card_irr(capex, self.revenue_rate, p_lr, self.halflife, util, c.opex_per_gpu_hour, life)
+        return new_card_irr(
+            capex, self.marginal_price(), p_lr, self.halflife, util, c.opex_per_gpu_hour, life
+        )
 
     def order(self) -> None:
         m = self.model
@@ -174,24 +225,40 @@ class Cloud(Firm):
     # -- the used-card market ------------------------------------------------------------------
     def bid_used_cards(self, market, price: float) -> None:
         """A cloud still waiting for the vendor buys a slice of its backlog used, when the queue
-        is long and it can pay `price` (what skipping the queue is worth)."""
+        is long and it can pay `price` (what skipping the queue is worth). A cloud that sells out
+        also buys used cards instead of new ones, paying what a card earns at full use, never
+        more than a new card (nobody pays more for a used card unless buying new means waiting)."""
         self.bid_to_skip_queue(market, price)
+        m = self.model
+        c = m.cfg.cloud
+        self.buying_used = False
+        if self.util_list < c.target_utilization - 0.05 and self.unmet <= 0.0:
+            return
+        value = min(self.holding_value(), m.new_cards.price)
+        qty = min(SELL_SHARE * self.capacity().sum(), max(self.cash, 0.0) / max(value, 1.0))
+        if value > 0 and qty > 1:
+            market.bid(self, qty, value)
+            self.buying_used = True  # a buyer this week does not also sell
 
     def offer_used_cards(self, market) -> None:
-        """A cloud sells a card to anyone who pays more than the card will earn it: a small share
-        of its fleet each week, more when the fleet sits idle."""
+        """A cloud sells a card to anyone who pays more than the card will earn it at the
+        cloud's own utilisation: a small share of its fleet each week, more when the fleet sits
+        idle (an idle fleet is worth less to its owner than to a busy buyer)."""
+        if self.buying_used:
+            return
         idle = max(0.0, 1.0 - self.util / self.model.cfg.cloud.target_utilization) * self.gpus
         offer = SELL_SHARE * self.gpus + IDLE_SELL_SHARE * idle
         if offer > 1:
-            market.ask(self, offer, self.holding_value())
+            market.ask(self, offer, self.holding_value(self.util))
 
     # -- running costs -----------------------------------------------------------------------------
     def pay_running_costs(self) -> None:
-        """Power and site for every hour used, as far as cash and credit reach."""
+        """Power for every hour used (idle cards are powered down) and site and staff for every
+        installed card, as far as cash and credit reach (DOMAIN §8)."""
         m = self.model
-        opex = m.cfg.cloud.opex_per_gpu_hour * HOURS_PER_WEEK
-        used = self.util * self.capacity().sum()
-        cost = used * opex
+        cap = self.capacity().sum()
+        used = self.util * cap
+        cost = used * m.cfg.cloud.power_per_gpu_hour * HOURS_PER_WEEK + cap * self.site_cost_per_week()
         self.pay(m.acct_power, min(cost, max(self.cash + self.credit_limit(), 0.0)), "opex")
 
     # -- feedback from the hours market ----------------------------------------------------------

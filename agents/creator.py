@@ -30,6 +30,7 @@ from model.mechanisms.vocabulary import (
     THREE_YEAR_WEEKS,
     TRAIN,
     TRAIN_MODE,
+    WEEKS_PER_YEAR,
 )
 
 QUARTER = QUARTER_WEEKS
@@ -49,6 +50,7 @@ BUILDER_STATE = np.dtype(
         ("v_ft", np.float64),
         ("finetune_gpus", np.float64),
         ("inference_gpus", np.float64),
+        ("v_inf", np.float64),
         ("account", np.int64),
         ("uid", np.int64),
         ("rents", bool),
@@ -87,6 +89,8 @@ class ModelCreator(Firm):
         self.build_own = spec["build_own"]
         self.favoured = spec["favoured"]
         self.inference_gpus = float(spec["inference_gpus"])
+        # what its served tokens are worth, relative to the typical operator's (assumption)
+        self.inference_worth = float(model.rng.uniform(0.5, 1.5))
         self.founded = spec["founded"]  # step it enters the market
         self.finetune_gpus = float(model.cfg.demand.finetune_gpus_max)
         self.mode = IDLE_MODE
@@ -134,7 +138,7 @@ class ModelCreator(Firm):
         # Funding rounds arrive more often in a warm climate.
         climate = m.drivers.climate
         if m.rng.random() < min(0.95, d.round_prob_per_quarter * climate):
-            m.fund(self, self.funding * climate * m.rng.uniform(0.3, 1.0))
+            m.fund(self, self.funding * climate * m.drivers.run_scale * m.rng.uniform(0.3, 1.0))
         self.v_train, self.v_ft = self.values()
         # The price of a training hour is what the team would pay: the market, or a place in the
         # reservation queue at its cloud (later, but at the reserved rate); owners pay their cost.
@@ -191,9 +195,11 @@ class ModelCreator(Firm):
         return need + self.inference_need()
 
     def job_gpus(self) -> float:
-        """The size of run a team can fund: its wish-list cluster scaled by the funding climate."""
+        """The size of run a team plans: its wish-list cluster scaled by the funding climate and
+        by the growth of training runs since the wish lists were drawn up."""
         d = self.model.cfg.demand
-        return self.train_gpus * min(3.0, max(0.2, self.model.drivers.climate / d.wishlist_climate))
+        drv = self.model.drivers
+        return self.train_gpus * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
 
     def inference_need(self) -> float:
         return self.inference_gpus * self.model.drivers.inference_index if self.deployed else 0.0
@@ -230,9 +236,13 @@ class ModelCreator(Firm):
     def _order_cards(self) -> None:
         """Own-cluster builders order cards from the vendor (legal channel) or via brokers."""
         m = self.model
-        if self.mode == IDLE_MODE and self.fleet_eq > 0:
-            return
-        if self.own_cost() > max(m.hours.expected_price(LARGE), self.v_train):
+        if self.mode == IDLE_MODE and not self.deployed:
+            return  # nothing to run and nothing deployed: no cards to buy
+        worth = self.hour_worth()
+        # A builder that may rent compares owning with renting; a restricted one (it cannot rent
+        # these clusters) compares owning with what its hours are worth to it.
+        rent = m.hours.expected_price(LARGE) if self.region != "CN" else 0.0
+        if self.own_cost() > max(rent, worth):
             return
         product, perf = m.new_cards.best_legal_product(self.region)
         backlog = m.new_cards.backlog_of(self.account)
@@ -260,14 +270,35 @@ class ModelCreator(Firm):
         elif h100_barred:
             self._bid_grey(gap)
 
+    def hour_worth(self) -> float:
+        """What an hour of its own cluster is worth to the builder: its best use this quarter
+        (training, fine-tuning) or serving the model it has deployed."""
+        v_inf = self.inference_worth * self.model.drivers.inference_value if self.deployed else 0.0
+        return max(self.v_train, self.v_ft if self.mode == FINETUNE_MODE else 0.0, v_inf)
+
     def grey_pipeline(self) -> float:
         return self.model.grey.in_transit_to(self)
+
+    def grey_card_value(self) -> float:
+        """What a smuggled H100 is worth to a restricted builder: the hours it will use in
+        `card_value_years`, at what an hour is worth to it, but never more than doing the same
+        work on the best part it may buy legally (its price per H100 of work, plus what waiting
+        in the vendor's queue for it costs). A rule that removes the legal substitute lifts the
+        price a builder offers to what the H100's hours are worth to it."""
+        m = self.model
+        hourly = self.hour_worth()
+        value = hourly * HOURS_PER_YEAR * 0.7 * m.cfg.grey.card_value_years
+        product, perf = m.new_cards.best_legal_product(self.region)
+        if product is None or perf <= 0:
+            return value
+        wait = min(m.new_cards.lead_time_weeks, WEEKS_PER_YEAR) * hourly * HOURS_PER_WEEK * 0.7
+        return min(value, m.new_cards.price_of(product) / perf + wait)
 
     def _bid_grey(self, gap: float) -> None:
         """Bid for smuggled cards in tranches of falling value: the first cards a team gets are
         worth the most to it (diminishing returns), so scarcity shows up in the grey price."""
         m = self.model
-        value = max(self.v_train, self.v_ft) * HOURS_PER_YEAR * 0.7 * m.cfg.grey.card_value_years
+        value = self.grey_card_value()
         if value <= 0 or gap <= 0:
             return
         qty = min(gap, max(50.0, 0.1 * gap))
@@ -285,9 +316,21 @@ class ModelCreator(Firm):
 
     # -- the used-card market --------------------------------------------------------------------
     def bid_used_cards(self, market, price: float) -> None:
-        """Own-cluster builders in the US buy used cards when the vendor's queue is long."""
-        if self.build_own and self.region == "US":
+        """Own-cluster builders in the US buy used cards when the vendor's queue is long. Any
+        own-cluster builder that may legally buy H100s and is short of its target fleet also buys
+        used cards for what they earn at full use, never above a new card's price."""
+        if not self.build_own or self.region == "CN":
+            return
+        if self.region == "US":
             self.bid_to_skip_queue(market, price)
+        m = self.model
+        if not m.rules.allowed(m.catalog[H100], self.region, m.date):
+            return
+        gap = self.target_fleet() - self.fleet_eq - m.new_cards.backlog_of(self.account)
+        value = min(self.holding_value(), m.new_cards.price)
+        qty = min(0.1 * gap, m.cfg.demand.compute_budget_share * max(self.cash, 0.0) / max(value, 1.0))
+        if value > 0 and qty > 1:
+            market.bid(self, qty, value)
 
     def offer_used_cards(self, market) -> None:
         """A builder that no longer uses its own cluster sells a tenth of it a week, a little
@@ -367,6 +410,7 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
                 b.v_ft,
                 b.finetune_gpus,
                 b.inference_gpus,
+                b.inference_worth * drv.inference_value,
                 b.account,
                 b.unique_id,
                 b.region != "CN",
@@ -389,7 +433,7 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     own = np.where(state["build_own"], fleet, 0.0)
     ent_large = m.reservations.held_many(uid, LARGE) + own
     ent_small = m.reservations.held_many(uid, SMALL)
-    job = state["train_gpus"] * min(3.0, max(0.2, drv.climate / d.wishlist_climate))
+    job = state["train_gpus"] * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
     v_train = state["v_train"]
     # Needs, one column each: (0) training on large clusters, (1) the small-cluster job (training
     # experiments, or fine-tuning), (2) inference. Per need: use, GPUs, value of an hour.
@@ -403,7 +447,11 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, state["finetune_gpus"], 0.0))
     gpus[:, 2] = np.where(inf > 0, inf, 0.0)
     values = np.empty((n, 3))
-    values[:, 0], values[:, 1], values[:, 2] = v_train, np.where(train, v_train, state["v_ft"]), drv.alt_cost
+    values[:, 0], values[:, 1], values[:, 2] = (
+        v_train,
+        np.where(train, v_train, state["v_ft"]),
+        state["v_inf"],
+    )
     weekly_hours = ((0.0 + gpus[:, 0]) + gpus[:, 1] + gpus[:, 2]) * HOURS_PER_WEEK
     account = state["account"]
     cash = m.cash.balance[account]
@@ -445,7 +493,9 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     for b, ou in zip(live, own_used.tolist()):
         b.own_used = ou
     # Idle hours go to each builder's reseller (restricted builders' idle hours stay home),
-    # asking what spot last paid times the builder's adaptive multiple, at least running cost.
+    # asking what spot last paid times the builder's adaptive multiple, and never less than the
+    # hour costs to run: an owner's own cards their cash cost (power, and what its lenders are
+    # owed while it can wait), reserved hours the power the cloud burns for them.
     idle = np.empty((n, 2))  # per builder: large, then small
     idle[:, 0], idle[:, 1] = ent_large, ent_small
     offer = (idle > 1e-9) & bids[:, None]
@@ -453,7 +503,10 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
         tier_of = np.array([LARGE, SMALL])
         mult = np.array([b.ask_mult for b in live])[:, tier_of]
         spot = np.array([m.hours.last_spot(tier) for tier in tier_of.tolist()])
-        ask = np.maximum(m.cfg.cloud.opex_per_gpu_hour, spot * mult)
+        power = m.cfg.cloud.power_per_gpu_hour
+        own_idle = (own > 0) & (ent_large > 1e-9)  # own cards are the last a builder runs
+        floor = np.array([b.cash_cost() if o else power for b, o in zip(live, own_idle.tolist())])
+        ask = np.maximum(floor[:, None], spot * mult)
         rows, cols = np.nonzero(offer)
         m.hours.offer_idle(
             [live[r] for r in rows.tolist()], tier_of[cols], idle[rows, cols], ask[rows, cols], resale=True
@@ -470,14 +523,15 @@ def act(model, builders) -> None:
 
 
 def pay_own_clusters(model, builders: list) -> None:
-    """Own clusters pay power and site for the hours they ran (each as far as cash and credit
-    reach), booked in builder order."""
-    running = [b for b in builders if b.own_used > 0]
+    """Own clusters pay power for the hours they ran and site and staff for every card they hold
+    (each as far as cash and credit reach), booked in builder order."""
+    running = [b for b in builders if b.own_used > 0 or (b.build_own and b.fleet_eq > 0)]
     if not running:
         return
     m = model
-    opex = m.cfg.cloud.opex_per_gpu_hour * HOURS_PER_WEEK
-    cost = np.array([b.own_used for b in running]) * opex
+    power = m.cfg.cloud.power_per_gpu_hour * HOURS_PER_WEEK
+    site = running[0].site_cost_per_week()
+    cost = np.array([b.own_used * power + b.fleet_eq * site for b in running])
     accounts = np.array([b.account for b in running], dtype=np.int64)
     credit = m.cfg.cloud.credit_ltv * np.array([b.fleet_eq for b in running]) * m.cfg.vendor.list_price
     room = np.maximum(m.cash.balance[accounts] + credit, 0.0)

@@ -5,7 +5,8 @@ population at a time, with numpy (:class:`FineTunerPool`); each :class:`FineTune
 of one row (its cash lives in the ledger, its state in the pool's arrays). A team starts once the
 best open-weight model is good enough for its purpose and the price of a small cluster is below
 what an hour is worth to it; it stops when the price rises above that (price-elastic demand). A
-team with a deployed model also buys inference hours, unless the cheaper parts serve it for less.
+team with a deployed model also buys inference hours, up to what the tokens they serve are worth
+to it (the cheaper parts compete for those buyers in the hours market).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class FineTunerPool:
         self.edge = d.finetune_edge * rng.uniform(0.4, 1.6, n)
         self.gpus = rng.integers(d.finetune_gpus_min, d.finetune_gpus_max + 1, n).astype(float)
         self.inference_gpus = d.inference_gpus_per_finetuner * rng.uniform(0.5, 1.5, n)
+        self.inference_worth = rng.uniform(0.5, 1.5, n)  # its tokens' worth relative to the typical
         self.funding = d.finetuner_funding_musd * 1e6 * np.exp(rng.normal(0.0, 0.5, n))
         self.offset = rng.integers(0, QUARTER, n)
         self.active = np.zeros(n, dtype=bool)
@@ -117,7 +119,7 @@ class FineTunerPool:
             0.0,
         )
         ft_limit = np.minimum(value, budget)
-        inf_limit = np.minimum(drv.alt_cost, budget)
+        inf_limit = np.minimum(drv.inference_value * self.inference_worth[sel], budget)
         ok_ft = (ft_need > 0) & (ft_limit > 0)
         ok_inf = (inf_need > 0) & (inf_limit > 0)
         m.hours.bid_pooled(account[ok_ft], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])

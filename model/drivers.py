@@ -1,7 +1,9 @@
 """Exogenous drivers: the paths a scenario sets and no agent moves.
 
-Open-weight quality, the funding climate, the cost of serving inference elsewhere, the inference
-demand index and the vendor's planned output are sampled once onto the weekly grid (ABIDES keeps
+Open-weight quality, the funding climate, the scale of training runs (and of the rounds that
+fund them), inference demand (tokens served over tokens a GPU
+serves in an hour) and what those tokens are worth, the other parts that serve inference (their
+capacity and cost) and the vendor's planned output are sampled once onto the weekly grid (ABIDES keeps
 its exogenous "oracle" apart from the agents in the same way). Each week the model reads the
 current values; a live lever (the funding multiplier) rescales the climate from now on.
 """
@@ -31,7 +33,13 @@ class Drivers:
         self.climate_base = series_on_grid(d.funding_climate, dates)
         self.climate_path = self.climate_base * d.funding_multiplier
         self.alt_cost_path = series_on_grid(d.alt_inference_cost, dates)
-        self.inference_path = series_on_grid(d.inference_demand_index, dates)
+        self.alt_capacity_path = series_on_grid(d.alt_inference_capacity, dates)
+        self.run_scale_path = series_on_grid(d.training_run_scale, dates)
+        # GPUs inference needs: the tokens served over the tokens one GPU serves in an hour
+        self.inference_path = series_on_grid(d.token_demand, dates) / series_on_grid(
+            d.tokens_per_gpu_hour, dates
+        )
+        self.inference_value_path = series_on_grid(d.inference_value_per_gpu_hour, dates)
         plan = step_dates(start, n_steps + PLAN_BEYOND_WEEKS)
         self.output_plan = np.array(
             [weekly_output(cfg, dt.date.fromisoformat(str(x))) for x in plan.astype("datetime64[D]")]
@@ -45,6 +53,9 @@ class Drivers:
         self.climate = float(self.climate_path[step])
         self.alt_cost = float(self.alt_cost_path[step])
         self.inference_index = float(self.inference_path[step])
+        self.inference_value = float(self.inference_value_path[step])
+        self.alt_capacity = float(self.alt_capacity_path[step])
+        self.run_scale = float(self.run_scale_path[step])
 
     def report(self) -> dict[str, float]:
         """This week's drivers that the series record."""

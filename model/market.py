@@ -44,6 +44,7 @@ EXTERNAL = (
     "seized",
     "spot_pool",
     "vendor_stock",
+    "other_parts",
 )
 LAUNCH_PRICE_CAP = 4.70  # USD per GPU-hour: the H100's on-demand launch price (DOMAIN §6)
 
@@ -98,6 +99,7 @@ class H100Market(mesa.Model):
         self.acct_fines, self.acct_retired = acct["fines"], acct["retired"]
         self.acct_transit, self.acct_seized = acct["in_transit"], acct["seized"]
         self.acct_pool, self.acct_stock = acct["spot_pool"], acct["vendor_stock"]
+        self.acct_other_parts = acct["other_parts"]  # owners of the L40S, MI300X, TPUs that serve inference
 
     # -- investors -----------------------------------------------------------------------------
     def fund(self, agent, amount: float) -> None:

@@ -72,6 +72,19 @@ EXTRA_SERIES = (
     "large_cluster_quote",
     "secondary_quote",
     "grey_quote",
+    # Two kinds of clouds: hyperscalers' and private clouds' capacity-weighted lists.
+    "hyperscaler_ondemand_price",
+    "private_ondemand_price",
+    # The next generation (Blackwell) apart from Hopper: cards installed, list price, queue.
+    "nextgen_installed",
+    "nextgen_card_price",
+    "nextgen_lead_time_weeks",
+    # Inference served on other parts (L40S, MI300X, TPUs), H100-equivalent hours.
+    "alt_inference_hours",
+    # Owners' costs against prices (USD per GPU-hour) and the capacity left idle (powered down).
+    "cash_cost",
+    "full_cost",
+    "idle_gpus",
 )
 
 #: trade_log rows: (step, seller, buyer, kind, market, volume). Sellers and buyers are agents'
@@ -150,11 +163,36 @@ class Recorder:
         now["gpus_installed"] = float(m.cards.balance[self._owner_accounts].sum()) + float(
             m.cards.balance[pop.finetuners.account].sum()
         )
+        now["nextgen_installed"] = float(m.nextgen_cards.balance[self._owner_accounts].sum())
         own_eq = sum(cr.fleet_eq for cr in pop.creators if cr.build_own)
         capacity = hours.cloud_capacity.sum() + own_eq
         now["utilization"] = utilization = float(min(1.0, total / capacity)) if capacity > 0 else 0.0
+        now["idle_gpus"] = float(max(capacity - total, 0.0))
+        now["cash_cost"], now["full_cost"] = self._owner_costs()
         now["new_capacity_irr"] = self._market_irr(utilization)
         self.series_collector.collect(m)
+
+    def _owner_costs(self) -> tuple[float, float]:
+        """The fleet's cost curve: owners' cash cost of an hour (power and what lenders are owed),
+        weighted by the capacity each owns, and the full cost of an hour of a card bought today
+        (`cost_price` at target utilisation and the hyperscalers' hurdle)."""
+        m = self.model
+        c = m.cfg.cloud
+        owners = [(cl.cash_cost(), float(cl.capacity().sum())) for cl in m.population.clouds]
+        owners += [
+            (cr.cash_cost(), cr.fleet_eq) for cr in m.population.creators if cr.build_own and cr.fleet_eq > 0
+        ]
+        weight = sum(w for _, w in owners)
+        cash = sum(cc * w for cc, w in owners) / weight if weight > 0 else c.power_per_gpu_hour
+        capex = m.new_cards.price + c.infra_capex_per_gpu
+        full = cost_price(
+            capex,
+            c.opex_per_gpu_hour,
+            c.target_utilization,
+            m.cfg.supply.card_life_years,
+            c.hyperscaler_hurdle,
+        )
+        return float(cash), float(full)
 
     def _market_irr(self, utilization: float) -> float:
         """IRR of a card bought today at the vendor's price, at today's rents and utilisation."""

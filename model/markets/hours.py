@@ -18,7 +18,7 @@ import numpy as np
 from model.markets.base import Market, register
 from model.mechanisms.books import Book
 from model.mechanisms.hours import clear_hours, demand_book, supply_book
-from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, SMALL, TIERS
+from model.mechanisms.vocabulary import HOURS_PER_WEEK, INFERENCE, LARGE, SMALL, TIERS
 
 NAN = float("nan")
 EXPECTATION_WEEKS = 4  # agents plan with the mean spot price of the last four weeks
@@ -38,6 +38,7 @@ class HoursMarket(Market):
         self.small_cluster_quote = self.large_cluster_quote = launch_price
         self.small_cluster_volume = self.large_cluster_volume = self.spot_volume_hours = 0.0
         self.ondemand_price = launch_price
+        self.hyperscaler_ondemand_price = self.private_ondemand_price = NAN
         self.cloud_capacity = np.zeros(0)  # (clouds,) GPUs, read at publication
         self.capacity_weights = np.zeros(0)
         self.open_week()
@@ -48,6 +49,7 @@ class HoursMarket(Market):
         self.used: Any = [0.0, 0.0, 0.0]  # GPUs used this week, by use (own fleets; then markets)
         self.resold_hours = 0.0
         self.unmet_gpus = 0.0
+        self.alt_gpus = 0.0  # inference moved to other parts this week, H100-equivalents
 
     # -- what agents read ------------------------------------------------------------------------
     def expected_price(self, tier: int) -> float:
@@ -110,8 +112,10 @@ class HoursMarket(Market):
         od_cap = np.maximum(caps - reserved, 0.0)
         od_price = np.array([c.list_price for c in clouds])
         floors = np.array([c.spot_floor() for c in clouds])
+        holdback = np.array([c.spot_holdback() for c in clouds])
         lines = self.lines.arrays()
         asks = self.asks.arrays()
+        self.serve_on_other_parts(lines)
         # Private clouds hand what on-demand buyers leave to resellers, asking at least their floor.
         res = clear_hours(
             lines,
@@ -123,6 +127,7 @@ class HoursMarket(Market):
             cloud_accounts=np.array([c.account for c in clouds]),
             cloud_resellers=np.array([c.reseller.account for c in clouds]),
             small_price=self.last_spot(SMALL),
+            cloud_holdback=holdback,
         )
         hours = HOURS_PER_WEEK
         # On-demand payments: buyer -> cloud.
@@ -194,6 +199,31 @@ class HoursMarket(Market):
         self._expected = None
         self.spot_volume = res.spot_volume
         self._log_week(lines, res, clouds)
+
+    def serve_on_other_parts(self, lines: dict) -> None:
+        """Inference moves to the other parts (L40S, MI300X, TPUs) when an hour there costs less
+        than an H100 hour: their capacity this week goes, pro rata, to the inference lines that
+        value an hour at least at its cost; those buyers pay the parts' owners (outside the model)
+        and bid for H100 hours only for the rest. A competing supply with its own limit, not a cap
+        on every bid."""
+        m = self.model
+        drv = m.drivers
+        cost, cap = drv.alt_cost, drv.alt_capacity
+        if cap <= 0 or cost >= self.expected_price(SMALL) or not len(lines["gpus"]):
+            return
+        ok = ((lines["use"] == INFERENCE) & (lines["limit"] >= cost) & (lines["gpus"] > 0)).nonzero()[0]
+        want = float(lines["gpus"][ok].sum())
+        if want <= 0:
+            return
+        take = lines["gpus"][ok] * min(1.0, cap / want)
+        lines["gpus"][ok] -= take
+        m.cash.transfer_many(
+            lines["buyer"][ok],
+            np.full(ok.size, m.acct_other_parts),
+            take * HOURS_PER_WEEK * cost,
+            "other_parts",
+        )
+        self.alt_gpus = float(take.sum())
 
     def _tell_clouds(self, clouds, res, lines, unmet, reserved, od_price) -> None:
         """Each cloud hears what it sold (at list, and through resellers), its revenue from every
@@ -276,8 +306,11 @@ class HoursMarket(Market):
             "small_cluster_price": self.small_cluster_price,
             "large_cluster_price": self.large_cluster_price,
             "ondemand_price": self.ondemand_price,
+            "hyperscaler_ondemand_price": self.hyperscaler_ondemand_price,
+            "private_ondemand_price": self.private_ondemand_price,
             "resold_hours": self.resold_hours,
             "unmet_gpus": self.unmet_gpus,
+            "alt_inference_hours": self.alt_gpus * HOURS_PER_WEEK,
             "spot_volume": self.spot_volume_hours,
             "small_cluster_volume": self.small_cluster_volume,
             "large_cluster_volume": self.large_cluster_volume,
@@ -289,7 +322,7 @@ class HoursMarket(Market):
         """The week's prices. Spot by tier only where hours traded (NaN otherwise: no price
         without a trade), their volume-weighted mean, the volumes in GPU-hours, the standing
         quotes agents plan with (a clearing price, else the mid of the spread, else last week's),
-        and the clouds' capacity-weighted list."""
+        and the clouds' capacity-weighted list (all, hyperscalers, private clouds)."""
         clouds = self.model.population.clouds
         small, large = self.spot_hist[-1]
         vol = self.spot_volume
@@ -306,3 +339,17 @@ class HoursMarket(Market):
         w = caps / caps.sum() if caps.sum() > 0 else np.full(len(caps), 1 / max(1, len(caps)))
         self.cloud_capacity, self.capacity_weights = caps, w
         self.ondemand_price = float(sum(c.list_price * wi for c, wi in zip(clouds, w)))
+        lists = np.array([c.list_price for c in clouds])
+        private = np.array([c.private for c in clouds], dtype=bool)
+        self.hyperscaler_ondemand_price = _weighted(lists[~private], caps[~private])
+        self.private_ondemand_price = _weighted(lists[private], caps[private])
+
+
+def _weighted(prices: np.ndarray, weights: np.ndarray) -> float:
+    """Capacity-weighted mean list of a kind of cloud (the plain mean when none has capacity;
+    NaN when the world has none of the kind)."""
+    if not len(prices):
+        return NAN
+    if weights.sum() <= 0:
+        return float(prices.mean())
+    return float(prices @ weights / weights.sum())

@@ -29,6 +29,7 @@ class NewCardMarket(Market):
         self.book = OrderBook()
         self.price = model.cfg.vendor.list_price  # card_price_new
         self.lead_time_weeks = 0.0
+        self.nextgen_lead_time_weeks = float("nan")  # NaN until the vendor plans any next-gen output
         self.vendor_output = 0.0
         self.orders_placed = 0.0  # new_card_orders this week
         self._best_legal: dict = {}  # (region, date, rule book) -> answer
@@ -177,7 +178,18 @@ class NewCardMarket(Market):
             "backlog_cards": self.book.backlog(),
             "vendor_output": self.vendor_output,
             "new_card_orders": self.orders_placed,
+            "nextgen_card_price": self.nextgen_card_price(),
+            "nextgen_lead_time_weeks": self.nextgen_lead_time_weeks,
         }
+
+    def nextgen_card_price(self) -> float:
+        """The list price of one next-generation card (its H100-equivalents at the vendor's
+        price per equivalent); NaN before the vendor makes any."""
+        m = self.model
+        s, v = m.cfg.supply, m.cfg.vendor
+        if not np.isfinite(self.nextgen_lead_time_weeks):
+            return float("nan")
+        return float(self.price * v.nextgen_price_share * s.nextgen_h100_equivalents)
 
     def publish(self) -> None:
         """This week's list price (after the vendor's review) and lead time."""
@@ -194,3 +206,12 @@ class NewCardMarket(Market):
         self.lead_time_weeks = min(
             NEVER_WEEKS, lead_time_weeks(self.book.backlog(), planned, m.cfg.vendor.integration_weeks)
         )
+        # The next generation's own queue: orders that take it, against its own planned output.
+        ng_planned = plan[m.steps + 1 :, 1] * m.cfg.supply.nextgen_h100_equivalents
+        ng_backlog = sum(q for q, ok in zip(self.book.outstanding, self.book.nextgen_ok) if ok)
+        if plan[: m.steps + 1, 1].sum() <= 0 and ng_planned[:13].sum() <= 0:
+            self.nextgen_lead_time_weeks = float("nan")  # nothing made nor due within a quarter
+        else:
+            self.nextgen_lead_time_weeks = min(
+                NEVER_WEEKS, lead_time_weeks(ng_backlog, ng_planned, m.cfg.vendor.integration_weeks)
+            )

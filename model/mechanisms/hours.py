@@ -78,6 +78,7 @@ def clear_hours(
     cloud_accounts: np.ndarray | None = None,
     cloud_resellers: np.ndarray | None = None,
     small_price: float = 0.0,
+    cloud_holdback: np.ndarray | None = None,
 ) -> HoursResult:
     """Clear one week.
 
@@ -85,7 +86,8 @@ def clear_hours(
     finite cloud_floor (private clouds) offer what on-demand buyers leave on the spot pool at that
     floor; the others leave it idle (sticky list prices). A large cluster can always be split and
     sold as small ones, so in the large round no large ask goes below `small_price` (last week's
-    small-cluster price): large clusters keep whatever premium large buyers pay.
+    small-cluster price): large clusters keep whatever premium large buyers pay. A cloud keeps
+    `cloud_holdback` GPUs (per cloud) of what is left idle for on-demand buyers to come, off spot.
     """
     n, n_clouds = len(lines["gpus"]), od_capacity.shape[0]
     floor = np.full(n_clouds, np.nan) if cloud_floor is None else np.asarray(cloud_floor, float)
@@ -128,6 +130,8 @@ def clear_hours(
         # 2. private clouds put what is left of this tier (and, for small, of large) on spot
         if private.any():
             left = cap[:, tier] + (cap[:, LARGE] if tier == SMALL else 0.0)
+            if cloud_holdback is not None:
+                left = np.maximum(left - cloud_holdback, 0.0)
             offer = (private & (left > 1e-9)).nonzero()[0]
             if offer.size:
                 assert cloud_accounts is not None and cloud_resellers is not None, (

@@ -103,8 +103,29 @@ def test_step_no_order(case):
 
 def test_used_card_bid_is_limited_by_cash_and_credit(world):
     broker = world.add_broker(cash=1e6)
-    broker.on_demand_seen(10.0)
+    broker.on_demand_seen(1000.0)
     broker.step()
     limit = 40_000 * 0.96 / 1.15 / LANDED
     assert world.used_cards.bids == [Quote(broker, pytest.approx(1e6 / limit), pytest.approx(limit))]
     assert world.grey.asks == []              # nothing in stock
+
+
+def test_used_card_bid_only_for_what_buyers_asked_beyond_the_brokers_stock(world):
+    broker = world.add_broker(cash=1e9)
+    world.give_cards(broker, 4)
+    broker.on_demand_seen(10.0)               # buyers asked for 10; it holds 4
+    broker.step()
+    assert [q.qty for q in world.used_cards.bids] == pytest.approx([6.0])
+
+
+def test_used_card_bid_never_above_a_new_card_when_the_vendors_queue_is_short(world):
+    broker = world.add_broker(cash=1e9)
+    world.grey.trade_price = 80_000.0         # restricted buyers pay a lot
+    broker.on_demand_seen(100.0)
+    world.new_cards.lead_time_weeks = 3.0     # but a new card comes within weeks
+    broker.step()
+    assert world.used_cards.bids[0].price == pytest.approx(world.new_cards.price)
+    world.used_cards.bids.clear()
+    world.new_cards.lead_time_weeks = 20.0    # a long queue: a card in hand is worth the wait
+    broker.step()
+    assert world.used_cards.bids[0].price == pytest.approx(world.used_cards.queue_skip_price())

@@ -7,7 +7,6 @@ reserved share 0.85, reserved discounts 0.59 (1 y) and 0.44 (3 y), large-cluster
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -38,7 +37,9 @@ def test_reprice_holds_at_exactly_five_percent_and_at_target_utilisation(cloud):
     assert cloud.list_price == 4.0
 
 
-def test_reprice_cuts_list_when_sales_at_list_leave_the_fleet_idle(cloud):
+def test_reprice_private_cloud_cuts_list_when_sales_at_list_leave_the_fleet_idle(world):
+    cloud = world.add_cloud(kind="private", list_price=4.0)   # private clouds chase utilisation
+    world.give_cards(cloud, 1000)
     cloud.unmet, cloud.util_list = 40.0, 0.70    # 4% turned away; 0.70 < 0.75
     cloud.reprice()
     assert cloud.list_price == pytest.approx(4.0 * 0.88)
@@ -50,7 +51,9 @@ def test_turned_away_demand_wins_over_idle_capacity(cloud):
     assert cloud.list_price == pytest.approx(4.4)
 
 
-def test_reprice_never_goes_below_three_times_opex(world, cloud):
+def test_reprice_private_cloud_never_goes_below_three_times_opex(world):
+    cloud = world.add_cloud(kind="private", list_price=4.0)
+    world.give_cards(cloud, 1000)
     cloud.list_price, cloud.util_list = 0.45, 0.10   # a cut would give 0.45 * 0.88 = 0.396
     cloud.reprice()
     assert cloud.list_price == pytest.approx(3 * 0.14)  # 0.42
@@ -80,11 +83,12 @@ def _ready_to_order(world, cloud, cash: float) -> None:
     world.new_cards.lead_time_weeks = 13.0
     world.new_cards.backlog[cloud.account] = 100.0
     cloud.revenue_rate, cloud.util, cloud.unmet = 10.0, 0.9, 200.0
+    cloud.list_price = 10.0                  # turning buyers away at list: a new hour sells at 10
 
 
 def test_no_order_when_the_expected_return_does_not_beat_the_hurdle(world, cloud):
     _ready_to_order(world, cloud, cash=1e9)
-    cloud.revenue_rate = 0.5        # below the running cost over utilisation: never pays back
+    cloud.list_price = 0.5          # the marginal hour sells below running cost over utilisation
     cloud.order()
     assert not (cloud.irr > cloud.hurdle)
     assert world.new_cards.orders == []
@@ -202,15 +206,15 @@ def test_on_delivery_builds_what_large_reservations_need_up_to_the_delivery(worl
 
 
 # -- spot floor ----------------------------------------------------------------------------------
-def test_spot_floor_private_cloud_asks_a_quarter_of_list_at_least_opex(world):
+def test_spot_floor_private_cloud_asks_a_quarter_of_list_at_least_its_cash_cost(world):
     private = world.add_cloud(kind="private", list_price=4.0)
     assert private.spot_floor() == pytest.approx(1.0)            # 0.25 * 4
-    private.list_price = 0.4
-    assert private.spot_floor() == pytest.approx(0.14)           # opex > 0.25 * 0.4
+    private.list_price = 0.2
+    assert private.spot_floor() == pytest.approx(0.087)          # power > 0.25 * 0.2
 
 
-def test_spot_floor_hyperscalers_do_not_hand_hours_to_resellers(cloud):
-    assert math.isnan(cloud.spot_floor())
+def test_spot_floor_hyperscalers_sell_surplus_as_preemptible_at_35_percent_of_list(cloud):
+    assert cloud.spot_floor() == pytest.approx(0.35 * 4.0)
 
 
 def test_private_and_hyperscaler_terms(world, cloud):
@@ -223,10 +227,12 @@ def test_private_and_hyperscaler_terms(world, cloud):
 def test_offer_used_cards_sells_a_slice_of_the_fleet_and_more_of_its_idle_part(world, cloud):
     world.new_cards.price = 30_000.0
     world.hours.expected[LARGE] = 3.0
-    cloud.util = 0.425                        # half the target: idle = 0.5 * 1,000
+    cloud.util = 0.5                          # idle: (1 - 0.5 / 0.85) * 1,000 = 411.8
     cloud.offer_used_cards(world.used_cards)
-    worth = card_holding_value(46_000.0, 0.14, 0.85, 5.0, 0.10, 40.0, 3.0)
-    assert world.used_cards.asks == [Quote(cloud, pytest.approx(0.02 * 1000 + 0.1 * 500),
+    # worth to this owner: the market's long-run price, the owner's own utilisation of 50%
+    worth = card_holding_value(46_000.0, 0.14, 0.85, 5.0, 0.10, 40.0, 3.0, 0.5)
+    idle = (1 - 0.5 / 0.85) * 1000
+    assert world.used_cards.asks == [Quote(cloud, pytest.approx(0.02 * 1000 + 0.1 * idle),
                                            pytest.approx(worth))]
 
 
@@ -250,11 +256,11 @@ def test_bid_used_cards_skips_the_queue_for_a_slice_of_the_backlog(world, cloud)
 
 
 # -- running costs -------------------------------------------------------------------------------
-def test_pay_running_costs_pays_power_for_the_hours_used(world, cloud):
+def test_pay_running_costs_pays_power_for_the_hours_used_and_site_for_every_card(world, cloud):
     world.fund(cloud, 100_000.0)
     cloud.util = 0.5
     cloud.pay_running_costs()
-    cost = 0.5 * 1000 * 0.14 * 168            # 11,760 $
+    cost = 0.5 * 1000 * 0.087 * 168 + 1000 * (0.14 - 0.087) * 168   # 7,308 + 8,904 $
     assert world.cash[world.acct_power] == pytest.approx(cost)
     assert cloud.cash == pytest.approx(100_000.0 - cost)
 

@@ -185,17 +185,27 @@ def test_order_cards_within_the_budget(world, owner):
     assert world.new_cards.orders[0].qty == pytest.approx(afford)
 
 
-def test_no_order_when_owning_costs_more_than_renting_or_training_earns(world, owner):
+def test_no_order_when_owning_costs_more_than_renting_or_what_its_hours_are_worth(world, owner):
     world.hours.expected[LARGE], owner.v_train = 1.0, 1.5             # both below 1.83 $/h
+    world.drivers.inference_value = 1.2                               # and so is serving its model
     owner._order_cards()
     assert world.new_cards.orders == []
 
 
-def test_an_idle_owner_with_a_fleet_orders_nothing(world, owner):
-    owner.mode = IDLE_MODE
-    world.rules.announce(H100, "US", "a coming rule")
+def test_an_owner_serving_a_model_buys_cards_when_its_tokens_pay_for_them(world, owner):
+    world.hours.expected[LARGE], owner.v_train = 1.0, 1.5
+    world.drivers.inference_value = 2.5                               # 2.5 $/h > 1.83 $/h to own
     owner._order_cards()
+    assert world.new_cards.orders == [Order(owner, H100, pytest.approx(26_000 - 10_000 - 4000), True)]
+
+
+def test_an_idle_owner_buys_only_for_the_model_it_has_deployed(world, owner):
+    owner.mode = IDLE_MODE                     # no training: inference 5,000 * 1.2 = 6,000 only
+    owner._order_cards()                       # fleet 10,000 + 4,000 on order cover it
     assert world.new_cards.orders == []
+    world.drivers.inference_index = 3.2        # 16,000 wanted for inference: 2,000 short
+    owner._order_cards()
+    assert world.new_cards.orders == [Order(owner, H100, pytest.approx(16_000 - 14_000), True)]
 
 
 def test_restricted_builder_orders_the_legal_part_and_bids_grey_when_the_queue_is_long(world, owner):
@@ -240,19 +250,19 @@ def test_stockpile_once_before_a_known_ban(world, owner):
     assert owner.ordered_for == "a coming rule"
 
 
-def test_an_idle_builder_without_a_fleet_stockpiles_too(world):
-    """Current behaviour (see the report): idle and never deployed, it still orders half its
-    wish list before a known ban, as its cost of owning beats spot."""
+def test_an_idle_builder_with_nothing_deployed_does_not_stockpile(world):
+    """Idle and never deployed, it has nothing to run on the cards a coming ban would deny it."""
     world.new_cards.price = 30_000.0
     lab = world.add_creator(train_gpus=20_000, build_own=True, cash=1e9)
     world.rules.announce(H100, "US", "a coming rule")
     lab._order_cards()
     assert lab.mode == IDLE_MODE and not lab.deployed
-    assert world.new_cards.orders == [Order(lab, H100, pytest.approx(10_000), True)]
+    assert world.new_cards.orders == []
 
 
 # -- grey bids ---------------------------------------------------------------------------------------
 def test_bid_grey_in_three_tranches_of_falling_value(world, lab):
+    world.new_cards.legal = (None, 0.0)        # no legal part: the H100's hours set the value
     world.fund(lab, 10e6)
     lab.v_train, lab.v_ft = 3.0, 2.0
     lab._bid_grey(2000.0)                      # a tenth of the gap this week: 200 cards
@@ -264,14 +274,37 @@ def test_bid_grey_in_three_tranches_of_falling_value(world, lab):
 
 
 def test_bid_grey_small_gaps_whole_no_value_no_bid(world, lab):
+    world.new_cards.legal = (None, 0.0)
     world.fund(lab, 10e6)
-    lab.v_train, lab.v_ft = 0.0, 2.0           # fine-tuning value counts when training has none
+    lab.mode, lab.v_train, lab.v_ft = FINETUNE_MODE, 0.0, 2.0   # fine-tuning: its value counts
     lab._bid_grey(30.0)                        # under the 50-card minimum: all of it
     assert [q.qty for q in world.grey.bids] == pytest.approx([10.0] * 3)
     assert world.grey.bids[0].price == pytest.approx(2.0 * GREY_VALUE)
     lab.v_ft = 0.0
     lab._bid_grey(30.0)
     assert len(world.grey.bids) == 3
+
+
+def test_a_grey_bid_is_capped_by_the_legal_substitute_and_rises_when_a_rule_removes_it(world, lab):
+    """Worth of a smuggled H100: 3 $/h x 8,760 h x 70% x 2 years = 36,792 $; a legal H800 does
+    0.85 of its work for 27,000 $ with a 10-week queue: 27,000 / 0.85 + 10 x 3 x 168 x 0.7."""
+    lab.region, lab.v_train = "CN", 3.0
+    world.rules.barred.add((H100, "CN"))
+    world.new_cards.legal = ("H800", 0.85)
+    world.new_cards.prices["H800"] = 27_000.0
+    world.new_cards.lead_time_weeks = 10.0
+    substitute = 27_000 / 0.85 + 10 * 3.0 * 168 * 0.7          # 35,293 $
+    assert lab.grey_card_value() == pytest.approx(substitute)
+    world.new_cards.legal = (None, 0.0)       # a rule bars the H800 too
+    assert lab.grey_card_value() == pytest.approx(3.0 * GREY_VALUE)
+    assert lab.grey_card_value() > substitute
+
+
+def test_a_deployed_restricted_builder_values_grey_cards_by_what_its_tokens_are_worth(world, lab):
+    world.new_cards.legal = (None, 0.0)
+    lab.region, lab.mode, lab.deployed = "CN", IDLE_MODE, True
+    world.drivers.inference_value = 2.0
+    assert lab.grey_card_value() == pytest.approx(2.0 * GREY_VALUE)
 
 
 # -- procurement routing -------------------------------------------------------------------------
@@ -338,7 +371,7 @@ def test_post_weekly_demand_own_fleet_and_reservations_first_the_rest_bid(world)
     """A training owner: 600 own cards and 150 reserved large GPUs (750 large), 50 reserved small.
     Needs: training 1,000 * 0.75 = 750 (large), research 1,000 * 0.15 = 150 (small), inference
     100 * 2.0 = 200 (small). Budget: 0.7 * 20 M$ over 26 weeks of 1,100 GPUs' hours."""
-    world.drivers.inference_index, world.drivers.alt_cost = 2.0, 1.5
+    world.drivers.inference_index, world.drivers.inference_value = 2.0, 1.5
     lab = world.add_creator(train_gpus=1000, build_own=True, inference_gpus=100, cash=20e6)
     world.give_cards(lab, 600)
     world.reservations.hold(lab, LARGE, 150.0)

@@ -37,7 +37,8 @@ from model.mechanisms.vocabulary import H100
 #: The constants the hand-worked tests compute with: the baseline's values today, pinned so a
 #: recalibration of the baseline does not move a hand-worked number (a test may override more).
 PINNED = dict(
-    cloud__opex_per_gpu_hour=0.14, cloud__infra_capex_per_gpu=16_000.0, cloud__target_utilization=0.85,
+    cloud__opex_per_gpu_hour=0.14, cloud__power_per_gpu_hour=0.087, cloud__hyperscaler_margin=0.3,
+    cloud__hyperscaler_spot_share=0.35, cloud__infra_capex_per_gpu=16_000.0, cloud__target_utilization=0.85,
     cloud__price_step_up=0.10, cloud__price_step_down=0.12, cloud__credit_ltv=0.5,
     cloud__max_reserved_share=0.85, cloud__reserved_discount_1y=0.59, cloud__reserved_discount_3y=0.44,
     cloud__spot_floor_share=0.25, cloud__large_tier_share=0.6, cloud__order_aggressiveness=0.6,
@@ -151,6 +152,7 @@ class RecordingHours:
     def __init__(self, expected=(2.0, 3.0), last=(2.0, 3.0)):
         self.expected = list(expected)
         self.last = list(last)
+        self.private_ondemand_price = float("nan")  # private clouds' list (a hyperscaler's rival)
         self.own = [0.0, 0.0, 0.0]     # GPUs of own fleets and reservations in use, by use
         self.lines: list[Line] = []
         self.offers: list[Offer] = []
@@ -223,6 +225,17 @@ class RecordingCardBook:
         self.asks.append(Quote(agent, qty, price))
 
 
+class RecordingUsedCards(RecordingCardBook):
+    """The used-card market: what a card in hand is worth to a buyer in the vendor's queue."""
+
+    def __init__(self, skip_price: float = 45_000.0):
+        super().__init__()
+        self.skip_price = skip_price
+
+    def queue_skip_price(self) -> float:
+        return self.skip_price
+
+
 class RecordingGrey(RecordingCardBook):
     """The grey channel: the last deal's price and cards in transit per buyer."""
 
@@ -258,6 +271,9 @@ class FixedDrivers:
     open_quality: float = 0.6
     alt_cost: float = 2.5
     inference_index: float = 1.0
+    inference_value: float = 2.5    # what an inference hour's tokens are worth to a typical operator
+    alt_capacity: float = 0.0       # no other parts serving inference
+    run_scale: float = 1.0          # training runs at their wish-list size
 
 
 @dataclass
@@ -296,7 +312,7 @@ class SmallWorld(mesa.Model):
         self.new_cards = RecordingNewCards()
         self.hours = RecordingHours()
         self.reservations = RecordingReservations(self)
-        self.used_cards = RecordingCardBook()
+        self.used_cards = RecordingUsedCards()
         self.grey = RecordingGrey()
         self.population = ListPopulation()
 
@@ -332,6 +348,7 @@ class SmallWorld(mesa.Model):
                     train_gpus=train_gpus, funding_musd=0.0, cloud=cloud, build_own=build_own,
                     favoured=favoured, inference_gpus=inference_gpus, founded=0)
         creator = ModelCreator(self, spec)
+        creator.inference_worth = 1.0   # a typical operator: its tokens are worth the driver's value
         self.fund(creator, cash)
         creator.funded = True
         return self._enrol(creator, self.population.creators)
@@ -346,6 +363,7 @@ class SmallWorld(mesa.Model):
         the pool's random draws."""
         teams = [FineTuner(self, k) for k in range(n)]
         pool = self.population.pools["finetuner"] = FineTunerPool(self, teams)
+        pool.inference_worth = np.ones(n)  # typical operators (a test may set its own)
         for name, values in arrays.items():
             assert hasattr(pool, name), name
             setattr(pool, name, np.asarray(values, dtype=getattr(pool, name).dtype))
