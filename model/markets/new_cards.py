@@ -131,6 +131,8 @@ class NewCardMarket(Market):
         ]
         for (customer, product), hopper, ng_eq, cost in zip(lots, *sums):
             agent = m.population.by_account[customer]
+            # a lot's sum of allocations can round a hair below zero
+            hopper, ng_eq, cost = max(hopper, 0.0), max(ng_eq, 0.0), max(cost, 0.0)
             # The vendor ships only what the customer can pay for (cash plus card-backed credit);
             # the rest of a defaulting customer's lot stays in stock and the order lapses.
             infra = cfg.cloud.infra_capex_per_gpu if agent.builds_datacentres else 0.0
