@@ -1,7 +1,14 @@
 """ModelCreator: a funded team that trains foundation models, fine-tunes open ones, or stops.
 
-Each quarter it weighs the value of beating the best open-weight model (its capability edge over
-open weights) against the compute price it faces, and picks the mode with the larger surplus:
+Capability is on one scale with the closed frontier and open weights (``model.drivers``): a team
+stands `lag` behind the frontier; while it trains it keeps up (its model moves with the frontier),
+while it does not it falls behind (its lag grows with part of the frontier's progress). Teams are
+founded mid-run when the value of beating the best open model pays for compute
+(:func:`found_training_teams`) and start-ups close when their money runs out or they stay idle.
+
+Each quarter it weighs the value of beating the best open-weight model (the edge over open
+weights of the model a run would give it) against the compute price it faces, and picks the mode
+with the larger surplus:
 train from scratch on a large cluster, fine-tune on a small one, or stop. Each week it uses its own
 fleet and its reservations first, bids for the rest, and hands idle hours to a reseller. When it
 trains and keeps being rationed it reserves capacity for one or three years (three when lead times
@@ -34,6 +41,8 @@ from model.mechanisms.vocabulary import (
 )
 
 QUARTER = QUARTER_WEEKS
+CLOSED_MODE = "closed"  # a team that has left the market (its firm is inactive)
+REGIONS = ("US", "CN", "ROW")
 GREY_TRANCHES = (1.0, 0.8, 0.6)  # value of successive thirds of a grey order (assumption)
 #: cluster tier of each weekly need: train run, small job, inference
 NEED_TIERS = (LARGE, SMALL, SMALL)
@@ -73,6 +82,7 @@ class ModelCreator(Firm):
             spec = row.to_dict()
             spec["cloud"] = None if row.cloud == "own" else by_name[row.cloud]
             spec["founded"] = max(0, (row.founded - model.start).days // 7) if row.founded else 0
+            spec["named"] = True  # named builders stay in the market
             specs.append(spec)
         scale = pop.scale
         specs += generate_creators(model, round(pop.mid_creators * scale), "US", clouds, own=False)
@@ -82,7 +92,14 @@ class ModelCreator(Firm):
 
     def __init__(self, model, spec: dict):
         super().__init__(model, spec["name"], spec["region"])
-        self.capability = spec["capability"]
+        #: the level of its latest model, on the frontier scale
+        self.capability = float(spec["capability"])
+        #: how far behind the frontier a run would put it (grows while it does not train)
+        self.lag = max(0.0, model.drivers.frontier - self.capability)
+        self.named = bool(spec.get("named", False))
+        self.plan_on_entry = bool(spec.get("plan_on_entry", False))  # founded by the entry rule
+        self.closed = False
+        self.idle_quarters = 0  # quarterly reviews in a row that chose not to train
         self.train_gpus = float(spec["train_gpus"])
         self.funding = spec["funding_musd"] * 1e6
         self.cloud = spec["cloud"]  # a Cloud agent, or None for own clusters
@@ -107,25 +124,46 @@ class ModelCreator(Firm):
     # ------------------------------------------------------------------------------------------
     @property
     def active(self) -> bool:
-        return self.model.steps >= self.founded
+        return self.model.steps >= self.founded and not self.closed
 
     def step(self) -> None:
         self.own_used = 0.0
         if not self.active:
             return
+        self.keep_up()
         if not self.funded:
             self.model.fund(self, self.funding)
             self.funded = True
-        if (self.model.steps + self.review_offset) % QUARTER == 0:
+            if self.plan_on_entry:  # founded because training pays: it decides at once
+                self.plan()
+        elif (self.model.steps + self.review_offset) % QUARTER == 0:
             self.plan()
+        if self.closed:
+            return
         self.procure()
+
+    def keep_up(self) -> None:
+        """This week's move of the frontier: a training team's model moves with it; an idle
+        team's model stays where it is and its lag grows by `idle_falls_behind` of the move."""
+        drv = self.model.drivers
+        if self.mode == TRAIN_MODE:
+            self.capability = max(self.capability, drv.frontier - self.lag)
+        elif drv.frontier_move > 0:
+            self.lag += self.model.cfg.entry.idle_falls_behind * drv.frontier_move
+
+    def reach(self) -> float:
+        """The level a run started now would give it: where the team expects the frontier to be
+        when the run ends (today's frontier plus its past-year pace over `outlook_weeks`), less
+        its lag."""
+        drv = self.model.drivers
+        return drv.frontier + drv.frontier_ahead - self.lag
 
     # -- the quarterly decision -----------------------------------------------------------------
     def values(self) -> tuple[float, float]:
         """Value per GPU-hour of training (from the capability edge) and of fine-tuning."""
         drv = self.model.drivers
         d = self.model.cfg.demand
-        edge = self.capability - drv.open_quality
+        edge = self.reach() - drv.open_quality
         v_train = d.value_per_edge_hour * edge * drv.climate if edge >= d.train_margin else 0.0
         v_ft = d.value_per_edge_hour * d.finetune_edge * drv.climate
         if drv.open_quality < d.finetuner_quality_need_min:
@@ -161,7 +199,50 @@ class ModelCreator(Firm):
             self.mode = IDLE_MODE
         if self.mode != IDLE_MODE:
             self.deployed = True
+        self.idle_quarters = 0 if self.mode == TRAIN_MODE else self.idle_quarters + 1
         self._maybe_build_own(p_large)
+        self._maybe_close(p_train)
+
+    # -- exit -------------------------------------------------------------------------------------
+    def out_of_money(self, p_train: float) -> bool:
+        """Its cash would not pay one week of its training run at the price it faces."""
+        week = p_train * self.job_gpus() * self.model.cfg.demand.training_duty_cycle * HOURS_PER_WEEK
+        return self.cash < week
+
+    def holds_anything(self) -> bool:
+        """Cards (a card or more), reservations, cards on order or in transit: a firm with these
+        stays in the market to use, pay for or sell them."""
+        m = self.model
+        return (
+            self.fleet_eq >= 1.0
+            or m.reservations.held(self, LARGE, future=True) > 0
+            or m.reservations.held(self, SMALL, future=True) > 0
+            or m.new_cards.backlog_of(self.account) > 0
+            or self.grey_pipeline() > 0
+        )
+
+    def _maybe_close(self, p_train: float) -> None:
+        """A start-up closes when its money runs out or it has not trained for
+        `training_idle_close_quarters` reviews (it was founded to train; fine-tuning alone does
+        not keep it), once it holds nothing (named builders stay)."""
+        if self.named or self.closed:
+            return
+        idle_long = self.idle_quarters >= self.model.cfg.entry.training_idle_close_quarters
+        if not (idle_long or self.out_of_money(p_train)) or self.holds_anything():
+            return
+        self.close()
+
+    def close(self) -> None:
+        """Leave the market: what is left of its fleet (under a card) is scrapped, its cash goes
+        back to its investors, and the firm stays in the books, inactive."""
+        m = self.model
+        self.retire(0)
+        if self.cash > 0:
+            m.cash.transfer(self.account, m.acct_investors, self.cash, "exit")
+        self.closed = True
+        self.mode = CLOSED_MODE
+        self.deployed = False
+        m.population.count_closed(self.kind, 1)
 
     def own_cost(self) -> float:
         """Cost per GPU-hour of a card bought today and run for its life (finance.cost_price)."""
@@ -513,10 +594,62 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
         )
 
 
+def found_training_teams(model) -> list[ModelCreator]:
+    """Teams founded this week (from `entry.entry_from`): would-be teams arrive at
+    `training_candidates_per_year` × climate a year (Poisson); each draws its region (in the
+    proportions of the generated start-ups), its lag behind today's frontier and its cluster, and
+    is founded only if the edge a run would give it over the best open model is worth training for
+    (`train_margin`) and its value per hour beats the expected price of a large-cluster hour."""
+    m = model
+    e, d, drv = m.cfg.entry, m.cfg.demand, m.drivers
+    if m.date < e.entry_from or e.training_candidates_per_year <= 0:
+        return []
+    rng = m.rng
+    n = int(rng.poisson(e.training_candidates_per_year / 52.0 * max(drv.climate, 0.0)))
+    if n == 0:
+        return []
+    pop = m.cfg.population
+    weights = np.array([pop.mid_creators, pop.cn_mid_creators, pop.row_creators], dtype=float)
+    weights = weights / weights.sum() if weights.sum() > 0 else np.array([1.0, 0.0, 0.0])
+    clouds = m.population.clouds
+    sizes = np.array([c.size for c in clouds], dtype=float)
+    price = m.hours.expected_price(LARGE)
+    made: list[ModelCreator] = []
+    for _ in range(n):
+        region = REGIONS[int(rng.choice(3, p=weights))]
+        lag = float(rng.uniform(e.new_team_lag_min, e.new_team_lag_max))
+        gpus = float(np.clip(np.exp(rng.normal(np.log(1024), 0.8)), 256, 8192))
+        funding = gpus * 0.15 * float(np.exp(rng.normal(0.0, 0.4)))
+        edge = drv.frontier + drv.frontier_ahead - lag - drv.open_quality
+        if edge < d.train_margin or d.value_per_edge_hour * edge * drv.climate <= price:
+            continue
+        own = region != "US" or not clouds
+        cloud = None if own else clouds[int(rng.choice(len(clouds), p=sizes / sizes.sum()))]
+        spec = dict(
+            name=f"{region}-entrant-{len(m.population.creators) + len(made)}",
+            region=region,
+            capability=drv.frontier - lag,
+            train_gpus=round(gpus),
+            funding_musd=funding,
+            cloud=cloud,
+            build_own=own,
+            favoured=False,
+            inference_gpus=0.1 * gpus,
+            founded=m.steps,
+            plan_on_entry=True,
+        )
+        made.append(ModelCreator(m, spec))
+    if made:
+        m.population.add(ModelCreator.kind, made)
+        m.population.count_founded(ModelCreator.kind, len(made))
+    return made
+
+
 def act(model, builders) -> None:
-    """The builders' week: each decides in a fresh random order (Mesa's shuffle), then all post
-    their hours at once in that order (nothing one decides changes another's needs, so this is
-    the same as posting right after each step)."""
+    """The builders' week: new teams are founded, then each decides in a fresh random order
+    (Mesa's shuffle), then all post their hours at once in that order (nothing one decides
+    changes another's needs, so this is the same as posting right after each step)."""
+    found_training_teams(model)
     order = builders.shuffle()
     order.do("step")
     post_weekly_demand(model, [b for b in order if b.active])

@@ -125,7 +125,12 @@ RULE = {
 CREATOR = {
     "name": F("str"),
     "region": F("str", choices=REGIONS),
-    "capability": F("float", 0.0, 1.0),
+    "capability": F(
+        "float",
+        0.0,
+        10.0,
+        doc="on the frontier scale (the closed frontier at the start = its first release's level)",
+    ),
     "train_gpus": F("int", 8, 1_000_000),
     "funding_musd": F("float", 0.0, 1e7, lo_open=True),
     "cloud": F("str"),
@@ -149,7 +154,7 @@ CLOUD = {
 RELEASE = {
     "name": F("str"),
     "date": F("date"),
-    "quality": F("float", 0.0, 1.0),
+    "quality": F("float", 0.0, 10.0, doc="on the frontier scale (GPT-4 = 1)"),
 }
 
 SCHEMA: dict[str, dict[str, Any]] = {
@@ -245,6 +250,29 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "releases": Table(RELEASE),
         "pace": F("float", 0.0, 10.0),
         "freeze_from": F("date", optional=True),
+    },
+    "frontier": {
+        "frontier_releases": Table(RELEASE, doc="the best closed model over time, on the same scale"),
+        "outlook_weeks": F(
+            "float", 0.0, 520.0, doc="how far ahead teams extrapolate the frontier's past-year pace"
+        ),
+    },
+    "entry": {
+        "entry_from": F("date", doc="teams are founded by the entry rule from this date on"),
+        "training_candidates_per_year": F(
+            "float", 0.0, 1e5, doc="would-be training teams a year at climate 1"
+        ),
+        "new_team_lag_min": F("float", 0.0, 10.0, doc="a new team's distance behind the frontier, lower end"),
+        "new_team_lag_max": F("float", 0.0, 10.0),
+        "idle_falls_behind": F("float", 0.0, 1.0, doc="share of the frontier's progress an idle team loses"),
+        "training_idle_close_quarters": F("int", 1, 100),
+        "finetune_candidates_per_year": F(
+            "float", 0.0, 1e7, doc="would-be fine-tuning teams a year at climate 1"
+        ),
+        "finetuner_burn_musd_per_year": F(
+            "float", 0.0, 1e4, doc="a fine-tuning team's staff and running costs"
+        ),
+        "finetuner_idle_close_weeks": F("int", 1, 520),
     },
     "grey": {
         "seizure_prob": F("float", 0.0, 0.99),
@@ -687,6 +715,12 @@ def _check_consistency(cfg: Config) -> None:
             f"demand.finetune_gpus_max = {d.finetune_gpus_max} is not allowed; "
             f"it must be >= demand.finetune_gpus_min = {d.finetune_gpus_min}"
         )
+    e = cfg.entry
+    if e.new_team_lag_max < e.new_team_lag_min:
+        raise InputError(
+            f"entry.new_team_lag_max = {e.new_team_lag_max} is not allowed; "
+            f"it must be >= entry.new_team_lag_min = {e.new_team_lag_min}"
+        )
     if d.finetuner_quality_need_max < d.finetuner_quality_need_min:
         raise InputError("demand.finetuner_quality_need_max must be >= demand.finetuner_quality_need_min")
     c = cfg.cloud
@@ -742,20 +776,25 @@ def _check_lists(cfg: Config) -> None:
     """Lists of named entries: open-weight releases (at least one, in date order), rules and
     agents (no name twice; a creator and a cloud are accounts of one market, so not both)."""
     releases = cfg.openweights.releases
-    if not releases:
-        raise InputError(
-            "openweights.releases = [] is not allowed; open-weight quality is a step function of "
-            "the releases: give at least one release"
-        )
-    for before, after in itertools.pairwise(releases):
-        if after.date < before.date:
+    for key, rows, what in (
+        ("openweights.releases", releases, "open-weight quality"),
+        ("frontier.frontier_releases", cfg.frontier.frontier_releases, "the closed frontier"),
+    ):
+        if not rows:
             raise InputError(
-                f"openweights.releases[{after.name!r}].date = {after.date} is not allowed; "
-                f"releases are listed in date order and it comes after {before.name!r} "
-                f"({before.date})"
+                f"{key} = [] is not allowed; {what} is a step function of the releases: give at "
+                "least one release"
             )
+        for before, after in itertools.pairwise(rows):
+            if after.date < before.date:
+                raise InputError(
+                    f"{key}[{after.name!r}].date = {after.date} is not allowed; "
+                    f"releases are listed in date order and it comes after {before.name!r} "
+                    f"({before.date})"
+                )
     for key, rows in (
         ("openweights.releases", releases),
+        ("frontier.frontier_releases", cfg.frontier.frontier_releases),
         ("policy.rules", cfg.policy.rules),
         ("population.creators and population.clouds", (*cfg.population.creators, *cfg.population.clouds)),
     ):

@@ -1,9 +1,10 @@
 """Exogenous drivers: the paths a scenario sets and no agent moves.
 
-Open-weight quality, the funding climate, the scale of training runs (and of the rounds that
-fund them), inference demand (tokens served over tokens a GPU
-serves in an hour) and what those tokens are worth, the other parts that serve inference (their
-capacity and cost) and the vendor's planned output are sampled once onto the weekly grid (ABIDES keeps
+Open-weight quality and the closed frontier (on one capability scale), the funding climate, the
+scale of training runs (and of the rounds that fund them), inference demand (tokens served over
+tokens a GPU serves in an hour) and what those tokens are worth, the other parts that serve
+inference (their capacity and cost) and the vendor's planned output are sampled once onto the
+weekly grid (ABIDES keeps
 its exogenous "oracle" apart from the agents in the same way). Each week the model reads the
 current values; a live lever (the funding multiplier) rescales the climate from now on.
 """
@@ -20,6 +21,7 @@ from model.timeline import interp, series_on_grid, step_dates
 #: the vendor's output plan runs this many weeks past the horizon, so the lead time of an order
 #: placed in the last week is still read off a real schedule
 PLAN_BEYOND_WEEKS = 104
+WEEKS_PER_YEAR_INT = 52  # a year back on the weekly grid
 
 
 class Drivers:
@@ -29,6 +31,12 @@ class Drivers:
         self.n_steps = n_steps
         self.dates = dates = step_dates(start, n_steps)
         self.open_quality_path = open_weight_quality(cfg.openweights, start, dates)
+        self.frontier_path = frontier_quality(cfg.frontier.frontier_releases, dates)
+        # What teams expect the frontier to gain over a run: its rise over the past year (from
+        # the path up to this week, so nobody reads the future), scaled to `outlook_weeks`.
+        year_ago = np.concatenate([np.full(WEEKS_PER_YEAR_INT, self.frontier_path[0]), self.frontier_path])
+        past_rise = self.frontier_path - year_ago[: len(self.frontier_path)]
+        self.frontier_ahead_path = past_rise * cfg.frontier.outlook_weeks / WEEKS_PER_YEAR
         d = cfg.demand
         self.climate_base = series_on_grid(d.funding_climate, dates)
         self.climate_path = self.climate_base * d.funding_multiplier
@@ -50,6 +58,11 @@ class Drivers:
         """Read this week's values (the last week's values past the horizon)."""
         step = min(step, self.n_steps)
         self.open_quality = float(self.open_quality_path[step])
+        self.frontier = float(self.frontier_path[step])
+        #: how far the frontier moved since last week (what a training team keeps up with)
+        self.frontier_move = float(self.frontier_path[step] - self.frontier_path[max(step - 1, 0)])
+        #: how far teams expect the frontier to move during a run started now
+        self.frontier_ahead = float(self.frontier_ahead_path[step])
         self.climate = float(self.climate_path[step])
         self.alt_cost = float(self.alt_cost_path[step])
         self.inference_index = float(self.inference_path[step])
@@ -59,7 +72,11 @@ class Drivers:
 
     def report(self) -> dict[str, float]:
         """This week's drivers that the series record."""
-        return {"open_quality": self.open_quality, "funding_climate": self.climate}
+        return {
+            "open_quality": self.open_quality,
+            "frontier_quality": self.frontier,
+            "funding_climate": self.climate,
+        }
 
     def rescale_funding(self, from_step: int, multiplier: float) -> None:
         """A new funding multiplier from a step on (the investor's live lever)."""
@@ -69,8 +86,9 @@ class Drivers:
 
 
 def open_weight_quality(ow, start: dt.date, dates: np.ndarray) -> np.ndarray:
-    """Quality of the best open-weight model each week: a step function of releases; ``pace``
-    compresses time since the start and ``freeze_from`` stops it."""
+    """Quality of the best open-weight model each week: the highest level released so far (a
+    release below the best, e.g. a small model, does not lower it); ``pace`` compresses time
+    since the start and ``freeze_from`` stops it."""
     releases = [(r.date, r.quality) for r in sorted(ow.releases, key=lambda r: r.date)]
     ords = dates.astype("datetime64[D]").astype(np.int64)
     start_ord = np.datetime64(start, "D").astype(np.int64)
@@ -78,9 +96,20 @@ def open_weight_quality(ow, start: dt.date, dates: np.ndarray) -> np.ndarray:
     if ow.freeze_from is not None:
         eff = np.minimum(eff, np.datetime64(ow.freeze_from, "D").astype(np.int64))
     rel_ords = np.array([np.datetime64(d, "D").astype(np.int64) for d, _ in releases])
-    rel_q = np.array([q for _, q in releases])
+    rel_q = np.maximum.accumulate(np.array([q for _, q in releases]))
     k = np.searchsorted(rel_ords, eff, side="right") - 1
     return np.where(k >= 0, rel_q[np.maximum(k, 0)], 0.0)
+
+
+def frontier_quality(releases, dates: np.ndarray) -> np.ndarray:
+    """The closed frontier each week on the same scale: the best closed release so far, and the
+    first release's level before it (the frontier existed before the first release listed)."""
+    rows = sorted(releases, key=lambda r: r.date)
+    ords = dates.astype("datetime64[D]").astype(np.int64)
+    rel_ords = np.array([np.datetime64(r.date, "D").astype(np.int64) for r in rows])
+    rel_q = np.maximum.accumulate(np.array([r.quality for r in rows]))
+    k = np.searchsorted(rel_ords, ords, side="right") - 1
+    return rel_q[np.maximum(k, 0)]
 
 
 def weekly_output(cfg, when: dt.date) -> tuple[float, float]:

@@ -38,6 +38,7 @@ EXTERNAL = (
     "fab",
     "datacentre",
     "power_site",
+    "payroll",
     "fines",
     "retired",
     "in_transit",
@@ -96,6 +97,7 @@ class H100Market(mesa.Model):
         self.acct_investors, self.acct_fab = acct["investors"], acct["fab"]
         self.acct_treasury = acct["treasury"]
         self.acct_datacentre, self.acct_power = acct["datacentre"], acct["power_site"]
+        self.acct_payroll = acct["payroll"]  # teams' staff and overheads
         self.acct_fines, self.acct_retired = acct["fines"], acct["retired"]
         self.acct_transit, self.acct_seized = acct["in_transit"], acct["seized"]
         self.acct_pool, self.acct_stock = acct["spot_pool"], acct["vendor_stock"]

@@ -8,6 +8,7 @@ what it pays to keep running; this module calls them in order.
 from __future__ import annotations
 
 import mesa
+import numpy as np
 
 from agents.registry import kinds_in_build_order, kinds_in_week_order
 from model.mechanisms.vocabulary import WEEKS_PER_YEAR
@@ -29,6 +30,31 @@ class Population:
         self.owners.sort(key=lambda a: a.unique_id)  # creation order
         self.by_id = {a.unique_id: a for a in self.owners}
         self.by_account = {a.account: a for a in self.owners}
+        self.owner_accounts = np.array([a.account for a in self.owners], dtype=np.int64)
+        #: teams founded and closed this week, by kind (the week's entry and exit)
+        self.founded: dict[str, int] = {}
+        self.closed: dict[str, int] = {}
+
+    def add(self, kind: str, agents: list) -> None:
+        """Enrol agents built mid-run (Mesa registered them when they were made): members of
+        their kind and, unless the kind is pooled, owners looked up by id and ledger account."""
+        if not agents:
+            return
+        self.members.setdefault(kind, []).extend(agents)
+        spec = next((k for k in kinds_in_build_order() if k.name == kind), None)
+        if spec is not None and (not spec.holds_cards or spec.pooled):
+            return
+        for a in agents:  # made after every owner already enrolled, so creation order holds
+            self.owners.append(a)
+            self.by_id[a.unique_id] = a
+            self.by_account[a.account] = a
+        self.owner_accounts = np.array([a.account for a in self.owners], dtype=np.int64)
+
+    def count_founded(self, kind: str, n: int) -> None:
+        self.founded[kind] = self.founded.get(kind, 0) + int(n)
+
+    def count_closed(self, kind: str, n: int) -> None:
+        self.closed[kind] = self.closed.get(kind, 0) + int(n)
 
     def of(self, kind: str) -> list:
         return self.members.get(kind, [])
@@ -63,6 +89,7 @@ class Population:
     # -- the week ----------------------------------------------------------------------------------
     def decide(self) -> None:
         """Every kind that acts, in week order (Mesa's sets of agents by type)."""
+        self.founded, self.closed = {}, {}
         by_type = self.model.agents_by_type
         for kind in kinds_in_week_order():
             if kind.act is not None and kind.cls in by_type:  # a world may have none of a kind

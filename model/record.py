@@ -55,6 +55,7 @@ SERIES = (
 #: Extra series kept for explanation and the app.
 EXTRA_SERIES = (
     "open_quality",
+    "frontier_quality",
     "funding_climate",
     "backlog_cards",
     "reservations_gpus",
@@ -85,6 +86,11 @@ EXTRA_SERIES = (
     "cash_cost",
     "full_cost",
     "idle_gpus",
+    # Entry and exit: teams founded and closed this week (teams/week).
+    "training_teams_founded",
+    "training_teams_closed",
+    "finetune_teams_founded",
+    "finetune_teams_closed",
 )
 
 #: trade_log rows: (step, seller, buyer, kind, market, volume). Sellers and buyers are agents'
@@ -111,7 +117,6 @@ class Recorder:
         self.trade_log: deque = deque(maxlen=TRADE_LOG_ROWS)
         self.now: dict[str, object] = {}
         pop = model.population
-        self._owner_accounts = np.array([a.account for a in pop.owners], dtype=np.int64)
         self.series_collector = mesa.DataCollector(
             model_reporters={name: _reporter(name) for name in SERIES + EXTRA_SERIES}
         )
@@ -123,7 +128,7 @@ class Recorder:
                 for k in framed
             }
         )
-        self._pool_snapshots: list[tuple] = []  # (step, cash, gpus, active) arrays
+        self._pool_snapshots: list[tuple] = []  # (step, cash, gpus, active, closed) arrays
 
     # -- the trade log -----------------------------------------------------------------------------
     def log_trade(self, seller, buyer, kind: str, volume: float) -> None:
@@ -160,10 +165,14 @@ class Recorder:
         modes = [c.mode for c in pop.creators if c.active]
         now["teams_training"] = modes.count(TRAIN_MODE)
         now["teams_finetuning"] = modes.count(FINETUNE_MODE) + pop.finetuners.count_active()
-        now["gpus_installed"] = float(m.cards.balance[self._owner_accounts].sum()) + float(
+        now["training_teams_founded"] = pop.founded.get("creator", 0)
+        now["training_teams_closed"] = pop.closed.get("creator", 0)
+        now["finetune_teams_founded"] = pop.founded.get("finetuner", 0)
+        now["finetune_teams_closed"] = pop.closed.get("finetuner", 0)
+        now["gpus_installed"] = float(m.cards.balance[pop.owner_accounts].sum()) + float(
             m.cards.balance[pop.finetuners.account].sum()
         )
-        now["nextgen_installed"] = float(m.nextgen_cards.balance[self._owner_accounts].sum())
+        now["nextgen_installed"] = float(m.nextgen_cards.balance[pop.owner_accounts].sum())
         own_eq = sum(cr.fleet_eq for cr in pop.creators if cr.build_own)
         capacity = hours.cloud_capacity.sum() + own_eq
         now["utilization"] = utilization = float(min(1.0, total / capacity)) if capacity > 0 else 0.0
@@ -213,7 +222,13 @@ class Recorder:
         # Pooled teams: the pool's arrays only (copies); frames are built when asked for.
         pool = m.population.finetuners
         self._pool_snapshots.append(
-            (m.steps, m.cash.balance[pool.account], m.cards.balance[pool.account], pool.active.copy())
+            (
+                m.steps,
+                m.cash.balance[pool.account],
+                m.cards.balance[pool.account],
+                pool.active.copy(),
+                pool.closed.copy(),
+            )
         )
 
     # -- outputs -----------------------------------------------------------------------------------
@@ -235,22 +250,22 @@ class Recorder:
                 df["kind"] = kind.name
                 frames.append(df[["step", "agent_id", "kind", "region", "cash", "gpus", "mode", "name"]])
         pool = self.model.population.finetuners
-        ids = [a.unique_id for a in pool.agents]
+        all_ids = np.array([a.unique_id for a in pool.agents], dtype=np.int64)
         if self._pool_snapshots:
             ft = pd.concat(
                 [
                     pd.DataFrame(
                         {
                             "step": step,
-                            "agent_id": ids,
+                            "agent_id": all_ids[: len(cash)],  # the pool grows: rows then
                             "kind": "finetuner",
                             "region": "US",
                             "cash": cash,
                             "gpus": gpus,
-                            "mode": np.where(active, "finetune", "idle"),
+                            "mode": np.where(active, "finetune", np.where(closed, "closed", "idle")),
                         }
                     )
-                    for step, cash, gpus, active in self._pool_snapshots
+                    for step, cash, gpus, active, closed in self._pool_snapshots
                 ],
                 ignore_index=True,
             )

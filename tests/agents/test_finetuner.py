@@ -1,7 +1,8 @@
 """FineTunerPool: entry, exit, seed funding and the lines the teams post, worked by hand.
 
 Pinned constants: 18 $ per GPU-hour per unit of edge; budget 70% of cash over 26 weeks; no
-follow-on funding round. The small world's drivers here: climate 1.0, open-weight quality 0.6, inference
+follow-on funding round; a founded team pays 1.5 M$ a year (28,846 $ a week) for its staff and
+closes when its cash is gone or after 26 weeks inactive. The small world's drivers here: climate 1.0, open-weight quality 0.6, inference
 elsewhere 2.5 $/h, inference index 1.5; small clusters expected at 2.0 $/h.
 """
 
@@ -69,12 +70,16 @@ def test_exit_below_80_percent_of_the_price_on_poor_quality_or_without_cash(pool
     world.fund_many(pool.account[:3], np.full(3, 1e6))
     pool.step()
     # 1.7 >= 0.8 * 2.0 stays (though it would not start); 1.5 < 1.6 leaves; the open model (0.6)
-    # no longer serves a need of 0.7; the fourth has no cash left
+    # no longer serves a need of 0.7; the fourth has no cash left: it closes for good
     assert pool.active.tolist() == [True, False, False, False]
-    assert pool.deployed.all()
+    assert pool.closed.tolist() == [False, False, False, True]
+    assert pool.deployed.tolist() == [True, True, True, False]
+    # each paid a week of staff first
+    cash = 1e6 - 1.5e6 / 52
+    assert [world.cash[a] for a in pool.account[:3]] == [pytest.approx(cash)] * 3
     # deployed teams keep buying inference while they have cash; only the active one fine-tunes
-    budget_ft = 0.7 * 1e6 / ((16 + 6) * 168 * 26)
-    budget_inf = 0.7 * 1e6 / (6 * 168 * 26)
+    budget_ft = 0.7 * cash / ((16 + 6) * 168 * 26)
+    budget_inf = 0.7 * cash / (6 * 168 * 26)
     assert _lines(world, pool) == [
         (0, FINETUNE, 16.0, pytest.approx(min(1.7, budget_ft))),
         (0, INFERENCE, pytest.approx(6.0), pytest.approx(min(2.5, budget_ft))),
@@ -86,9 +91,10 @@ def test_a_team_that_comes_back_raises_no_second_seed_round(pool_world):
     world = pool_world
     pool = _teams(world, 1)
     pool.founded[:] = True                 # founded before, left, and now worth it again
+    world.fund_many(pool.account, np.array([1e6]))
     pool.step()
     assert pool.active.tolist() == [True]
-    assert world.cash[pool.account[0]] == 0.0 and world.hours.lines == []   # no budget: no line
+    assert world.cash[pool.account[0]] == pytest.approx(1e6 - 1.5e6 / 52)   # staff paid, no seed
 
 
 def test_one_team_steps_on_its_own(pool_world):
@@ -100,10 +106,10 @@ def test_one_team_steps_on_its_own(pool_world):
     assert [line[0] for line in _lines(world, pool)] == [1, 1]
 
 
-def test_a_broke_founded_team_blinks_in_and_out_week_by_week(pool_world):
-    """Current behaviour (see the report): with no cash, a team worth the price (3.6 > 2.0 $/h)
-    leaves one week (no cash) and re-enters the next (no seed round the second time), counted
-    active every other week while it never posts a line."""
+def test_a_broke_founded_team_closes_for_good(pool_world):
+    """A founded team with no cash cannot pay its staff: it closes at once and never re-enters,
+    though an hour is worth more to it than the price (3.6 > 2.0 $/h). (It used to blink in and
+    out week by week, counted active every other week while it never posted a line.)"""
     world = pool_world
     pool = _teams(world, 1)
     pool.founded[:] = True
@@ -112,5 +118,6 @@ def test_a_broke_founded_team_blinks_in_and_out_week_by_week(pool_world):
         world.steps = week
         pool.step()
         seen.append(pool.count_active())
-    assert seen == [1, 0, 1, 0]
+    assert seen == [0, 0, 0, 0] and pool.closed.tolist() == [True]
+    assert world.population.closed == {"finetuner": 1}
     assert world.hours.lines == []

@@ -3,7 +3,7 @@
 * the cash, card and next-generation-card books each sum to zero (relative to gross flows);
 * no card account (Hopper or next-generation) is negative except the fab, the only source;
 * every agent's card balance equals the cards in its cohorts;
-* every ledger account is an agent's or a named external one;
+* every ledger account is an agent's or a named external one (teams are founded mid-run);
 * GPUs used in a week never exceed the capacity there is (clouds' capacity plus the own fleets
   of creators that build their own), measured when the hours market clears;
 * the hours market never sells more than is offered or asked for (a wrapper around
@@ -175,6 +175,7 @@ def test_invariants_every_step(scenario, monkeypatch):
             if cap > 0:
                 worst = max(worst, used.sum() / cap)
             check_books(m)
+            check_accounts_covered(m)      # teams founded mid-run open accounts
             check_signals(m, f"step {m.steps} ({m.date}) of {m.config.name}")
         assert m.steps == m.n_steps
         df = m.series()

@@ -59,6 +59,10 @@ PINNED = dict(
     grey__seizure_prob=0.04, grey__seizure_odds_multiplier=1.0, grey__broker_markup=0.15,
     grey__sourcing_cards_per_week=60.0, grey__card_value_years=2.0,
     supply__card_life_years=5.0, supply__legacy_retire_years=3.0,
+    entry__entry_from="2023-07-03", entry__training_candidates_per_year=24.0,
+    entry__new_team_lag_min=0.0, entry__new_team_lag_max=0.4, entry__idle_falls_behind=0.5,
+    entry__training_idle_close_quarters=4, entry__finetune_candidates_per_year=1200.0,
+    entry__finetuner_burn_musd_per_year=1.5, entry__finetuner_idle_close_weeks=26,
 )
 
 
@@ -269,6 +273,9 @@ class FixedRules:
 class FixedDrivers:
     climate: float = 1.3            # = demand.wishlist_climate: a builder's job is its wish list
     open_quality: float = 0.6
+    frontier: float = 1.0           # the closed frontier (a builder's lag is frontier - capability)
+    frontier_move: float = 0.0      # how far it moved this week
+    frontier_ahead: float = 0.0     # how far teams expect it to move during a run
     alt_cost: float = 2.5
     inference_index: float = 1.0
     inference_value: float = 2.5    # what an inference hour's tokens are worth to a typical operator
@@ -285,9 +292,25 @@ class ListPopulation:
     by_id: dict = field(default_factory=dict)
     pools: dict = field(default_factory=dict)
 
+    founded: dict = field(default_factory=dict)
+    closed: dict = field(default_factory=dict)
+
     @property
     def finetuners(self) -> FineTunerPool:
         return self.pools["finetuner"]
+
+    def add(self, kind: str, agents: list) -> None:
+        group = {"creator": self.creators, "cloud": self.clouds}.get(kind)
+        for a in agents:
+            if group is not None:
+                group.append(a)
+            self.by_id[a.unique_id] = a
+
+    def count_founded(self, kind: str, n: int) -> None:
+        self.founded[kind] = self.founded.get(kind, 0) + int(n)
+
+    def count_closed(self, kind: str, n: int) -> None:
+        self.closed[kind] = self.closed.get(kind, 0) + int(n)
 
 
 # -- the world -------------------------------------------------------------------------------------
@@ -340,13 +363,14 @@ class SmallWorld(mesa.Model):
 
     def add_creator(self, region: str = "US", capability: float = 0.9, train_gpus: float = 1000.0,
                     cloud=None, build_own: bool = False, inference_gpus: float = 0.0,
-                    cash: float = 0.0, favoured: bool = False) -> ModelCreator:
-        """A model builder (funded with `cash` now, not at its first step)."""
+                    cash: float = 0.0, favoured: bool = False, named: bool = True) -> ModelCreator:
+        """A model builder (funded with `cash` now, not at its first step); a named builder
+        stays in the market whatever happens, a start-up (`named=False`) may close."""
         if not self.population.resellers:
             self.add_reseller()
         spec = dict(name=f"lab-{len(self.population.creators)}", region=region, capability=capability,
                     train_gpus=train_gpus, funding_musd=0.0, cloud=cloud, build_own=build_own,
-                    favoured=favoured, inference_gpus=inference_gpus, founded=0)
+                    favoured=favoured, inference_gpus=inference_gpus, founded=0, named=named)
         creator = ModelCreator(self, spec)
         creator.inference_worth = 1.0   # a typical operator: its tokens are worth the driver's value
         self.fund(creator, cash)
