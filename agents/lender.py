@@ -84,6 +84,7 @@ class Lender(Firm):
         self.selling: set[int] = set()  # borrowers (unique ids) told to sell cards this week
         self.events: list[tuple] = []  # (date, label, "debt")
         self.written_off = 0.0  # principal lost to defaults (USD)
+        self.capitalised = 0.0  # unpaid interest added to loans (USD)
         self.week_defaults = 0
         self.week_forced_cards = 0.0
         self._contracted: tuple | None = None  # (week, contracts signed) -> revenue per cloud
@@ -231,6 +232,7 @@ class Lender(Firm):
         arrears = due - paid_interest - paid_amort
         if arrears > TINY * max(1.0, due):
             self.book.capitalise(agent.account, interest - paid_interest)
+            self.capitalised += interest - paid_interest
             if st.breach_since is None:
                 st.breach_since = self.model.steps
                 self.events.append((self.model.date, f"{agent.name}: arrears, forced sale", "debt"))
