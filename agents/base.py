@@ -104,11 +104,35 @@ class Firm(mesa.Agent):
             self._tiny = False
         return eq_removed
 
+    # -- credit ----------------------------------------------------------------------------------
     def credit_limit(self) -> float:
-        """Cards serve as collateral (DOMAIN §1): an owner may borrow up to `credit_ltv` of its
-        fleet's value at list price (what lenders lent against; no margin calls are modelled)."""
+        """What the firm may still borrow: the room its GPU-backed lender leaves it, if a lender
+        finances it (``agents/lender.py``), else its balance-sheet credit."""
+        lender = getattr(self.model, "lender", None)
+        if lender is not None and lender.finances(self):
+            return lender.headroom(self)
+        return self.balance_sheet_credit()
+
+    def balance_sheet_credit(self) -> float:
+        """Credit a firm raises on its own balance sheet (hyperscalers, brokers): `credit_ltv` of
+        its fleet's value at list price (cards serve as collateral, DOMAIN §1); no covenants."""
         cfg = self.model.cfg
         return cfg.cloud.credit_ltv * self.fleet_eq * cfg.vendor.list_price
+
+    def hand_over_fleet(self, to: Firm) -> tuple[float, float]:
+        """Every card (both generations, cohort by cohort, ages kept) to firm `to`, through the
+        ledgers (a lender taking its collateral); returns (Hopper cards, next-generation cards)."""
+        m = self.model
+        hopper = sum(c[1] for c in self.cohorts)
+        nextgen = sum(c[2] for c in self.cohorts)
+        m.cards.transfer(self.account, to.account, hopper, "seized")
+        m.nextgen_cards.transfer(self.account, to.account, nextgen, "seized")
+        for c in self.cohorts:
+            to.cohorts.append(list(c))
+            to._eq += c[3]
+        to.cohorts.sort(key=lambda c: c[0])
+        self.cohorts, self._eq = [], 0.0
+        return hopper, nextgen
 
     def holding_value(self, utilization: float | None = None) -> float:
         """What a card is worth to keep: its expected rents on large clusters over the rest of its
@@ -128,8 +152,13 @@ class Firm(mesa.Agent):
         )
 
     def debt_service_per_gpu_hour(self) -> float:
-        """What the owner owes its lenders each week, per GPU-hour of its fleet (none by default)."""
-        return 0.0
+        """What the owner owes its GPU-backed lender this week (interest and amortisation), per
+        GPU-hour of its fleet; nothing for a firm no lender finances."""
+        lender = getattr(self.model, "lender", None)
+        if lender is None or self.fleet_eq <= 0 or not lender.finances(self):
+            return 0.0
+        interest, amort, _, _ = lender.book.due(self.account)
+        return (interest + amort) / (HOURS_PER_WEEK * self.fleet_eq)
 
     def cash_cost(self) -> float:
         """USD per GPU-hour an owner pays in cash to sell one more hour of its own cards: the power

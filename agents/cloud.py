@@ -177,13 +177,18 @@ class Cloud(Firm):
             return self.full_cost() * (1.0 + c.hyperscaler_margin)
         return max(3.0 * c.opex_per_gpu_hour, self.cash_cost() + self.site_cost_per_week() / HOURS_PER_WEEK)
 
+    def sells_out(self) -> bool:
+        """Whether the cloud sells (nearly) all it can at list: utilisation at list within 0.05 of
+        its target, or buyers turned away at list (over 5% of capacity)."""
+        c = self.model.cfg.cloud
+        cap = max(self.capacity().sum(), 1.0)
+        return bool(self.util_list >= c.target_utilization - 0.05 or self.unmet / cap > 0.05)
+
     def marginal_price(self) -> float:
         """What an hour of new capacity would sell for: the list while the cloud sells out at
         it (or turns buyers away), else what its spare hours fetch on spot."""
         m = self.model
-        c = m.cfg.cloud
-        cap = max(self.capacity().sum(), 1.0)
-        if self.util_list >= c.target_utilization - 0.05 or self.unmet / cap > 0.05:
+        if self.sells_out():
             return self.list_price
         return min(self.list_price, max(m.hours.expected_price(LARGE), m.hours.expected_price(SMALL)))
 
@@ -230,9 +235,8 @@ class Cloud(Firm):
         more than a new card (nobody pays more for a used card unless buying new means waiting)."""
         self.bid_to_skip_queue(market, price)
         m = self.model
-        c = m.cfg.cloud
         self.buying_used = False
-        if self.util_list < c.target_utilization - 0.05 and self.unmet <= 0.0:
+        if not self.sells_out():
             return
         value = min(self.holding_value(), m.new_cards.price)
         qty = min(SELL_SHARE * self.capacity().sum(), max(self.cash, 0.0) / max(value, 1.0))

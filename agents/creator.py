@@ -666,7 +666,7 @@ def pay_own_clusters(model, builders: list) -> None:
     site = running[0].site_cost_per_week()
     cost = np.array([b.own_used * power + b.fleet_eq * site for b in running])
     accounts = np.array([b.account for b in running], dtype=np.int64)
-    credit = m.cfg.cloud.credit_ltv * np.array([b.fleet_eq for b in running]) * m.cfg.vendor.list_price
+    credit = np.array([b.credit_limit() for b in running])
     room = np.maximum(m.cash.balance[accounts] + credit, 0.0)
     m.cash.transfer_in_turn(accounts, np.full(len(running), m.acct_power), np.minimum(cost, room), "opex")
 

@@ -27,7 +27,9 @@ class AgentKind:
     ``build_order`` orders construction and ``frame_order`` the kinds in the agent frame (lower
     first; ties keep registration order, which import sorting may change, so give both).
     ``settings`` are the defaults of the kind's own scenario section ``[<name>]`` (a scenario or
-    an override ``<name>.<key>`` may change them; the model reads ``model.cfg.<name>.<key>``)."""
+    an override ``<name>.<key>`` may change them; the model reads ``model.cfg.<name>.<key>``).
+    ``report(model, agents)`` returns the kind's weekly series by name (the recorder adds them to
+    the week's values) and ``events(model, agents)`` its chart events ``(date, label, category)``."""
 
     name: str
     cls: type
@@ -43,6 +45,8 @@ class AgentKind:
     colour: str = "#7f7f7f"
     label: str = ""
     settings: dict[str, Any] | None = None
+    report: Callable[[Any, list], dict[str, float]] | None = None
+    events: Callable[[Any, list], list] | None = None
 
 
 KINDS: dict[str, AgentKind] = {}

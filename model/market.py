@@ -46,6 +46,7 @@ EXTERNAL = (
     "spot_pool",
     "vendor_stock",
     "other_parts",
+    "lenders",  # the capital behind the GPU-backed lenders (agents/lender.py)
 )
 LAUNCH_PRICE_CAP = 4.70  # USD per GPU-hour: the H100's on-demand launch price (DOMAIN §6)
 

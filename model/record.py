@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.registry import kinds_in_frame_order
+from agents.registry import kinds_in_build_order, kinds_in_frame_order
 from model.mechanisms.finance import cost_price, new_card_irr
 from model.mechanisms.vocabulary import (
     FINETUNE,
@@ -91,7 +91,14 @@ EXTRA_SERIES = (
     "training_teams_closed",
     "finetune_teams_founded",
     "finetune_teams_closed",
+    # GPU-backed debt (agents/lender.py): principal outstanding (USD), cards sold this week under a
+    # lender's order or by a lender, and borrowers that defaulted this week.
+    "debt_outstanding",
+    "forced_sale_cards",
+    "defaults",
 )
+#: series a kind of agent reports (``AgentKind.report``), and their value in a world without it
+KIND_SERIES = {"debt_outstanding": 0.0, "forced_sale_cards": 0.0, "defaults": 0.0}
 
 #: trade_log rows: (step, seller, buyer, kind, market, volume). Sellers and buyers are agents'
 #: unique_id, or "vendor" / "finetuner-pool" (the fine-tuning teams' pooled purchases).
@@ -103,6 +110,8 @@ TRADE_KINDS = {
     "spot": "spot GPU-hours",
     "used_cards": "used cards",
     "grey": "grey-market cards",
+    "loan": "GPU-backed loans (USD)",
+    "seizure": "cards taken by lenders",
 }
 TRADE_LOG_ROWS = 20000  # recent trades kept for the network view
 #: agent-frame columns, in order
@@ -155,6 +164,10 @@ class Recorder:
         now["date"] = m.date
         for part in (m.new_cards, hours, reservations, used_cards, grey, m.drivers):
             now.update(part.report())
+        now.update(KIND_SERIES)
+        for kind in kinds_in_build_order():
+            if kind.report is not None and m.population.of(kind.name):
+                now.update(kind.report(m, m.population.of(kind.name)))
         used = np.asarray(hours.used, dtype=np.float64)
         now["gpu_hours_training"] = float(used[TRAIN] * HOURS_PER_WEEK)
         now["gpu_hours_finetune"] = float(used[FINETUNE] * HOURS_PER_WEEK)
@@ -276,7 +289,8 @@ class Recorder:
         return out[FRAME_COLUMNS]
 
     def events(self) -> list[tuple[dt.date, str, str]]:
-        """Dates to mark on charts: launches, rules (announced and in force), open-weight releases."""
+        """Dates to mark on charts: launches, rules (announced and in force), open-weight releases,
+        and what agents report (GPU-backed debt: defaults and forced sales)."""
         m = self.model
         ev = [
             (dt.date(2022, 11, 30), "ChatGPT", "market"),
@@ -290,6 +304,9 @@ class Recorder:
                 ev.append((r.rescinded, f"{r.name} rescinded", "policy"))
         for rel in m.cfg.openweights.releases:
             ev.append((rel.date, rel.name, "open-weights"))
+        for kind in kinds_in_build_order():  # what agents did: defaults, forced sales
+            if kind.events is not None and m.population.of(kind.name):
+                ev += kind.events(m, m.population.of(kind.name))
         lo, hi = m.start, m.cfg.run.end
         return sorted(e for e in ev if lo <= e[0] <= hi)
 

@@ -28,6 +28,7 @@ from agents.broker import GreyBroker
 from agents.cloud import Cloud
 from agents.creator import ModelCreator
 from agents.finetuner import FineTuner, FineTunerPool
+from agents.lender import Lender
 from agents.reseller import Reseller
 from model.config import load_scenario, resolve_key
 from model.market import H100Market
@@ -392,6 +393,13 @@ class SmallWorld(mesa.Model):
             assert hasattr(pool, name), name
             setattr(pool, name, np.asarray(values, dtype=getattr(pool, name).dtype))
         return pool
+
+    def add_lender(self) -> Lender:
+        """The GPU-backed lender; firms it finances borrow from it (``Firm.credit_limit``)."""
+        lender = Lender(self, "GPU lenders", "US")
+        self.lender = lender
+        self.population.by_id[lender.unique_id] = lender
+        return lender
 
     def give_cards(self, agent, hopper: float, eq: float | None = None) -> None:
         """Cards from the fab into an agent's books and fleet (a cohort of this week)."""
