@@ -105,7 +105,8 @@ class Cloud(Firm):
         if free < gpus:
             shortfall = gpus - max(free, 0.0)
             start = m.steps + int(np.ceil(m.new_cards.lead_time_weeks))
-            m.new_cards.order(self, H100, shortfall / c.max_reserved_share, nextgen_ok=True)
+            ok = m.new_cards.takes_nextgen(self.reserved_rate(weeks=ONE_YEAR_WEEKS), training=tier == LARGE)
+            m.new_cards.order(self, H100, shortfall / c.max_reserved_share, nextgen_ok=ok)
         return start
 
     def reserved_rate(self, weeks: int) -> float:
@@ -225,7 +226,9 @@ class Cloud(Firm):
         room = (self.cash + self.credit_limit() - backlog * m.new_cards.price) / price
         qty = min(qty, room)
         if qty > 1:
-            m.new_cards.order(self, H100, qty, nextgen_ok=True)
+            # large clusters are built for frontier training: judge the part by that job
+            ok = m.new_cards.takes_nextgen(self.marginal_price(), training=c.large_tier_share >= 0.5)
+            m.new_cards.order(self, H100, qty, nextgen_ok=ok)
 
     # -- the used-card market ------------------------------------------------------------------
     def bid_used_cards(self, market, price: float) -> None:

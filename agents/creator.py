@@ -342,7 +342,10 @@ class ModelCreator(Firm):
             afford = (m.cfg.demand.compute_budget_share * self.cash - backlog * price) / price
             qty = min(gap / perf, afford)
             if qty > 1:
-                m.new_cards.order(self, product, qty, nextgen_ok=(self.region == "US"))
+                ok = self.region == "US" and m.new_cards.takes_nextgen(
+                    self.hour_worth(), training=self.mode == TRAIN_MODE
+                )
+                m.new_cards.order(self, product, qty, nextgen_ok=ok)
             if h100_barred and m.new_cards.lead_time_weeks > m.cfg.demand.budget_weeks:
                 # Cannot wait for the legal queue: buy part of what is missing *now* (cards in
                 # hand, not in the queue) from brokers.

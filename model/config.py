@@ -171,6 +171,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "hopper_per_wafer": F("float", 0.0, 1_000.0, lo_open=True),
         "hopper_share_of_output": Series(0.0, 1.0),
         "h100_first_ship": F("date"),
+        "nextgen_training_factor": F("float", 0.1, 10.0),
         "nextgen_h100_equivalents": F("float", 0.0, 100.0, lo_open=True),
         "card_life_years": F("float", 0.5, 20.0),
         "legacy_retire_years": F("float", 0.5, 20.0),

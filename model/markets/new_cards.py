@@ -13,6 +13,7 @@ import numpy as np
 
 from model.markets.base import Market, register
 from model.mechanisms.orderbook import OrderBook, lead_time_weeks
+from model.mechanisms.products import prefers_nextgen
 from model.mechanisms.vocabulary import EXPORT_LINE_IO_GBPS, H100
 
 NEVER_WEEKS = 520.0  # a lead time this long means the vendor plans no output to fill the backlog
@@ -68,6 +69,17 @@ class NewCardMarket(Market):
                         best, perf = name, eff
             self._best_legal[key] = (best, perf)
         return self._best_legal[key]
+
+    def takes_nextgen(self, hour_value: float, training: bool) -> bool:
+        """Whether a buyer whose hours are worth `hour_value` takes next-generation cards for an
+        order (``products.prefers_nextgen``): frontier training gets `nextgen_training_factor` more
+        work per H100-equivalent from them, other uses none."""
+        s = self.model.cfg.supply
+        price_eq = self.model.cfg.vendor.nextgen_price_share * self.price
+        factor = s.nextgen_training_factor if training else 1.0
+        return prefers_nextgen(
+            self.price, self.lead_time_weeks, price_eq, self.nextgen_lead_time_weeks, factor, hour_value
+        )
 
     def order(
         self,

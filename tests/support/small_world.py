@@ -136,6 +136,10 @@ class RecordingNewCards:
         self.prices: dict[str, float] = {}         # product -> price (else `price`)
         self.legal: tuple[str | None, float] = (H100, 1.0)   # best_legal_product's answer
         self.orders: list[Order] = []
+        self.nextgen_wanted = True                  # takes_nextgen's answer
+
+    def takes_nextgen(self, hour_value: float, training: bool) -> bool:
+        return self.nextgen_wanted
 
     def backlog_of(self, account: int) -> float:
         return self.backlog.get(account, 0.0)
