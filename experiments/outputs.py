@@ -292,8 +292,9 @@ def write_run(model_or_frames: Any, out_dir: str | Path, manifest_info: Mapping[
         if charts:
             from experiments.charts import write_run_charts
 
+            context = f"{manifest['scenario']}, seed {manifest['seed']}"
             for p in write_run_charts(series, events, tmp / "charts",
-                                      label=str(manifest["scenario"])):
+                                      label=str(manifest["scenario"]), context=context):
                 files[f"chart_{p.stem}"] = Path("charts") / p.name
         manifest["files"] = sorted(str(p) for p in files.values())
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n",
