@@ -199,7 +199,7 @@ def sweep_experiments(directory: str | Path, *, aggregate: str | None = None
         exp = runs[params].copy()
         exp["scenario"] = runs["sample"].to_numpy()
     else:
-        exp = runs[params + ["seed"]].copy()
+        exp = runs[[*params, "seed"]].copy()
         exp["scenario"] = runs["sample"].to_numpy()
     exp["policy"] = "none"
     exp["model"] = str(spec["sweep"]["name"])

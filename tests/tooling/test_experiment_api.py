@@ -224,5 +224,5 @@ def test_read_run_reads_a_file_written_without_metadata(written_run, tmp_path):
 
 
 def test_read_run_of_a_directory_without_a_run_says_so(tmp_path):
-    with pytest.raises(InputError, match="holds no series.parquet"):
+    with pytest.raises(InputError, match=r"holds no series\.parquet"):
         read_run(tmp_path)
