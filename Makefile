@@ -1,6 +1,7 @@
 # h100sim: two commands do everything on a fresh machine.
 #   make run   set up the virtual environment and run the baseline scenario
 #   make test  set up (packages, headless Chromium, offline app assets) and run every test
+#   make lab   open the lessons' notebooks in JupyterLab
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ export SOLARA_ASSETS_PROXY_CACHE_DIR := $(abspath $(ASSETS))
 export SOLARA_TELEMETRY_MIXPANEL_ENABLE := False
 export MPLBACKEND := Agg
 
-.PHONY: setup run test test-fast lint app bench browser assets clean
+.PHONY: setup run test test-fast lint app lab bench browser assets clean
 
 setup: $(STAMP)
 
@@ -51,6 +52,10 @@ test-fast: setup
 
 app: setup assets
 	$(VENV)/bin/h100sim app
+
+# The lessons' notebooks in JupyterLab (the [teach] extra, part of setup).
+lab: setup
+	$(VENV)/bin/jupyter lab docs/teaching/notebooks/
 
 bench: setup
 	$(PY) -m experiments.bench

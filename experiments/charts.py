@@ -202,11 +202,15 @@ def draw_chart(ax, spec: ChartSpec, runs: Mapping[str, Any], events: Sequence[Ev
 
 
 def chart(name: str, runs: Mapping[str, Any], events: Sequence[Event] | None, path: str | Path,
-          *, title: str | None = None) -> Path:
-    """Write chart ``name`` (a key of :data:`CHARTS`) as a PNG and return its path."""
+          *, title: str | None = None, context: str | None = None) -> Path:
+    """Write chart ``name`` (a key of :data:`CHARTS`) as a PNG and return its path.
+
+    ``context`` (the scenario and seed(s), e.g. ``"baseline, seed 0"``) is added to the title,
+    so that a copied PNG still says which run it shows."""
     spec = CHARTS[name]
-    if title:
-        spec = ChartSpec(title, spec.ylabel, spec.columns)
+    if title or context:
+        text = title or spec.title
+        spec = ChartSpec(f"{text} ({context})" if context else text, spec.ylabel, spec.columns)
     fig = Figure(figsize=(9, 4), dpi=110)
     draw_chart(fig.add_subplot(1, 1, 1), spec, runs, events)
     return _save(fig, path)
@@ -219,14 +223,14 @@ def _save(fig: Figure, path: str | Path) -> Path:
 
 
 def write_run_charts(df: pd.DataFrame, events: Sequence[Event] | None, out_dir: str | Path,
-                     *, label: str = "run") -> list[Path]:
-    """All :data:`CHARTS` for one run, as ``<out_dir>/<name>.png``."""
-    return write_band_charts({label: df}, events, out_dir)
+                     *, label: str = "run", context: str | None = None) -> list[Path]:
+    """All :data:`CHARTS` for one run, as ``<out_dir>/<name>.png`` (``context`` in each title)."""
+    return write_band_charts({label: df}, events, out_dir, context=context)
 
 
 def write_band_charts(runs: Mapping[str, Mapping[str, pd.DataFrame]],
                       events: Sequence[Event] | Mapping[str, Sequence[Event]] | None,
-                      out_dir: str | Path) -> list[Path]:
+                      out_dir: str | Path, *, context: str | None = None) -> list[Path]:
     """All :data:`CHARTS` with ensemble bands of one or more scenarios overlaid.
 
     ``runs`` maps a scenario label to ``{column: band}`` (or to one run's series, as
@@ -237,7 +241,7 @@ def write_band_charts(runs: Mapping[str, Mapping[str, pd.DataFrame]],
         events = merge_events(events)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return [chart(name, runs, events, out / f"{name}.png") for name in CHARTS]
+    return [chart(name, runs, events, out / f"{name}.png", context=context) for name in CHARTS]
 
 
 def chart_columns() -> list[str]:
@@ -249,7 +253,8 @@ def chart_columns() -> list[str]:
 # Validation report: one small chart per target
 # --------------------------------------------------------------------------------------------
 def target_chart(band_df: pd.DataFrame, target, path: str | Path, *, result=None,
-                 base_value: float | None = None, events: Sequence[Event] | None = None) -> Path:
+                 base_value: float | None = None, events: Sequence[Event] | None = None,
+                 context: str | None = None) -> Path:
     """The ensemble band of a target's metric, its window shaded and the target drawn.
 
     ``target`` is an :class:`experiments.targets.Target`; ``result`` its TargetResult (the
@@ -298,13 +303,17 @@ def target_chart(band_df: pd.DataFrame, target, path: str | Path, *, result=None
     if len(x):
         ax.set_xlim(x.min(), x.max())
     draw_events(ax, events, (x.min(), x.max()) if len(x) else None)
+    from experiments.catalogue import series_unit
+
     title = f"{target.id}: {target.metric}"
     if result is not None:
         from experiments.targets import format_value
 
         verdict = "PASS" if result.passed else "FAIL"
         title += f"  [{target.stat} = {format_value(result.median)} (median over seeds), {verdict}]"
-    _format_axes(ax, title, target.metric)
+    if context:
+        title += f"\n{context}"
+    _format_axes(ax, title, f"{target.metric} ({series_unit(target.metric)})")
     ax.title.set_fontsize(8)
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, path)

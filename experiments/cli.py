@@ -25,6 +25,8 @@ from model.errors import InputError
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("experiments.run_cmd", "run one scenario and write its series"),
+    "scenarios": ("experiments.scenarios_cmd", "list the scenarios (name, what it changes)"),
+    "levers": ("experiments.levers_cmd", "list the levers: key, range, unit, default, meaning"),
     "validate": ("experiments.validate", "check the model against a targets file"),
     "compare": ("experiments.compare", "two scenarios side by side (ensemble bands)"),
     "sweep": ("experiments.sweep", "a batch parameter sweep (local processes or Dask)"),
@@ -32,6 +34,36 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "app": ("experiments.app_cmd", "start the browser app (Solara) on loopback"),
     "bench": ("experiments.bench", "performance benchmarks"),
 }
+
+
+#: optional packages -> the extra that installs them (pyproject.toml)
+EXTRAS = {"solara": "app", "ipyvuetify": "app", "ipyvue": "app", "altair": "app",
+          "dask": "sweep", "distributed": "sweep", "SALib": "sweep",
+          "ema_workbench": "ema", "jupyterlab": "teach", "nbconvert": "teach"}
+#: packages a command cannot start without (checked before it does anything)
+NEEDS = {"app": ("solara",)}
+
+
+def missing_extra(package: str | None) -> str | None:
+    """The install line for an optional package that is not installed, or None."""
+    top = (package or "").split(".")[0]
+    if top in EXTRAS:
+        return f"pip install 'h100sim[{EXTRAS[top]}]'"
+    return None
+
+
+def version_text() -> str:
+    """``h100sim 0.1.0 (Mesa 3.3.1, Python 3.11.2)``: what a citation of a run needs."""
+    import importlib.metadata
+    import platform
+
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    return f"h100sim {version('h100sim')} (Mesa {version('mesa')}, Python {platform.python_version()})"
 
 
 #: exit codes of a command stopped by Ctrl-C (SIGINT) and by SIGTERM (128 + signal number)
@@ -74,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="An agent-based model of the market for NVIDIA H100 compute.",
     )
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="show the version of h100sim, Mesa and Python, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
@@ -121,14 +155,23 @@ def main(argv: list[str] | None = None) -> int:
               f"allowed: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     if command is not None:
+        import importlib.util
+
+        for package in NEEDS.get(command, ()):
+            if importlib.util.find_spec(package) is None:
+                print(f"h100sim {command}: error: this command needs {package}, which is not "
+                      f"installed; install it with: {missing_extra(package)}", file=sys.stderr)
+                return 1
         module_name = COMMANDS[command][0]
         try:
             module = importlib.import_module(module_name)
         except ImportError as err:
             if debug:
                 raise
+            hint = missing_extra(getattr(err, "name", None))
             print(f"h100sim {command}: error: this command is not available in this installation "
-                  f"({type(err).__name__}: {err})", file=sys.stderr)
+                  f"({type(err).__name__}: {err})" + (f"; install it with: {hint}" if hint else ""),
+                  file=sys.stderr)
             return 1
         module.configure(_subparser(parser, command))
     args = parser.parse_args(argv)
@@ -149,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if isinstance(err, InputError):
             message, code = f"error: {err}", 2
+        elif isinstance(err, ImportError) and missing_extra(getattr(err, "name", None)):
+            # an optional package this use of the command needs (a Sobol design: SALib)
+            message, code = (f"error: this needs {err.name}, which is not installed; install it "
+                             f"with: {missing_extra(err.name)}"), 1
         elif isinstance(err, OSError):
             # A path the user gave that cannot be read or written (permissions, a full disk, ...).
             where = f"{err.filename}: " if getattr(err, "filename", None) else ""

@@ -98,12 +98,12 @@ def compare_scenarios(a: str, b: str, seeds: int | Sequence[int] = 10, *, worker
 
 def format_table(table: pd.DataFrame, labels: tuple[str, str]) -> str:
     """The headline table as aligned text: median [p10..p90] per scenario, then the difference."""
-    from experiments.summary import BY_KEY, format_headline
+    from experiments.summary import BY_KEY, format_headline, headline_unit
 
-    header = ["headline", labels[0], labels[1], "B - A", "change"]
+    header = ["headline", "unit", labels[0], labels[1], "B - A", "change"]
     rows = [header]
     for key, r in table.iterrows():
-        cells = [r["headline"]]
+        cells = [r["headline"], headline_unit(key)]
         for label in labels:
             cells.append(f"{format_headline(key, r[f'{label} median'])} "
                          f"[{format_headline(key, r[f'{label} p10'])} .. "
@@ -139,7 +139,9 @@ def execute(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} is a file; expected a directory")
     events = {labels[0]: scenario_events(args.a), labels[1]: scenario_events(args.b)}
-    charts = write_band_charts(band_map, events, out / "charts")
+    seeds = f"seeds 0..{args.seeds - 1}" if args.seeds > 1 else "seed 0"
+    charts = write_band_charts(band_map, events, out / "charts",
+                               context=f"{labels[0]} vs {labels[1]}, {seeds}")
     text = format_table(table, labels)
     header = f"{labels[0]} (A) vs {labels[1]} (B), {args.seeds} seeds each: median [10% .. 90%]\n"
     atomic_write(out / "table.csv", table.to_csv())

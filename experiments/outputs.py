@@ -11,6 +11,12 @@ manifest) is only replaced with ``force=True``; a directory this project did not
 run or sweep manifest), a symbolic link, the working, home or repository directory (or one
 holding them) is never replaced (:func:`check_out_dir`).
 
+``series.parquet`` carries its context: the schema metadata ``h100sim`` holds the scenario, seed,
+parameter hash, package version and every column's unit and human name, each column its own
+``unit`` and ``label``; ``date`` is ``datetime64[ns]`` and counts the model keeps in whole numbers
+(teams) are int64. :func:`read_run` reads a run back with a DatetimeIndex and that context in
+``attrs``.
+
 ``manifest.json`` records what is needed to replay the run exactly (scenario, resolved
 parameters ``m.config.flat()``, seed), a hash of scenario, seed and parameters (``params_hash``: a replay
 refuses a manifest edited since) and how it was made (package version, git commit, times).
@@ -276,18 +282,19 @@ def write_run(model_or_frames: Any, out_dir: str | Path, manifest_info: Mapping[
     tmp = temp_dir_beside(out)
     try:
         files: dict[str, Path] = {}
-        series.to_parquet(tmp / "series.parquet", index=False)
+        write_series_parquet(series, tmp / "series.parquet", manifest)
         files["series_parquet"] = Path("series.parquet")
         series.to_csv(tmp / "series.csv", index=False, date_format="%Y-%m-%d")
         files["series_csv"] = Path("series.csv")
         if agents is not None:
-            agents.to_parquet(tmp / "agents.parquet", index=False)
+            write_series_parquet(agents, tmp / "agents.parquet", manifest, units=AGENT_UNITS)
             files["agents_parquet"] = Path("agents.parquet")
         if charts:
             from experiments.charts import write_run_charts
 
+            context = f"{manifest['scenario']}, seed {manifest['seed']}"
             for p in write_run_charts(series, events, tmp / "charts",
-                                      label=str(manifest["scenario"])):
+                                      label=str(manifest["scenario"]), context=context):
                 files[f"chart_{p.stem}"] = Path("charts") / p.name
         manifest["files"] = sorted(str(p) for p in files.values())
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n",
@@ -298,3 +305,114 @@ def write_run(model_or_frames: Any, out_dir: str | Path, manifest_info: Mapping[
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {k: out / v for k, v in files.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# The series with their context (Parquet metadata), and reading a run back
+# --------------------------------------------------------------------------------------------
+SERIES_META_KEY = b"h100sim"
+#: the manifest keys copied into the Parquet metadata
+SERIES_META_FIELDS = ("scenario", "seed", "params_hash", "version", "git_commit", "n_steps",
+                      "first_date", "last_date")
+
+
+def typed_series(series: pd.DataFrame) -> pd.DataFrame:
+    """The series as the outputs hold them: ``date`` as datetime64[ns] (docs/CONTRACT.md) and
+    the counts the model keeps in whole numbers as int64. Values are not changed: a column is
+    made integer only when every value is a whole number."""
+    from experiments.catalogue import SERIES_INFO
+
+    out = series.copy()
+    if "date" in out.columns:
+        out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
+    for col in out.columns:
+        info = SERIES_INFO.get(col)
+        if info is not None and info.whole and out[col].dtype.kind == "f":
+            values = out[col].to_numpy()
+            if pd.notna(values).all() and (values == values.round()).all():
+                out[col] = out[col].astype("int64")
+    return out
+
+
+#: units and names of the agent frame's columns (agents.parquet)
+AGENT_UNITS = {"step": ("weeks", "weeks since the start"), "date": ("date", "week (Monday)"),
+               "cash": ("USD", "cash"), "gpus": ("cards", "Hopper cards held")}
+
+
+def series_metadata(manifest: Mapping[str, Any], columns: Any,
+                    units: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The ``h100sim`` metadata of a series file: the run's identity and each column's unit
+    and human name (``units``: ``{column: (unit, label)}``, default the model's series)."""
+    from experiments.catalogue import SERIES_INFO
+
+    if units is None:
+        units = {name: (s.unit, s.label) for name, s in SERIES_INFO.items()}
+    meta = {k: manifest.get(k) for k in SERIES_META_FIELDS}
+    meta["units"] = {c: units[c][0] for c in columns if c in units}
+    meta["labels"] = {c: units[c][1] for c in columns if c in units}
+    return meta
+
+
+def write_series_parquet(series: pd.DataFrame, path: str | Path, manifest: Mapping[str, Any],
+                         units: Mapping[str, tuple[str, str]] | None = None) -> Path:
+    """Write one run's series (or agent frame) to Parquet with its context (see the module
+    docstring)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = typed_series(series).reset_index(drop=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = series_metadata(manifest, frame.columns, units)
+    fields = []
+    for field in table.schema:
+        extra = {}
+        if field.name in meta["units"]:
+            extra = {b"unit": meta["units"][field.name].encode(),
+                     b"label": meta["labels"][field.name].encode()}
+        fields.append(field.with_metadata({**(field.metadata or {}), **extra}))
+    schema = pa.schema(fields, metadata={
+        **(table.schema.metadata or {}),
+        SERIES_META_KEY: json.dumps(meta, default=_json_default).encode()})
+    pq.write_table(table.cast(schema), path)
+    return Path(path)
+
+
+def read_series_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``h100sim`` metadata of a series.parquet ({} for a file written without it)."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(SERIES_META_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def read_run(run_dir: str | Path) -> pd.DataFrame:
+    """One run written by ``h100sim run`` (or :func:`write_run`), read back.
+
+    Returns the weekly series indexed by date (a ``DatetimeIndex`` named ``date``,
+    datetime64[ns]); ``attrs`` holds ``scenario``, ``seed``, ``params_hash``, ``version``,
+    ``units`` and ``labels`` (by column) and, from the manifest beside it, ``params`` (every
+    resolved parameter) and ``overrides``. Works on files written before the metadata existed
+    (context then from the manifest alone). Raises InputError for a directory without a run.
+    """
+    run = Path(run_dir)
+    path = run / "series.parquet" if run.is_dir() else run
+    if not path.is_file():
+        raise InputError(f"{str(run)!r} holds no series.parquet; expected a directory written by "
+                         "`h100sim run`")
+    try:
+        frame = pd.read_parquet(path)
+        meta = read_series_metadata(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable Parquet file ({err})") from None
+    manifest: dict[str, Any] = {}
+    if (path.parent / MANIFEST).is_file():
+        manifest = read_manifest(path.parent)
+    if not meta:  # an older file: the context from its manifest
+        meta = series_metadata({**manifest, "version": manifest.get("version")}, frame.columns)
+    frame = typed_series(frame)
+    frame = frame.set_index(pd.DatetimeIndex(frame.pop("date"), name="date"))
+    frame.attrs.update(meta)
+    if manifest:
+        frame.attrs["params"] = manifest.get("params")
+        frame.attrs["overrides"] = manifest.get("overrides", {})
+    return frame

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.api import DEFAULT_SEED
 from model.errors import InputError
 
 
@@ -23,7 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", metavar="NAME|FILE", default=None,
                         help="a scenario name (see model/scenarios/) or a TOML file "
                              "(default: baseline)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"random seed, an integer >= 0 (default: {DEFAULT_SEED})")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="override a config value (TOML syntax), e.g. "
@@ -89,7 +91,7 @@ def resolve_run(args: argparse.Namespace) -> dict[str, Any]:
                 "overrides": overrides, "config": cfg, "recorded": man,
                 "user_overrides": man.get("overrides", {})}
     scenario = args.scenario or "baseline"
-    seed = 0 if args.seed is None else args.seed
+    seed = DEFAULT_SEED if args.seed is None else args.seed
     if seed < 0:
         raise InputError(f"--seed {seed} is not allowed; expected an integer >= 0")
     overrides = dict(parse_override(text) for text in args.overrides)

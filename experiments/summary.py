@@ -86,6 +86,16 @@ def headline_values(df: pd.DataFrame, keys: Sequence[str] | None = None) -> dict
     return out
 
 
+def headline_unit(key: str) -> str:
+    """The unit a headline's value is in, as a table column shows it (a share in %)."""
+    from experiments.catalogue import stat_unit
+
+    h = BY_KEY[key]
+    if h.unit == "share":
+        return "%"
+    return stat_unit(h.metric, h.stat) or "-"
+
+
 def format_headline(key: str, value: Any) -> str:
     """Human text for a headline value."""
     unit = BY_KEY[key].unit if key in BY_KEY else ""

@@ -149,8 +149,29 @@ def sensitivity_tables(directory: str | Path) -> tuple[Any, dict[str, dict[str, 
     return table, notes
 
 
+def param_label(name: str) -> str:
+    """A swept parameter with its unit, e.g. ``packaging_multiplier (×)``."""
+    from experiments.catalogue import lever_info
+
+    try:
+        unit = lever_info(name).unit
+    except InputError:
+        return name
+    return f"{name} ({unit})" if unit else name
+
+
+def metric_label(m: dict[str, Any]) -> str:
+    """A summary metric of a spec in words, e.g. ``peak_spot_price: peak spot price,
+    2023-01-01..2023-12-31 (USD/GPU-h)``."""
+    from experiments.catalogue import stat_label
+
+    return f"{m['name']}: {stat_label(m['metric'], m['stat'], tuple(m['window']))}"
+
+
 def _plot_bands(series, runs, param: str, names: list[str], out: Path, max_levels: int,
-                bins: int) -> list[Path]:
+                bins: int, title: str = "") -> list[Path]:
+    from experiments.catalogue import SERIES_INFO
+
     groups, order = parameter_groups(runs[param], max_levels, bins)
     label_of = dict(zip(runs["run_id"], groups))
     series = series.assign(_group=series["run_id"].map(label_of))
@@ -171,18 +192,20 @@ def _plot_bands(series, runs, param: str, names: list[str], out: Path, max_level
                                 linewidth=0)
                 ax.plot(q.index, q[0.5], color=color, linewidth=1.6,
                         label=f"{label} ({n_runs} runs)")
-            ax.set_title(s, fontsize=10)
+            info = SERIES_INFO.get(s)
+            ax.set_title(f"{info.label} ({info.unit})" if info else s, fontsize=10)
             ax.grid(alpha=0.3)
             ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-        axes.flat[0].legend(title=param, fontsize=8, title_fontsize=8)
-        fig.suptitle(f"median and {int(BAND[0] * 100)}-{int(BAND[1] * 100)}% band by {param}")
+        axes.flat[0].legend(title=param_label(param), fontsize=8, title_fontsize=8)
+        fig.suptitle(f"{title}median and {int(BAND[0] * 100)}-{int(BAND[1] * 100)}% band by "
+                     f"{param_label(param)}")
         suffix = "" if part == 0 else f"_{part // MAX_PANELS + 1}"
         files.append(_save(fig, out / f"bands_{_safe(param)}{suffix}.png"))
     return files
 
 
 def _plot_summary(runs, param: str, metrics: list[str], out: Path, max_levels: int,
-                  bins: int) -> Path:
+                  bins: int, labels: dict[str, str] | None = None, title: str = "") -> Path:
     import pandas as pd
 
     groups, order = parameter_groups(runs[param], max_levels, bins)
@@ -200,8 +223,8 @@ def _plot_summary(runs, param: str, metrics: list[str], out: Path, max_levels: i
         ax.errorbar(x, med, yerr=yerr, fmt="o-", capsize=4, color="#1f5f8b")
         ax.set_xticks(x)
         ax.set_xticklabels(order, rotation=30, fontsize=8)
-        ax.set_title(m + (" (date)" if is_date else ""), fontsize=10)
-        ax.set_xlabel(param, fontsize=8)
+        ax.set_title((labels or {}).get(m, m) + (" (date)" if is_date else ""), fontsize=9)
+        ax.set_xlabel(param_label(param), fontsize=8)
         ax.grid(alpha=0.3)
         if is_date:  # ordinal days on the axis, labelled as dates
             import datetime as dt
@@ -215,12 +238,13 @@ def _plot_summary(runs, param: str, metrics: list[str], out: Path, max_levels: i
             ax.yaxis.set_major_formatter(FuncFormatter(
                 lambda t, _pos: dt.date.fromordinal(int(t)).isoformat() if t >= 1 else ""))
             ax.tick_params(axis="y", labelsize=7)
-    fig.suptitle(f"summary metrics by {param}: median and {int(BAND[0] * 100)}-"
-                 f"{int(BAND[1] * 100)}% of runs")
+    fig.suptitle(f"{title}summary metrics by {param_label(param)}: median and "
+                 f"{int(BAND[0] * 100)}-{int(BAND[1] * 100)}% of runs")
     return _save(fig, out / f"summary_{_safe(param)}.png")
 
 
-def _plot_indices(table, method: str, metric: str, out: Path) -> Path:
+def _plot_indices(table, method: str, metric: str, out: Path, label: str = "",
+                  title: str = "") -> Path:
     import numpy as np
 
     sub = table[table["metric"] == metric]
@@ -241,8 +265,8 @@ def _plot_indices(table, method: str, metric: str, out: Path) -> Path:
         ax.bar(x + w / 2, sub["sigma"], w, label="sigma (interactions)", color="#ff7f0e")
         ax.set_ylabel("elementary effect per unit range")
     ax.set_xticks(x)
-    ax.set_xticklabels(names, rotation=20, fontsize=8, ha="right")
-    ax.set_title(f"{method} sensitivity of {metric}")
+    ax.set_xticklabels([param_label(n) for n in names], rotation=20, fontsize=8, ha="right")
+    ax.set_title(f"{title}{method} sensitivity of {label or metric}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out / f"sensitivity_{_safe(metric)}.png")
@@ -261,6 +285,9 @@ def make_report(directory: str | Path, out: str | Path | None = None, *, max_lev
     spec = manifest["spec"]
     params = list(spec["parameters"])
     summary = [m["name"] for m in spec["metrics"]["summary"]]
+    labels = {m["name"]: metric_label(m) for m in spec["metrics"]["summary"]}
+    title = (f"sweep {spec['sweep']['name']} ({spec['sweep']['base']}, "
+             f"{spec['sweep']['replications']} seeds per point)\n")
     runs = load_results(src, include_failed=True)
     ok = runs[runs["status"] == "ok"].reset_index(drop=True)
     if ok.empty:
@@ -275,9 +302,9 @@ def make_report(directory: str | Path, out: str | Path | None = None, *, max_lev
                                      *params}]
     for p in params:
         if series_names:
-            files += _plot_bands(series, ok, p, series_names, dest, max_levels, bins)
+            files += _plot_bands(series, ok, p, series_names, dest, max_levels, bins, title)
         if summary:
-            files.append(_plot_summary(ok, p, summary, dest, max_levels, bins))
+            files.append(_plot_summary(ok, p, summary, dest, max_levels, bins, labels, title))
     sens = None
     notes: dict[str, Any] = {}
     method = manifest["design"]["kind"]
@@ -288,7 +315,8 @@ def make_report(directory: str | Path, out: str | Path | None = None, *, max_lev
             sens.to_csv(path, index=False)
             files.append(path)
             for metric in sens["metric"].unique():
-                files.append(_plot_indices(sens, method, metric, dest))
+                files.append(_plot_indices(sens, method, metric, dest, labels.get(metric, ""),
+                                           title))
         md = [f"# Sensitivity indices ({method})", ""]
         for metric, note in notes.items():
             md += [f"## {metric}", ""]

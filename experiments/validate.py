@@ -60,12 +60,15 @@ def _range(r: TargetResult) -> str:
 
 
 def table_rows(results: Sequence[TargetResult]) -> list[list[str]]:
-    header = ["id", "metric", "median", "10-90%", "target", "result", "seeds pass"]
+    from experiments.catalogue import stat_unit
+
+    header = ["id", "metric", "unit", "median", "10-90%", "target", "result", "seeds pass"]
     rows = [header]
     for r in results:
         t = r.target
         stat = t.stat if t.stat != "pct_change" else f"pct_change({t.window_stat}/{t.base_stat})"
-        rows.append([t.id, f"{stat} {t.metric}", format_value(r.median), _range(r), t.describe(),
+        rows.append([t.id, f"{stat} {t.metric}", stat_unit(t.metric, t.stat) or "-",
+                     format_value(r.median), _range(r), t.describe(),
                      "pass" if r.passed else "FAIL", f"{100 * r.seed_pass_share:.0f}%"])
     return rows
 
@@ -123,7 +126,8 @@ def write_report(out_dir: str | Path, results: Sequence[TargetResult],
         used.add(name)
         chart = target_chart(band(frames, t.metric), t, out / "charts" / f"{name}.png", result=r,
                              base_value=base_value,
-                             events=(events_by_scenario or {}).get(t.scenario))
+                             events=(events_by_scenario or {}).get(t.scenario),
+                             context=f"{t.scenario}, seeds 0..{len(frames) - 1}")
         lines += [
             f"## {t.id}: {'pass' if r.passed else 'FAIL'}",
             "",

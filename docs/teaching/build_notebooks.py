@@ -324,7 +324,7 @@ def lesson4() -> list:
                           "losses. This lesson runs the baseline's full horizon (to end-2026)."),
         new_code_cell(SETUP),
         new_markdown_cell("## Back of the envelope\nAll-in capex ~$50k per H100, running cost "
-                          "~$0.14 per hour, five-year life (DOMAIN §8)."),
+                          "~$0.14 per hour, five-year life (docs/facts.md §8)."),
         new_code_cell('''\
 from model.mechanisms import finance
 from model.mechanisms.vocabulary import WEEKS_PER_YEAR

@@ -62,9 +62,11 @@ def test_write_run_writes_every_file(tmp_path):
     assert [p.stem for p in charts] == sorted(CHARTS)
     assert all(is_png(p) for p in charts)
     assert set(paths) >= {"series_parquet", "series_csv", "agents_parquet", "manifest"}
-    # the series round-trips through Parquet exactly, and the CSV has ISO dates
+    # the series round-trips through Parquet exactly (dates as datetime64[ns], the contract's
+    # dtype), and the CSV has ISO dates
     back = pd.read_parquet(out / "series.parquet")
-    pd.testing.assert_frame_equal(back, fake_series(0))
+    assert back["date"].dtype == "datetime64[ns]"
+    pd.testing.assert_frame_equal(back, fake_series(0).astype({"date": "datetime64[ns]"}))
     csv = pd.read_csv(out / "series.csv")
     assert csv["date"].iloc[0] == "2022-10-03" and len(csv) == 121
     assert len(pd.read_parquet(out / "agents.parquet")) == 3
