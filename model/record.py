@@ -96,6 +96,11 @@ EXTRA_SERIES = (
     "debt_outstanding",
     "forced_sale_cards",
     "defaults",
+    # Hopper-class cards (H100, H800, H20) held by owners in each region (the fine-tuning teams and
+    # grey stock in brokers' hands count where their holders are: US and ROW).
+    "gpus_installed_us",
+    "gpus_installed_cn",
+    "gpus_installed_row",
 )
 #: series a kind of agent reports (``AgentKind.report``), and their value in a world without it
 KIND_SERIES = {"debt_outstanding": 0.0, "forced_sale_cards": 0.0, "defaults": 0.0}
@@ -186,6 +191,11 @@ class Recorder:
             m.cards.balance[pop.finetuners.account].sum()
         )
         now["nextgen_installed"] = float(m.nextgen_cards.balance[pop.owner_accounts].sum())
+        held = m.cards.balance[pop.owner_accounts]
+        regions = self._owner_regions()
+        for region in ("US", "CN", "ROW"):
+            now[f"gpus_installed_{region.lower()}"] = float(held[regions == region].sum())
+        now["gpus_installed_us"] += float(m.cards.balance[pop.finetuners.account].sum())
         own_eq = sum(cr.fleet_eq for cr in pop.creators if cr.build_own)
         capacity = hours.cloud_capacity.sum() + own_eq
         now["utilization"] = utilization = float(min(1.0, total / capacity)) if capacity > 0 else 0.0
@@ -193,6 +203,15 @@ class Recorder:
         now["cash_cost"], now["full_cost"] = self._owner_costs()
         now["new_capacity_irr"] = self._market_irr(utilization)
         self.series_collector.collect(m)
+
+    def _owner_regions(self) -> np.ndarray:
+        """The region of each card owner, in `population.owner_accounts` order (kept until the
+        population grows)."""
+        owners = self.model.population.owners
+        if getattr(self, "_regions_for", None) != len(owners):
+            self._regions = np.array([a.region for a in owners])
+            self._regions_for = len(owners)
+        return self._regions
 
     def _owner_costs(self) -> tuple[float, float]:
         """The fleet's cost curve: owners' cash cost of an hour (power and what lenders are owed),
@@ -247,7 +266,7 @@ class Recorder:
     # -- outputs -----------------------------------------------------------------------------------
     def series(self) -> pd.DataFrame:
         df = self.series_collector.get_model_vars_dataframe().reset_index(drop=True)
-        df["date"] = pd.to_datetime(df["date"])
+        df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")  # the contract's dtype
         df.index.name = "step"
         return df
 
