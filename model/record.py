@@ -193,9 +193,10 @@ class Recorder:
         now["nextgen_installed"] = float(m.nextgen_cards.balance[pop.owner_accounts].sum())
         held = m.cards.balance[pop.owner_accounts]
         regions = self._owner_regions()
+        pooled = float(m.cards.balance[pop.finetuners.account].sum())  # fine-tuning teams: US
         for region in ("US", "CN", "ROW"):
-            now[f"gpus_installed_{region.lower()}"] = float(held[regions == region].sum())
-        now["gpus_installed_us"] += float(m.cards.balance[pop.finetuners.account].sum())
+            extra = pooled if region == "US" else 0.0
+            now[f"gpus_installed_{region.lower()}"] = float(held[regions == region].sum()) + extra
         own_eq = sum(cr.fleet_eq for cr in pop.creators if cr.build_own)
         capacity = hours.cloud_capacity.sum() + own_eq
         now["utilization"] = utilization = float(min(1.0, total / capacity)) if capacity > 0 else 0.0
