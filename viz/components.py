@@ -7,6 +7,7 @@ bump it after each step), so it redraws as the model runs, and reads the model t
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable
 
 import pandas as pd
@@ -17,7 +18,7 @@ from mesa.visualization.utils import update_counter
 from viz import explain as explain_mod
 from viz import html
 from viz import vega
-from viz.controls import snapshot
+from viz.controls import model_lock, snapshot
 
 #: The market charts: (title, y label, {column: legend label}, stacked)
 MARKET_CHARTS: tuple[tuple[str, str, dict[str, str], bool], ...] = (
@@ -43,12 +44,35 @@ def series_of(model) -> pd.DataFrame:
     return snapshot(model).series
 
 
+#: each model's chart data converted so far, by chart: a week's row never changes once recorded,
+#: so a redraw converts only the weeks added since the last one
+_chart_rows: "weakref.WeakKeyDictionary[Any, dict[Any, list]]" = weakref.WeakKeyDictionary()
+
+
+def chart_records(model, fields: dict[str, str], series: pd.DataFrame) -> list[dict[str, Any]]:
+    """``vega.wide_records(series, fields)`` for the model's series, converting only new weeks.
+
+    A new list each call (a spec that shares its data with the previous one would compare equal
+    to it, and the widget would not send it)."""
+    with model_lock(model):
+        rows = _chart_rows.setdefault(model, {})
+        key = tuple(fields.items())
+        done = rows.get(key, [])
+        if len(done) > len(series):  # cannot happen for one model; start afresh if it does
+            done = []
+        if len(done) < len(series):
+            done = done + vega.wide_records(series, fields, start=len(done))
+            rows[key] = done
+        return list(done)
+
+
 def market_spec(model, index: int) -> dict[str, Any]:
     """The Vega-Lite spec of market chart ``index`` for the model's state now."""
     title, ylabel, fields, stacked = MARKET_CHARTS[index]
     snap = snapshot(model)
     return vega.time_chart(snap.series, title, ylabel, fields, events=list(snap.events),
-                           x_domain=vega.horizon(model), stacked=stacked)
+                           x_domain=vega.horizon(model), stacked=stacked,
+                           records=chart_records(model, fields, snap.series))
 
 
 def market_specs(model) -> list[dict[str, Any]]:

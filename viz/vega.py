@@ -16,6 +16,7 @@ import datetime as dt
 import math
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -63,12 +64,15 @@ def _clean(x: float, digits: int = 4) -> float | None:
     return float(f"{x:.{digits}g}")
 
 
-def wide_records(df: pd.DataFrame, fields: Mapping[str, str]) -> list[dict[str, Any]]:
-    """``[{"date": "2023-01-02", label: value, ...}, ...]`` for columns ``fields`` (col -> label).
+def wide_records(df: pd.DataFrame, fields: Mapping[str, str], start: int = 0
+                 ) -> list[dict[str, Any]]:
+    """``[{"date": "2023-01-02", label: value, ...}, ...]`` for columns ``fields`` (col -> label),
+    from row ``start`` on (the app converts only the weeks added since its last redraw).
 
     A NaN (a week without a trade) becomes null, which the charts draw as a gap."""
-    dates = pd.to_datetime(df["date"]).dt.strftime("%Y-%m-%d").tolist()
-    cols = {label: df[col].to_numpy(dtype=float) for col, label in fields.items()
+    days = pd.to_datetime(df["date"]).to_numpy(dtype="datetime64[D]")[start:]
+    dates = np.datetime_as_string(days, unit="D").tolist()
+    cols = {label: df[col].to_numpy(dtype=float)[start:] for col, label in fields.items()
             if col in df.columns}
     out = []
     for i, d in enumerate(dates):
@@ -152,10 +156,14 @@ def time_chart(
     stacked: bool = False,
     height: int = 210,
     y_zero: bool = True,
+    records: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A calendar-dated line (or stacked area) chart of ``fields`` (column -> legend label)."""
+    """A calendar-dated line (or stacked area) chart of ``fields`` (column -> legend label).
+
+    ``records``: ``wide_records(df, fields)`` if the caller already has them."""
     labels = [label for col, label in fields.items() if col in df.columns]
-    records = wide_records(df, fields)
+    if records is None:
+        records = wide_records(df, fields)
     if x_domain is None and records:
         x_domain = (records[0]["date"], records[-1]["date"])
     x = {"field": "date", "type": "temporal", "title": None, "axis": X_AXIS}
