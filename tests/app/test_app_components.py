@@ -5,6 +5,8 @@ the trade network, the comparison, the launcher)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import socket
 
 import ipyvuetify as v
@@ -213,10 +215,91 @@ def test_explain_tab_and_network_tab_render(made_models):
     assert "<li>" in html_text(box)
     assert not [w for w in widgets(box) if isinstance(w, ipywidgets.Image)]  # lazy tabs
     tabs.v_model = 2  # Who trades with whom
-    images = [w for w in widgets(box) if isinstance(w, ipywidgets.Image)]
-    assert len(images) == 1 and images[0].value[:4] == b"\x89PNG"
+    net = network_chart(box)
+    assert net.listen_to_click and net.spec["layer"]
     assert "Largest flows" in html_text(box)
     assert m.steps == 30
+
+
+def network_chart(box) -> solara.widgets.VegaLite:
+    (chart,) = [w for w in widgets(box) if isinstance(w, solara.widgets.VegaLite)
+                and "Trades in the" in str(w.spec.get("title", {}).get("text", ""))]
+    return chart
+
+
+def test_network_tab_picks_a_firm_by_click_and_from_the_list(made_models):
+    """A click on a firm (the datum the browser sends) shows its trades with units and fades the
+    lines of others; the list does the same; a click on the background lets go."""
+    box, rc = render_page()
+    m = current(made_models)
+    for _ in range(40):
+        click(rc, "Step")
+    rc.find(v.Tabs).widgets[-1].v_model = 2
+    net = network_chart(box)
+    assert "Trades of" not in html_text(box)
+    nodes = next(layer for layer in net.spec["layer"] if layer["mark"]["type"] == "point")
+    azure = next(r for r in nodes["data"]["values"] if r["name"] == "Azure")
+    net.on_click(azure)
+    page = html_text(box)
+    assert "Trades of Azure (cloud, US)" in page
+    (table,) = [w.unsafe_innerHTML for w in widgets(box) if isinstance(w, solara.widgets.HTML)
+                and "Trades of Azure" in w.unsafe_innerHTML]
+    assert "amount (with its unit)" in table
+    amounts = re.findall(r'<td style="text-align:right">([^<]*)</td>', table)[::2]
+    assert amounts and all(re.fullmatch(r"[\d.,]+M? (GPU-hours|GPUs|cards)", a) for a in amounts)
+    lines = net.spec["layer"][0]["data"]["values"]
+    assert any(not e["faded"] for e in lines) and any(e["faded"] for e in lines)
+    assert all(not e["faded"] for e in lines if "Azure" in (e["seller"], e["buyer"]))
+    net.on_click(None)
+    assert "Trades of" not in html_text(box)
+    select = rc.find(v.Select, label="Show the trades of").widget
+    select.v_model = "OpenAI"
+    assert "Trades of OpenAI (model builder, US)" in html_text(box)
+    assert m.steps == 40
+
+
+def _graph(rows):
+    agents = {1: ("cloud", "US", "Cloud A"), 2: ("creator", "CN", "Builder B"),
+              3: ("broker", "", "Broker C"), 4: ("creator", "ROW", "Builder D")}
+    return network.build_graph(network.trade_frame(rows), agents)
+
+
+def _line_colors(spec) -> dict[str, str]:
+    color = spec["layer"][0]["encoding"]["color"]["scale"]
+    return dict(zip(color["domain"], color["range"]))
+
+
+def test_network_colours_are_the_same_for_a_kind_of_trade_in_every_frame():
+    one = network.network_spec(_graph([(1, 1, 2, "spot", "spot GPU-hours", 10.0),
+                                       (1, 3, 2, "grey", "grey-market cards", 5.0)]), "t")
+    two = network.network_spec(_graph([(2, 3, 4, "grey", "grey-market cards", 2.0),
+                                       (2, "vendor", 1, "vendor", "new cards", 50.0),
+                                       (2, 1, 4, "used_cards", "used cards", 1.0)]), "t")
+    a, b = _line_colors(one), _line_colors(two)
+    grey = network.TRADE_VIEW["grey"].label
+    assert a[grey] == b[grey] == network.TRADE_VIEW["grey"].color
+    assert len(set(b.values())) == len(b) == 3  # one colour per kind shown, no two alike
+    assert set(a) == {grey, network.TRADE_VIEW["spot"].label}  # the legend names what is drawn
+
+
+def test_network_amounts_carry_their_units_and_hours_are_gpu_hours():
+    g = _graph([(1, 1, 2, "spot", "spot GPU-hours", 10.0), (1, 3, 2, "grey", "cards", 4.0),
+                (1, 1, 4, "reservation", "reserved GPUs", 64.0),
+                (1, 1, 4, "newkind", "something new", 3.0)])
+    flows = network.top_flows(g)
+    by_kind = {r["kind"]: network.amount_text(r["amount"], r["unit"]) for _, r in flows.iterrows()}
+    assert by_kind == {"spot": "1,680 GPU-hours", "grey": "4.0 cards", "reservation": "64 GPUs",
+                       "newkind": "3.0 units"}  # a kind the app does not know yet: no crash
+    table = network.flows_table(flows)
+    assert "amount (with its unit)" in table and "1,680 GPU-hours" in table
+    rows = network.node_trades(g, next(n for n, d in g.nodes(data=True) if d["label"] == "Builder B"))
+    assert {(r["direction"], r["firm"], network.amount_text(r["amount"], r["unit"]))
+            for r in rows} == {("bought from", "Cloud A", "1,680 GPU-hours"),
+                               ("bought from", "Broker C", "4.0 cards")}
+    spec = network.network_spec(g, "t", selected="nobody-such")  # an unknown pick: nothing picked
+    assert not any(e["faded"] for e in spec["layer"][0]["data"]["values"])
+    tips = {t["field"] for t in spec["layer"][0]["encoding"]["tooltip"]}
+    assert {"seller", "buyer", "trade", "amount"} <= tips
 
 
 # ------------------------------------------------------------------------------------------------
@@ -371,8 +454,9 @@ def test_network_of_a_real_run():
     assert len(recent) and recent["step"].min() >= m.steps - 3
     g = network.build_graph(recent, idx)
     assert g.number_of_nodes() > 3 and g.number_of_edges() > 2
-    fig = network.draw(g, "t")
-    assert fig.axes and len(network.top_flows(g)) > 0
+    spec = network.network_spec(g, "t")
+    json.dumps(spec)  # it goes to the browser as is
+    assert len(network.top_flows(g)) > 0
 
 
 # ------------------------------------------------------------------------------------------------

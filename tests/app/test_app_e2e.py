@@ -156,6 +156,9 @@ def test_two_tabs_are_independent(app_server, browser_context, tmp_path):
 
 
 def test_explain_and_network_tabs(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1280, "height": 800})
     for _ in range(8):
         page.get_by_role("button", name="Step", exact=True).click()
     wait_steps(page, 8)
@@ -164,17 +167,24 @@ def test_explain_and_network_tabs(page, tmp_path):
     card.wait_for()
     assert page.locator("li").count() >= 1
     page.get_by_role("tab", name="Who trades with whom").click()
-    img = page.locator("img.widget-image").first
-    img.wait_for(timeout=30_000)
-    src = img.get_attribute("src")
+    net = page.locator(".v-card", has_text="Who trades with whom").locator(CHARTS).first
+    net.wait_for(timeout=30_000)
     page.get_by_text("Largest flows").wait_for()
+    before = net.evaluate("c => c.toDataURL()")
     page.get_by_role("button", name="Step", exact=True).click()
     wait_steps(page, 9)
     deadline = time.monotonic() + 15
-    while img.get_attribute("src") == src and time.monotonic() < deadline:
+    while net.evaluate("c => c.toDataURL()") == before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert img.get_attribute("src") != src, "the network did not redraw after a step"
-    page.screenshot(path=tmp_path / "app_network.png", full_page=True)
+    assert net.evaluate("c => c.toDataURL()") != before, "the network did not redraw after a step"
+    # pick a firm from the list with the mouse: its trades, each amount with its unit
+    page.get_by_role("button", name=re.compile("^Show the trades of")).click()
+    page.get_by_role("option", name="Azure", exact=True).click()
+    table = page.locator("div", has_text=re.compile("^Trades of Azure")).last
+    expect(table).to_contain_text("amount (with its unit)")
+    amounts = table.locator("td:nth-child(4)").all_inner_texts()
+    assert amounts and all(re.fullmatch(r"[\d.,]+M? (GPU-hours|GPUs|cards)", a) for a in amounts)
+    shoot(page, tmp_path, "network_1280x800")
 
 
 def test_compare_runs_in_the_background(page, tmp_path):
