@@ -16,8 +16,7 @@ import solara.widgets
 from mesa.visualization.utils import update_counter
 
 from viz import explain as explain_mod
-from viz import html
-from viz import vega
+from viz import html, regions, vega
 from viz.controls import model_lock, snapshot
 
 #: The market charts: (title, y label, {column: legend label}, stacked)
@@ -75,8 +74,20 @@ def market_spec(model, index: int) -> dict[str, Any]:
                            records=chart_records(model, fields, snap.series))
 
 
+REGION_CHART = ("H100 cards held, by region", "cards")
+
+
+def region_spec(model) -> dict[str, Any]:
+    """Cards held by firms in the US, China and elsewhere, and brokers' grey stock (stacked)."""
+    snap = snapshot(model)
+    title, ylabel = REGION_CHART
+    return vega.time_chart(snap.regions, title, ylabel, regions.FIELDS, events=list(snap.events),
+                           x_domain=vega.horizon(model), stacked=True)
+
+
 def market_specs(model) -> list[dict[str, Any]]:
-    return [market_spec(model, i) for i in range(len(MARKET_CHARTS))]
+    """Every chart of the Market tab, in order (the region chart last)."""
+    return [market_spec(model, i) for i in range(len(MARKET_CHARTS))] + [region_spec(model)]
 
 
 @solara.component
@@ -158,7 +169,8 @@ def EventsStrip(model):
 
 @solara.component
 def MarketCharts(model):
-    """Prices, lead time, GPU-hours, teams, card prices, grey market; events marked."""
+    """Prices, lead time, GPU-hours, teams, card prices, grey market, cards by region; events
+    marked."""
     update_counter.get()
     snap = snapshot(model)
     key = (id(model), snap.steps)
@@ -168,6 +180,8 @@ def MarketCharts(model):
         for i in range(len(MARKET_CHARTS)):
             with solara.Card(margin=0, style={"padding": "6px"}):
                 VegaChart(lambda i=i: market_spec(model, i), key).key(f"market-chart-{i}")
+        with solara.Card(margin=0, style={"padding": "6px"}):
+            VegaChart(lambda: region_spec(model), key).key("region-chart")
 
 
 @solara.component

@@ -36,7 +36,7 @@ from mesa.visualization.utils import force_update as _bump_counter
 from mesa.visualization.utils import update_counter
 
 from model import InputError
-from viz import html
+from viz import html, regions
 from viz.levers import (DEFAULT_SEED, LEVERS, SEED_ERROR, Lever, LeverRefusal, format_value, parse_seed,
                         presets)
 
@@ -71,6 +71,7 @@ class Snapshot:
     running: bool
     series: pd.DataFrame
     events: tuple
+    regions: pd.DataFrame  # cards held by region, every few weeks (viz.regions)
 
 
 _snapshots: "weakref.WeakKeyDictionary[Any, Snapshot]" = weakref.WeakKeyDictionary()
@@ -82,8 +83,9 @@ def snapshot(model) -> Snapshot:
         hit = _snapshots.get(model)
         if hit is not None and hit.steps == model.steps:
             return hit
+        regions.collect(model)
         snap = Snapshot(model.steps, model.n_steps, model.date, bool(model.running),
-                        model.series(), tuple(model.events))
+                        model.series(), tuple(model.events), regions.region_frame(model))
         _snapshots[model] = snap
         return snap
 

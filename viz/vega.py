@@ -177,7 +177,8 @@ def time_chart(
          "scale": {"zero": y_zero}, "axis": _y_axis(records, labels, stacked)}
     if stacked:
         y["stack"] = "zero"
-        mark = {"type": "area", "opacity": 0.85, "interpolate": "monotone"}
+        mark = {"type": "area", "opacity": 0.85, "interpolate": "monotone",
+                "point": len(records) <= 2}
     else:
         # points while there are only a week or two (a line needs two points to show)
         mark = {"type": "line", "strokeWidth": 1.8, "interpolate": "linear",

@@ -128,9 +128,9 @@ def test_every_preset_builds_and_sets_the_sliders(made_models, preset):
     assert box.v_model is cfg.policy.export_controls
     seize = rc.find(v.Slider, label=levers.LEVER_BY_NAME["seizure_odds_multiplier"].label).widget
     assert seize.v_model == pytest.approx(cfg.grey.seizure_odds_multiplier)
-    # six charts on the Market tab, built from this preset's model
+    # seven charts on the Market tab (six series, cards by region), built from this preset's model
     charts = rc.find(solara.widgets.VegaLite).widgets
-    assert len(charts) == 6
+    assert len(charts) == 7
     click(rc, "Step")
     assert m.steps == 1
     click(rc, "Reset")  # Reset without touching a slider rebuilds exactly the preset
@@ -693,3 +693,43 @@ def test_headline_figures_have_units_and_a_year_on_year_change(default_run):
     if gap:
         f = explain.headline_figures(df.iloc[: gap[0] + 1])[0]
         assert "last trade" in f.change and f.value.startswith("$")
+
+
+# ------------------------------------------------------------------------------------------------
+# cards by region
+# ------------------------------------------------------------------------------------------------
+def test_cards_by_region_match_the_agent_frame_and_fill_weeks_not_seen():
+    """The sums the app reads from the agents in collection weeks are the agent frame's sums; weeks
+    played without a redraw (the guided tour) are filled from the agent frame; the bands add up to
+    the model's installed cards."""
+    from viz import regions
+
+    m = levers.build_model()
+    for _ in range(9):
+        m.step()
+        regions.collect(m)  # as every redraw does
+    for _ in range(12):  # twelve weeks in one go, no redraw
+        m.step()
+    regions.collect(m)
+    got = regions.region_frame(m)
+    assert len(got) == 1 + 21 // 4  # weeks 0, 4, ..., 20
+    want = regions.totals_from_frame(m.agent_frame())
+    for (_, row), step in zip(got.iterrows(), range(0, 21, 4)):
+        for col in regions.FIELDS:
+            assert row[col] == pytest.approx(want[step][col], rel=1e-12, abs=1e-9)
+    installed = m.series()["gpus_installed"].iloc[20]
+    assert got.iloc[-1][list(regions.FIELDS)].sum() == pytest.approx(installed)
+
+
+def test_region_chart_is_in_the_market_tab_and_draws_week_zero(made_models):
+    from viz import components
+
+    box, rc = render_page()
+    m = current(made_models)
+    spec = components.region_spec(m)
+    layer = spec["layer"][0]
+    assert layer["mark"]["type"] == "area" and layer["mark"]["point"]  # one week: a point
+    assert [r["date"] for r in layer["data"]["values"]] == ["2022-10-03"]
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "cards"
+    charts = [w for w in widgets(box) if isinstance(w, solara.widgets.VegaLite)]
+    assert any(w.spec["title"]["text"] == "H100 cards held, by region" for w in charts)

@@ -36,7 +36,7 @@ def page(app_server, browser_context):
 def open_app(p, url: str) -> None:
     p.goto(url)
     p.get_by_role("button", name="Step", exact=True).wait_for(timeout=LOAD_TIMEOUT)
-    p.locator(CHARTS).nth(5).wait_for(timeout=LOAD_TIMEOUT)
+    p.locator(CHARTS).nth(6).wait_for(timeout=LOAD_TIMEOUT)
 
 
 def steps(p) -> int:
@@ -78,7 +78,7 @@ def wait_chart_change(p, before: str, i: int = 0, timeout: float = 15.0) -> str:
 
 def test_load_step_and_charts_redraw(page, app_server, tmp_path):
     assert steps(page) == 0
-    assert page.locator(CHARTS).count() == 6
+    assert page.locator(CHARTS).count() == 7
     first = headline(page)
     assert "Week of 3 October 2022" in first
     before = chart_markup(page)
