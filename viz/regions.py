@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 #: the bands of the chart, in stacking order: (column, label)
-BANDS = (("US", "US"), ("CN", "China"), ("ROW", "elsewhere"), ("grey", "grey brokers' stock"))
+BANDS = (("US", "US"), ("CN", "China"), ("ROW", "elsewhere"), ("grey", "grey brokers (stock)"))
 FIELDS = dict(BANDS)
 REGIONS = ("US", "CN", "ROW")
 

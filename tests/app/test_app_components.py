@@ -477,6 +477,27 @@ def test_run_comparison_reports_progress_and_bands():
     assert len(band_specs(res)) == 6
 
 
+@pytest.mark.slow
+def test_compare_my_current_levers_against_a_preset():
+    """"my current levers" is the preset with the levers moved (and only those), run from week 0;
+    labels say which side is which; lever values the model refuses are reported, not run."""
+    from viz.compare_panel import MINE, describe, my_levers, run_comparison
+
+    values = {**levers.preset_values("baseline"), "funding_multiplier": 2.0, "brokers": 10}
+    mine = my_levers("baseline", values)
+    assert mine.overrides == (("funding_multiplier", 2.0),) and mine.label == MINE
+    assert describe(mine) == "baseline with Funding climate × 2.0×"
+    res = run_comparison(mine, "baseline", 1, workers=2)
+    assert not res.error and res.labels == (MINE, "baseline")
+    assert res.notes == [f"{MINE}: baseline with Funding climate × 2.0×"]
+    mine_spot = res.bands[MINE]["spot_price"]["median"]
+    base_spot = res.bands["baseline"]["spot_price"]["median"]
+    assert not mine_spot.equals(base_spot)  # the lever reached the runs
+    bad = my_levers("baseline", {**values, "brokers": 0, "seizure_odds_multiplier": 5.0})
+    refused = run_comparison(bad, "baseline", 1, workers=1)
+    assert "grey.seizure_odds_multiplier = 5.0 is not allowed" in refused.error
+
+
 def test_run_comparison_reports_bad_input_and_cancel():
     from viz.compare_panel import run_comparison
 
@@ -719,6 +740,16 @@ def test_cards_by_region_match_the_agent_frame_and_fill_weeks_not_seen():
             assert row[col] == pytest.approx(want[step][col], rel=1e-12, abs=1e-9)
     installed = m.series()["gpus_installed"].iloc[20]
     assert got.iloc[-1][list(regions.FIELDS)].sum() == pytest.approx(installed)
+
+
+def test_chart_labels_are_plain_vega_field_names():
+    """Series labels become Vega field names: a quote, a dot or a bracket in one breaks the chart
+    in the browser ("Access path missing closing quote")."""
+    from viz import components, regions
+
+    labels = [lab for _, _, fields, _ in components.MARKET_CHARTS for lab in fields.values()]
+    for label in [*labels, *regions.FIELDS.values()]:
+        assert not set(label) & set("'\".[]\\"), label
 
 
 def test_region_chart_is_in_the_market_tab_and_draws_week_zero(made_models):
