@@ -101,6 +101,6 @@ def Page():
         with solara.lab.Tab("Who trades with whom"):
             TradeNetwork(model.value)
         with solara.lab.Tab("Compare"):
-            ComparePanel()
+            ComparePanel(preset.value, values.value)
         with solara.lab.Tab("Guided tour"):
             GuidedTour(model, lesson=None)

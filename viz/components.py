@@ -148,7 +148,13 @@ def Headline(model):
 def EventsStrip(model):
     """The events the charts mark, numbered as on the charts, coloured by kind."""
     snap = snapshot(model)
-    evs = vega.event_records(snap.events, vega.horizon(model))
+    EventsKey(list(snap.events), vega.horizon(model))
+
+
+@solara.component
+def EventsKey(events: list, domain: tuple | None = None):
+    """Numbered events as the charts number them (all events when ``domain`` is None)."""
+    evs = vega.event_records(events, domain)
     if not evs:
         return
     kinds = []

@@ -259,19 +259,27 @@ def band_chart(
     lo = min((r["date"] for r in records), default=None)
     hi = max((r["date"] for r in records), default=None)
     x = {"field": "date", "type": "temporal", "title": None, "axis": X_AXIS}
+    # two legends side by side at the bottom ran out of the card: the scenarios (dashes) go on
+    # top, the series (colours) below, in columns
     color = {"field": "series", "type": "nominal", "title": None,
              "scale": {"domain": series_labels, "range": COLORS[: len(series_labels)]},
-             "legend": {"orient": "bottom", "direction": "horizontal", "labelLimit": 220}}
+             "legend": {"orient": "bottom", "direction": "horizontal", "columns": 3,
+                        "labelLimit": 240, "symbolType": "square", "symbolOpacity": 0.9}}
     dash = {"field": "scenario", "type": "nominal", "title": None,
             "scale": {"domain": scen_labels, "range": [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3]]},
-            "legend": {"orient": "bottom", "direction": "horizontal", "symbolStrokeColor": "#333"}}
+            "legend": {"orient": "top", "direction": "horizontal", "labelLimit": 320,
+                       "offset": 30,  # above the event numbers
+                       "symbolStrokeColor": "#333", "symbolStrokeWidth": 2, "symbolSize": 400}}
+    axis = _y_axis([{"p90": r["p90"]} for r in records], ["p90"], False)
     layers: list[dict[str, Any]] = [
         {"mark": {"type": "area", "opacity": 0.15},
-         "encoding": {"x": x, "y": {"field": "p10", "type": "quantitative", "title": ylabel},
+         "encoding": {"x": x, "y": {"field": "p10", "type": "quantitative", "title": ylabel,
+                                    "axis": axis},
                       "y2": {"field": "p90"}, "color": color,
                       "detail": {"field": "scenario"}}},
         {"mark": {"type": "line", "strokeWidth": 1.8},
-         "encoding": {"x": x, "y": {"field": "median", "type": "quantitative", "title": ylabel},
+         "encoding": {"x": x, "y": {"field": "median", "type": "quantitative", "title": ylabel,
+                                    "axis": axis},
                       "color": color, "strokeDash": dash,
                       "tooltip": [{"field": "date", "type": "temporal", "format": "%d %b %Y"},
                                   {"field": "scenario"}, {"field": "series"},

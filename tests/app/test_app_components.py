@@ -486,10 +486,10 @@ def test_compare_my_current_levers_against_a_preset():
     values = {**levers.preset_values("baseline"), "funding_multiplier": 2.0, "brokers": 10}
     mine = my_levers("baseline", values)
     assert mine.overrides == (("funding_multiplier", 2.0),) and mine.label == MINE
-    assert describe(mine) == "baseline with Funding climate × 2.0×"
+    assert describe(mine) == "baseline with Funding climate 2.0×"
     res = run_comparison(mine, "baseline", 1, workers=2)
     assert not res.error and res.labels == (MINE, "baseline")
-    assert res.notes == [f"{MINE}: baseline with Funding climate × 2.0×"]
+    assert res.notes == [f"{MINE}: baseline with Funding climate 2.0×"]
     mine_spot = res.bands[MINE]["spot_price"]["median"]
     base_spot = res.bands["baseline"]["spot_price"]["median"]
     assert not mine_spot.equals(base_spot)  # the lever reached the runs

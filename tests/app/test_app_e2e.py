@@ -199,6 +199,47 @@ def test_compare_runs_in_the_background(page, tmp_path):
     page.screenshot(path=tmp_path / "app_compare.png", full_page=True)
 
 
+def test_compare_my_current_levers_with_a_preset(page, tmp_path):
+    """Move a lever with the mouse, compare "my current levers" with the baseline: the result
+    names the lever moved, and every chart's legends fit inside its card."""
+    from playwright.sync_api import expect
+
+    from viz.levers import LEVER_BY_NAME
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    drag_slider(page, LEVER_BY_NAME["funding_multiplier"], 2.0)
+    expect(page.locator(".h100-lever-box-funding_multiplier .h100-value")).to_have_text("2.0×")
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_text("My current levers: baseline with Funding climate 2.0×", exact=False).wait_for()
+    slider = page.locator(".v-card", has_text="Compare two scenarios").get_by_role("slider")
+    slider.focus()
+    slider.press("Home")  # 2 seeds
+    page.get_by_role("button", name="Run comparison", exact=True).click()
+    result = page.locator(".v-card", has_text="my current levers (A) vs baseline (B)")
+    result.wait_for(timeout=300_000)
+    page.locator(CHARTS).nth(5).wait_for(timeout=60_000)
+    time.sleep(1.5)
+    assert_nothing_cut_at_the_right(page)
+    shoot(page, tmp_path, "compare_1280x800")
+
+
+#: how many pixels of the rightmost column of each chart are drawn on (a legend or a title that
+#: runs out of the chart is cut there)
+INK_AT_RIGHT_EDGE = """(c) => {
+  const ctx = c.getContext('2d'); const w = c.width, h = c.height;
+  const px = ctx.getImageData(w - 2, 0, 2, h).data; let n = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i + 3] > 0 && (px[i] < 235 || px[i + 1] < 235 || px[i + 2] < 235)) { n++; } }
+  return n; }"""
+
+
+def assert_nothing_cut_at_the_right(p) -> None:
+    charts = p.locator(CHARTS)
+    for i in range(charts.count()):
+        ink = charts.nth(i).evaluate(INK_AT_RIGHT_EDGE)
+        assert ink == 0, f"chart {i}: something drawn up to its right edge ({ink} px): cut off"
+
+
 def set_slider(p, label: str, key: str) -> None:
     """Move a sidebar slider with the keyboard ("Home": its minimum, "End": its maximum), as a
     keyboard user would (Vuetify's slider thumb is a focusable role=slider named by its label)."""
