@@ -111,9 +111,10 @@ def VegaChart(make_spec: Callable[[], dict[str, Any]], key: Any):
 # Components
 # ---------------------------------------------------------------------------------------------
 HEADLINE_CSS = """
-.h100-figures { display: flex; flex-wrap: wrap; gap: 8px; margin: 4px 0 10px 0; }
-.h100-figure { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; min-width: 150px;
-  flex: 1 1 150px; background: #fafafa; }
+.h100-figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(135px, 1fr));
+  gap: 8px; margin: 4px 0 10px 0; }
+.h100-figure { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px;
+  background: #fafafa; }
 .h100-figure .label { font-size: 12px; color: #555; }
 .h100-figure .value { font-size: 20px; font-weight: 600; white-space: nowrap; }
 .h100-figure .unit { font-size: 12px; color: #555; font-weight: 400; display: block;

@@ -24,8 +24,9 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17
 EVENT_COLORS = {"policy": "#b22222", "open-weights": "#2e8b57", "release": "#2e8b57",
                 "market": "#6a3d9a", "supply": "#1f5fa8"}
 EVENT_OTHER = "#555555"
-CONFIG = {"view": {"stroke": None}, "axis": {"labelFontSize": 11, "titleFontSize": 12},
-          "legend": {"labelFontSize": 12}}
+#: type sizes that still read on a projector at the back of a room
+CONFIG = {"view": {"stroke": None}, "axis": {"labelFontSize": 12, "titleFontSize": 13},
+          "legend": {"labelFontSize": 13}}
 
 Event = tuple  # (datetime.date, label, kind)
 #: what each kind of event is called in the events strip
@@ -36,7 +37,7 @@ EVENT_KIND_LABELS = {"policy": "policy rule", "open-weights": "open-weight model
 NUMBER_ROWS = 2
 NUMBER_GAP_DAYS = 45
 #: x axis: one labelled tick a year, lighter ticks every quarter
-X_AXIS = {"format": "%Y", "tickCount": {"interval": "year", "step": 1}, "labelFontSize": 11,
+X_AXIS = {"format": "%Y", "tickCount": {"interval": "year", "step": 1}, "labelFontSize": 12,
           "grid": True, "gridColor": "#eee", "labelOverlap": True, "title": None}
 
 
