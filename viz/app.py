@@ -24,7 +24,8 @@ from viz.network import TradeNetwork
 from viz.tour import GuidedTour
 
 TITLE = "h100sim: the H100 compute market"
-#: the page scrolls as a whole (no inner scroll box), so print and full-page screenshots show all
+#: the page scrolls as a whole (no inner scroll box) and the app bar scrolls with it, so print and
+#: full-page screenshots show everything once; tab labels wrap instead of sliding out of view
 PAGE_CSS = """
 html { overflow-y: auto !important; height: auto !important; }
 html body.solara-no-ssg, html body { overflow: visible !important; height: auto !important; }
@@ -36,6 +37,11 @@ html body div[style*="height: 100vh"] { height: auto !important; min-height: 100
 html body div[style*="max-height: 100%; overflow: auto"] { height: auto !important;
   max-height: none !important; overflow: visible !important; }
 @media print { .v-navigation-drawer { position: static !important; } }
+header.v-app-bar { position: absolute !important; }
+.v-tabs .v-slide-group__prev, .v-tabs .v-slide-group__next { display: none !important; }
+.v-tabs .v-slide-group__wrapper { overflow: visible !important; }
+.v-tabs .v-slide-group__content { flex-wrap: wrap; transform: none !important; }
+.v-tabs .v-tabs-bar { height: auto !important; }
 """
 
 
@@ -95,6 +101,6 @@ def Page():
         with solara.lab.Tab("Who trades with whom"):
             TradeNetwork(model.value)
         with solara.lab.Tab("Compare"):
-            ComparePanel()
+            ComparePanel(preset.value, values.value)
         with solara.lab.Tab("Guided tour"):
             GuidedTour(model, lesson=None)

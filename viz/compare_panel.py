@@ -14,7 +14,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 import solara
@@ -22,8 +22,8 @@ import solara.lab
 import solara.widgets
 
 from viz import html, vega
-from viz.components import MARKET_CHARTS
-from viz.levers import presets
+from viz.components import MARKET_CHARTS, EventsKey
+from viz.levers import LEVER_BY_NAME, format_value, preset_values, presets, refusal
 
 MAX_SEEDS = 20
 
@@ -46,10 +46,43 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def run_comparison(a: str, b: str, n_seeds: int, *, workers: int | None = None,
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a preset, or a preset with the levers as the user set them."""
+
+    scenario: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+    label: str = ""  # in legends and the table; the scenario's name if empty
+
+
+MINE = "my current levers"
+
+
+def my_levers(preset: str, values: Mapping[str, Any]) -> Side:
+    """The preset with every lever the user moved away from it (from the start of the run)."""
+    base = preset_values(preset)
+    moved = tuple((k, v) for k, v in values.items() if k in base and v != base[k])
+    return Side(preset, moved, MINE)
+
+
+def describe(side: Side) -> str:
+    """"baseline with Funding climate 2.0×, …" (or just the preset)."""
+    if not side.overrides:
+        return f"{side.scenario} (no lever moved)"
+    moved = ", ".join(f"{LEVER_BY_NAME[k].label.removesuffix(' ×')} "
+                      f"{format_value(LEVER_BY_NAME[k], v)}" for k, v in side.overrides)
+    return f"{side.scenario} with {moved}"
+
+
+def _side(x: str | Side) -> Side:
+    return x if isinstance(x, Side) else Side(x)
+
+
+def run_comparison(a: str | Side, b: str | Side, n_seeds: int, *, workers: int | None = None,
                    on_progress: Callable[[int, int], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> CompareResult:
-    """Run ``a`` and ``b`` for seeds 0..n-1 (each run a job in a process pool) and summarise.
+    """Run ``a`` and ``b`` (preset names, or :class:`Side` with lever values) for seeds 0..n-1
+    (each run a job in a process pool) and summarise.
 
     Returns a CompareResult; errors and cancellation are reported in it, not raised, so the page
     can show them.
@@ -62,11 +95,21 @@ def run_comparison(a: str, b: str, n_seeds: int, *, workers: int | None = None,
     t0 = time.perf_counter()
     seeds = list(range(int(n_seeds)))
     empty = pd.DataFrame()
+    sa, sb = _side(a), _side(b)
     try:
-        labels = labels_for(a, b)
-    except Exception as err:  # an unknown scenario: say so on the page
+        labels = labels_for(sa.scenario, sb.scenario)
+        for side in (sa, sb):
+            problem = refusal(side.scenario, dict(side.overrides))
+            if problem is not None:
+                raise ValueError(problem.reason)
+    except Exception as err:  # an unknown scenario or refused levers: say so on the page
         return CompareResult(("A", "B"), seeds, empty, {}, [], 0.0, error=str(err))
-    runs = [(scen, s, None) for scen in (a, b) for s in seeds]
+    if sa.label or sb.label:  # names alike are no longer ambiguous: drop labels_for's A:/B:
+        plain = [lab.split(": ", 1)[1] if lab[:3] in ("A: ", "B: ") else lab for lab in labels]
+        labels = (sa.label or plain[0], sb.label or plain[1])
+    if labels[0] == labels[1]:
+        labels = (f"A: {labels[0]}", f"B: {labels[1]}")
+    runs = [(side.scenario, s, dict(side.overrides) or None) for side in (sa, sb) for s in seeds]
     total = len(runs)
     done = [0]
     if on_progress:
@@ -92,8 +135,11 @@ def run_comparison(a: str, b: str, n_seeds: int, *, workers: int | None = None,
     cols = [c for _, _, fields, _ in MARKET_CHARTS for c in fields]
     cols = list(dict.fromkeys(cols + chart_columns()))
     band_map = {labels[0]: bands(frames_a, cols), labels[1]: bands(frames_b, cols)}
-    events = merge_events({labels[0]: scenario_events(a), labels[1]: scenario_events(b)})
-    return CompareResult(labels, seeds, table, band_map, events, time.perf_counter() - t0)
+    events = merge_events({lab: scenario_events(side.scenario, dict(side.overrides))
+                           for lab, side in zip(labels, (sa, sb))})
+    notes = [f"{lab}: {describe(side)}" for lab, side in zip(labels, (sa, sb)) if side.label]
+    return CompareResult(labels, seeds, table, band_map, events, time.perf_counter() - t0,
+                         notes=notes)
 
 
 def table_rows(result: CompareResult) -> list[list[str]]:
@@ -123,13 +169,21 @@ def band_specs(result: CompareResult) -> list[dict[str, Any]]:
 
 
 @solara.component
-def ComparePanel():
+def ComparePanel(preset: str | None = None, values: Mapping[str, Any] | None = None):
+    """Two scenarios side by side; with ``preset`` and ``values`` (the sidebar's), "my current
+    levers" is one of the choices: the preset with the levers as set, from the start of the run."""
     names = presets()
-    a = solara.use_reactive(names[0])
-    b = solara.use_reactive(names[1] if len(names) > 1 else names[0])
+    mine = my_levers(preset, values) if preset is not None and values is not None else None
+    choices = ([MINE] if mine is not None else []) + names
+    a = solara.use_reactive(choices[0])
+    b = solara.use_reactive(names[0] if mine is not None else
+                            (names[1] if len(names) > 1 else names[0]))
     n_seeds = solara.use_reactive(3)
 
-    def job(sa: str, sb: str, n: int) -> CompareResult:
+    def side(choice: str) -> str | Side:
+        return mine if choice == MINE and mine is not None else choice
+
+    def job(sa: str | Side, sb: str | Side, n: int) -> CompareResult:
         def progress(done: int, total: int) -> None:
             task.progress = 100.0 * done / max(total, 1)
 
@@ -143,13 +197,17 @@ def ComparePanel():
             "Runs both scenarios to the end for the same seeds (0, 1, …) in background processes, "
             "then shows each scenario's median (line) and 10–90% range across seeds (band)."))
         with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
-            solara.Select("Scenario A", values=names, value=a, style={"min-width": "220px"})
-            solara.Select("Scenario B", values=names, value=b, style={"min-width": "220px"})
+            solara.Select("Scenario A", values=choices, value=a, style={"min-width": "220px"})
+            solara.Select("Scenario B", values=choices, value=b, style={"min-width": "220px"})
             solara.SliderInt(f"Seeds per scenario: {n_seeds.value}", value=n_seeds, min=2,
                              max=MAX_SEEDS)
+        if mine is not None and MINE in (a.value, b.value):
+            html.HTML(html.para(f"{MINE.capitalize()}: {describe(mine)}; applied from the start "
+                                "of the run (a live lever moved mid-run counts from week 0 here)."
+                                , small=True))
         with solara.Row():
             solara.Button("Run comparison", color="primary", disabled=task.pending,
-                          on_click=lambda: task(a.value, b.value, n_seeds.value))
+                          on_click=lambda: task(side(a.value), side(b.value), n_seeds.value))
             solara.Button("Cancel", disabled=not task.pending, on_click=task.cancel)
         if task.pending:
             pct = task.progress
@@ -173,9 +231,13 @@ def ComparePanel():
     la, lb = result.labels
     with solara.Card(f"{la} (A) vs {lb} (B), {len(result.seeds)} seeds each "
                      f"({result.seconds:.0f} s)"):
+        if result.notes:
+            html.HTML(html.para("; ".join(result.notes), small=True))
         html.HTML(html.table(["headline", f"{la} (A)", f"{lb} (B)", "B − A", "change"],
                              table_rows(result), right=(3, 4)))
-    with solara.ColumnsResponsive(12, large=6, xlarge=6):
+    EventsKey(result.events)
+    # one chart a row below full-HD width, as on the Market tab: legends and ticks need the room
+    with solara.ColumnsResponsive(12, xlarge=6):
         for spec in band_specs(result):
             with solara.Card(margin=0, style={"padding": "6px"}):
                 solara.widgets.VegaLite.element(spec=spec)

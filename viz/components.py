@@ -7,6 +7,7 @@ bump it after each step), so it redraws as the model runs, and reads the model t
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable
 
 import pandas as pd
@@ -15,9 +16,8 @@ import solara.widgets
 from mesa.visualization.utils import update_counter
 
 from viz import explain as explain_mod
-from viz import html
-from viz import vega
-from viz.controls import snapshot
+from viz import html, regions, vega
+from viz.controls import model_lock, snapshot
 
 #: The market charts: (title, y label, {column: legend label}, stacked)
 MARKET_CHARTS: tuple[tuple[str, str, dict[str, str], bool], ...] = (
@@ -43,16 +43,51 @@ def series_of(model) -> pd.DataFrame:
     return snapshot(model).series
 
 
+#: each model's chart data converted so far, by chart: a week's row never changes once recorded,
+#: so a redraw converts only the weeks added since the last one
+_chart_rows: "weakref.WeakKeyDictionary[Any, dict[Any, list]]" = weakref.WeakKeyDictionary()
+
+
+def chart_records(model, fields: dict[str, str], series: pd.DataFrame) -> list[dict[str, Any]]:
+    """``vega.wide_records(series, fields)`` for the model's series, converting only new weeks.
+
+    A new list each call (a spec that shares its data with the previous one would compare equal
+    to it, and the widget would not send it)."""
+    with model_lock(model):
+        rows = _chart_rows.setdefault(model, {})
+        key = tuple(fields.items())
+        done = rows.get(key, [])
+        if len(done) > len(series):  # cannot happen for one model; start afresh if it does
+            done = []
+        if len(done) < len(series):
+            done = done + vega.wide_records(series, fields, start=len(done))
+            rows[key] = done
+        return list(done)
+
+
 def market_spec(model, index: int) -> dict[str, Any]:
     """The Vega-Lite spec of market chart ``index`` for the model's state now."""
     title, ylabel, fields, stacked = MARKET_CHARTS[index]
     snap = snapshot(model)
     return vega.time_chart(snap.series, title, ylabel, fields, events=list(snap.events),
-                           x_domain=vega.horizon(model), stacked=stacked)
+                           x_domain=vega.horizon(model), stacked=stacked,
+                           records=chart_records(model, fields, snap.series))
+
+
+REGION_CHART = ("H100 cards held, by region", "cards")
+
+
+def region_spec(model) -> dict[str, Any]:
+    """Cards held by firms in the US, China and elsewhere, and brokers' grey stock (stacked)."""
+    snap = snapshot(model)
+    title, ylabel = REGION_CHART
+    return vega.time_chart(snap.regions, title, ylabel, regions.FIELDS, events=list(snap.events),
+                           x_domain=vega.horizon(model), stacked=True)
 
 
 def market_specs(model) -> list[dict[str, Any]]:
-    return [market_spec(model, i) for i in range(len(MARKET_CHARTS))]
+    """Every chart of the Market tab, in order (the region chart last)."""
+    return [market_spec(model, i) for i in range(len(MARKET_CHARTS))] + [region_spec(model)]
 
 
 @solara.component
@@ -76,9 +111,10 @@ def VegaChart(make_spec: Callable[[], dict[str, Any]], key: Any):
 # Components
 # ---------------------------------------------------------------------------------------------
 HEADLINE_CSS = """
-.h100-figures { display: flex; flex-wrap: wrap; gap: 8px; margin: 4px 0 10px 0; }
-.h100-figure { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; min-width: 150px;
-  flex: 1 1 150px; background: #fafafa; }
+.h100-figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(135px, 1fr));
+  gap: 8px; margin: 4px 0 10px 0; }
+.h100-figure { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px;
+  background: #fafafa; }
 .h100-figure .label { font-size: 12px; color: #555; }
 .h100-figure .value { font-size: 20px; font-weight: 600; white-space: nowrap; }
 .h100-figure .unit { font-size: 12px; color: #555; font-weight: 400; display: block;
@@ -113,7 +149,13 @@ def Headline(model):
 def EventsStrip(model):
     """The events the charts mark, numbered as on the charts, coloured by kind."""
     snap = snapshot(model)
-    evs = vega.event_records(snap.events, vega.horizon(model))
+    EventsKey(list(snap.events), vega.horizon(model))
+
+
+@solara.component
+def EventsKey(events: list, domain: tuple | None = None):
+    """Numbered events as the charts number them (all events when ``domain`` is None)."""
+    evs = vega.event_records(events, domain)
     if not evs:
         return
     kinds = []
@@ -134,7 +176,8 @@ def EventsStrip(model):
 
 @solara.component
 def MarketCharts(model):
-    """Prices, lead time, GPU-hours, teams, card prices, grey market; events marked."""
+    """Prices, lead time, GPU-hours, teams, card prices, grey market, cards by region; events
+    marked."""
     update_counter.get()
     snap = snapshot(model)
     key = (id(model), snap.steps)
@@ -144,6 +187,8 @@ def MarketCharts(model):
         for i in range(len(MARKET_CHARTS)):
             with solara.Card(margin=0, style={"padding": "6px"}):
                 VegaChart(lambda i=i: market_spec(model, i), key).key(f"market-chart-{i}")
+        with solara.Card(margin=0, style={"padding": "6px"}):
+            VegaChart(lambda: region_spec(model), key).key("region-chart")
 
 
 @solara.component

@@ -28,13 +28,15 @@ from typing import Any, Callable
 
 import ipyvue
 import pandas as pd
+import reacton.core
 import solara
 import solara.lab
 import traitlets
-from mesa.visualization.utils import force_update, update_counter
+from mesa.visualization.utils import force_update as _bump_counter
+from mesa.visualization.utils import update_counter
 
 from model import InputError
-from viz import html
+from viz import html, regions
 from viz.levers import (DEFAULT_SEED, LEVERS, SEED_ERROR, Lever, LeverRefusal, format_value, parse_seed,
                         presets)
 
@@ -69,6 +71,7 @@ class Snapshot:
     running: bool
     series: pd.DataFrame
     events: tuple
+    regions: pd.DataFrame  # cards held by region, every few weeks (viz.regions)
 
 
 _snapshots: "weakref.WeakKeyDictionary[Any, Snapshot]" = weakref.WeakKeyDictionary()
@@ -80,8 +83,9 @@ def snapshot(model) -> Snapshot:
         hit = _snapshots.get(model)
         if hit is not None and hit.steps == model.steps:
             return hit
+        regions.collect(model)
         snap = Snapshot(model.steps, model.n_steps, model.date, bool(model.running),
-                        model.series(), tuple(model.events))
+                        model.series(), tuple(model.events), regions.region_frame(model))
         _snapshots[model] = snap
         return snap
 
@@ -93,6 +97,24 @@ def step_model(model, weeks: int = 1) -> None:
             if not model.running:
                 break
             model.step()
+
+
+def use_redraw() -> Callable[[], None]:
+    """A function that redraws everything showing the model after a step, in one render pass.
+
+    Every component that shows model state subscribes to Mesa's ``update_counter``; bumping it
+    calls each subscriber in turn, and each would start a render pass of its own (three a step).
+    Inside the session's render context, taken as a batch, they make one pass."""
+    rc = reacton.core.get_render_context(required=False)
+
+    def redraw() -> None:
+        if rc is None:
+            _bump_counter()
+            return
+        with rc:
+            _bump_counter()
+
+    return redraw
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +186,7 @@ def RunControls(model: solara.Reactive, on_reset: Callable[[], None]):
     target = solara.use_reactive(None)  # a date "Run to" stops at, or None
     generation = solara.use_ref(0)  # each start of play gets a number; an older loop stops
     ack = solara.use_memo(BrowserAck, [])
+    redraw = use_redraw()
     m = model.value
     snap = snapshot(m)
     start, end = m.config.run.start, m.config.run.end
@@ -181,7 +204,7 @@ def RunControls(model: solara.Reactive, on_reset: Callable[[], None]):
                 if stop is not None and mm.date >= stop:
                     break
                 mm.step()
-            force_update()
+            redraw()
             ack.round_trip()
             if target.value is None:
                 time.sleep(PLAY_PAUSE_S)
@@ -203,7 +226,7 @@ def RunControls(model: solara.Reactive, on_reset: Callable[[], None]):
 
     def step() -> None:
         step_model(model.value)
-        force_update()
+        redraw()
 
     def reset() -> None:
         pause()
@@ -252,28 +275,33 @@ SLIDER_CSS = """
 
 
 @solara.component
-def LeverControl(lever: Lever, value: Any, on_value: Callable[[Any], None]):
+def LeverInput(lever: Lever, value: Any, on_value: Callable[[Any], None], refusals: int = 0):
+    """The slider (or switch) of a lever, alone in its component: when ``refusals`` goes up, it
+    re-renders and the widget is set to ``value`` again, though ``value`` did not change (the
+    browser still shows the refused value)."""
+    classes = f"h100-lever h100-lever-{lever.name}"
+    if lever.kind == "bool":
+        solara.v.Switch(label=lever.label, v_model=bool(value), hide_details=True,
+                        class_=classes + " mt-0", on_v_model=lambda v: on_value(bool(v)))
+        return
+    lo, hi = min(lever.lo, value), max(lever.hi, value)
+
+    def changed(v) -> None:
+        on_value(int(round(v)) if lever.kind == "int" else float(v))
+
+    solara.v.Slider(label=lever.label, v_model=value, min=lo, max=hi, step=lever.step,
+                    hide_details=True, class_=classes, on_v_model=changed)
+
+
+@solara.component
+def LeverControl(lever: Lever, value: Any, on_value: Callable[[Any], None], refusals: int = 0):
     """One lever: its label above a full-width track, its value and unit at the label's end.
 
     A bool lever is a switch, its value "on" or "off"."""
     readout = solara.v.Html(tag="span", children=[format_value(lever, value)],
                             class_="h100-value")
-    classes = f"h100-lever h100-lever-{lever.name}"
-    if lever.kind == "bool":
-        control = solara.v.Switch(label=lever.label, v_model=bool(value), hide_details=True,
-                                  class_=classes + " mt-0",
-                                  on_v_model=lambda v: on_value(bool(v)))
-    else:
-        lo, hi = min(lever.lo, value), max(lever.hi, value)
-
-        def changed(v) -> None:
-            on_value(int(round(v)) if lever.kind == "int" else float(v))
-
-        control = solara.v.Slider(label=lever.label, v_model=value, min=lo, max=hi,
-                                  step=lever.step, hide_details=True, class_=classes,
-                                  on_v_model=changed)
     solara.Div(classes=["h100-lever-box", f"h100-lever-box-{lever.name}"],
-               children=[control, readout])
+               children=[LeverInput(lever, value, on_value, refusals), readout])
 
 
 RESET_REFUSED = ("Reset refused: the model does not accept these lever values together. "
@@ -300,6 +328,7 @@ def LeversCard(model, values: dict[str, Any], on_values: Callable[[dict[str, Any
     Reset); the others wait for Reset. A live value the model refuses is not applied: the card
     says why and the control shows the model's value again."""
     refused = solara.use_reactive(None)
+    refusals = solara.use_reactive(0)  # live values refused so far (the controls show the kept)
     solara.use_effect(lambda: refused.set(None), [model])
     live_ok = callable(getattr(model, "set_lever", None))
 
@@ -311,7 +340,7 @@ def LeversCard(model, values: dict[str, Any], on_values: Callable[[dict[str, Any
                         model.set_lever(lever.name, v)
                 except InputError as err:
                     refused.set(LeverRefusal.of(err, {**values, lever.name: v}))
-                    on_values({**values})  # redraw the control at the value kept
+                    refusals.set(refusals.value + 1)
                     return
                 refused.set(None)
             on_values({**values, lever.name: v})
@@ -324,7 +353,8 @@ def LeversCard(model, values: dict[str, Any], on_values: Callable[[dict[str, Any
             small=True, muted=True))
         for lever in LEVERS:
             if lever.live:
-                LeverControl(lever, values[lever.name], setter(lever)).key(f"lever-{lever.name}")
+                LeverControl(lever, values[lever.name], setter(lever),
+                             refusals=refusals.value).key(f"lever-{lever.name}")
         LeverRefusalNote(refused.value, LIVE_REFUSED)
         html.HTML("<b>Apply on Reset</b>" + html.para(
             "These shape the world the model starts from: move them, then press Reset.",

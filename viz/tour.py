@@ -30,7 +30,7 @@ Wiring into viz/app.py (for the lead), e.g. as another tab::
 
 ``lesson`` may be a key or ``None``: then the component shows a selector of all lessons. The
 component reads Mesa's ``update_counter`` so it follows the running model, and after "Play to
-next stop" it calls ``force_update()`` so the app's charts redraw. Playing runs the model
+next stop" it bumps the counter (``viz.controls.use_redraw``) so the app's charts redraw. Playing runs the model
 synchronously in the click handler (a few seconds for a year of weeks).
 """
 
@@ -193,15 +193,17 @@ if solara is not None:
     @solara.component
     def GuidedTour(model, lesson: str | None = "lesson1"):
         """The current stop of a lesson's tour and a "Play to next stop" button."""
-        from mesa.visualization.utils import force_update, update_counter
+        from mesa.visualization.utils import update_counter
 
         from viz import html
+        from viz.controls import use_redraw
 
         update_counter.get()
         m = _resolve(model)
         tours = solara.use_memo(load_tours, [])
         chosen = solara.use_reactive(lesson if lesson in tours else next(iter(tours)))
         busy = solara.use_reactive(False)
+        redraw = use_redraw()
         les = tours[chosen.value]
         now = m.date
         stop = current_stop(les, now)
@@ -218,7 +220,7 @@ if solara is not None:
                     run_to(m, upcoming.date)
             finally:
                 busy.set(False)
-            force_update()
+            redraw()
 
         with solara.Card(f"Guided tour: {les.title}"):
             if lesson is None:

@@ -16,6 +16,7 @@ import datetime as dt
 import math
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -23,8 +24,9 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17
 EVENT_COLORS = {"policy": "#b22222", "open-weights": "#2e8b57", "release": "#2e8b57",
                 "market": "#6a3d9a", "supply": "#1f5fa8"}
 EVENT_OTHER = "#555555"
-CONFIG = {"view": {"stroke": None}, "axis": {"labelFontSize": 11, "titleFontSize": 12},
-          "legend": {"labelFontSize": 12}}
+#: type sizes that still read on a projector at the back of a room
+CONFIG = {"view": {"stroke": None}, "axis": {"labelFontSize": 12, "titleFontSize": 13},
+          "legend": {"labelFontSize": 13}}
 
 Event = tuple  # (datetime.date, label, kind)
 #: what each kind of event is called in the events strip
@@ -35,7 +37,7 @@ EVENT_KIND_LABELS = {"policy": "policy rule", "open-weights": "open-weight model
 NUMBER_ROWS = 2
 NUMBER_GAP_DAYS = 45
 #: x axis: one labelled tick a year, lighter ticks every quarter
-X_AXIS = {"format": "%Y", "tickCount": {"interval": "year", "step": 1}, "labelFontSize": 11,
+X_AXIS = {"format": "%Y", "tickCount": {"interval": "year", "step": 1}, "labelFontSize": 12,
           "grid": True, "gridColor": "#eee", "labelOverlap": True, "title": None}
 
 
@@ -63,12 +65,15 @@ def _clean(x: float, digits: int = 4) -> float | None:
     return float(f"{x:.{digits}g}")
 
 
-def wide_records(df: pd.DataFrame, fields: Mapping[str, str]) -> list[dict[str, Any]]:
-    """``[{"date": "2023-01-02", label: value, ...}, ...]`` for columns ``fields`` (col -> label).
+def wide_records(df: pd.DataFrame, fields: Mapping[str, str], start: int = 0
+                 ) -> list[dict[str, Any]]:
+    """``[{"date": "2023-01-02", label: value, ...}, ...]`` for columns ``fields`` (col -> label),
+    from row ``start`` on (the app converts only the weeks added since its last redraw).
 
     A NaN (a week without a trade) becomes null, which the charts draw as a gap."""
-    dates = pd.to_datetime(df["date"]).dt.strftime("%Y-%m-%d").tolist()
-    cols = {label: df[col].to_numpy(dtype=float) for col, label in fields.items()
+    days = pd.to_datetime(df["date"]).to_numpy(dtype="datetime64[D]")[start:]
+    dates = np.datetime_as_string(days, unit="D").tolist()
+    cols = {label: df[col].to_numpy(dtype=float)[start:] for col, label in fields.items()
             if col in df.columns}
     out = []
     for i, d in enumerate(dates):
@@ -152,10 +157,14 @@ def time_chart(
     stacked: bool = False,
     height: int = 210,
     y_zero: bool = True,
+    records: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A calendar-dated line (or stacked area) chart of ``fields`` (column -> legend label)."""
+    """A calendar-dated line (or stacked area) chart of ``fields`` (column -> legend label).
+
+    ``records``: ``wide_records(df, fields)`` if the caller already has them."""
     labels = [label for col, label in fields.items() if col in df.columns]
-    records = wide_records(df, fields)
+    if records is None:
+        records = wide_records(df, fields)
     if x_domain is None and records:
         x_domain = (records[0]["date"], records[-1]["date"])
     x = {"field": "date", "type": "temporal", "title": None, "axis": X_AXIS}
@@ -169,7 +178,8 @@ def time_chart(
          "scale": {"zero": y_zero}, "axis": _y_axis(records, labels, stacked)}
     if stacked:
         y["stack"] = "zero"
-        mark = {"type": "area", "opacity": 0.85, "interpolate": "monotone"}
+        mark = {"type": "area", "opacity": 0.85, "interpolate": "monotone",
+                "point": len(records) <= 2}
     else:
         # points while there are only a week or two (a line needs two points to show)
         mark = {"type": "line", "strokeWidth": 1.8, "interpolate": "linear",
@@ -250,19 +260,27 @@ def band_chart(
     lo = min((r["date"] for r in records), default=None)
     hi = max((r["date"] for r in records), default=None)
     x = {"field": "date", "type": "temporal", "title": None, "axis": X_AXIS}
+    # two legends side by side at the bottom ran out of the card: the scenarios (dashes) go on
+    # top, the series (colours) below, in columns
     color = {"field": "series", "type": "nominal", "title": None,
              "scale": {"domain": series_labels, "range": COLORS[: len(series_labels)]},
-             "legend": {"orient": "bottom", "direction": "horizontal", "labelLimit": 220}}
+             "legend": {"orient": "bottom", "direction": "horizontal", "columns": 3,
+                        "labelLimit": 240, "symbolType": "square", "symbolOpacity": 0.9}}
     dash = {"field": "scenario", "type": "nominal", "title": None,
             "scale": {"domain": scen_labels, "range": [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3]]},
-            "legend": {"orient": "bottom", "direction": "horizontal", "symbolStrokeColor": "#333"}}
+            "legend": {"orient": "top", "direction": "horizontal", "labelLimit": 320,
+                       "offset": 30,  # above the event numbers
+                       "symbolStrokeColor": "#333", "symbolStrokeWidth": 2, "symbolSize": 400}}
+    axis = _y_axis([{"p90": r["p90"]} for r in records], ["p90"], False)
     layers: list[dict[str, Any]] = [
         {"mark": {"type": "area", "opacity": 0.15},
-         "encoding": {"x": x, "y": {"field": "p10", "type": "quantitative", "title": ylabel},
+         "encoding": {"x": x, "y": {"field": "p10", "type": "quantitative", "title": ylabel,
+                                    "axis": axis},
                       "y2": {"field": "p90"}, "color": color,
                       "detail": {"field": "scenario"}}},
         {"mark": {"type": "line", "strokeWidth": 1.8},
-         "encoding": {"x": x, "y": {"field": "median", "type": "quantitative", "title": ylabel},
+         "encoding": {"x": x, "y": {"field": "median", "type": "quantitative", "title": ylabel,
+                                    "axis": axis},
                       "color": color, "strokeDash": dash,
                       "tooltip": [{"field": "date", "type": "temporal", "format": "%d %b %Y"},
                                   {"field": "scenario"}, {"field": "series"},

@@ -5,6 +5,8 @@ the trade network, the comparison, the launcher)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import socket
 
 import ipyvuetify as v
@@ -126,9 +128,9 @@ def test_every_preset_builds_and_sets_the_sliders(made_models, preset):
     assert box.v_model is cfg.policy.export_controls
     seize = rc.find(v.Slider, label=levers.LEVER_BY_NAME["seizure_odds_multiplier"].label).widget
     assert seize.v_model == pytest.approx(cfg.grey.seizure_odds_multiplier)
-    # six charts on the Market tab, built from this preset's model
+    # seven charts on the Market tab (six series, cards by region), built from this preset's model
     charts = rc.find(solara.widgets.VegaLite).widgets
-    assert len(charts) == 6
+    assert len(charts) == 7
     click(rc, "Step")
     assert m.steps == 1
     click(rc, "Reset")  # Reset without touching a slider rebuilds exactly the preset
@@ -213,10 +215,91 @@ def test_explain_tab_and_network_tab_render(made_models):
     assert "<li>" in html_text(box)
     assert not [w for w in widgets(box) if isinstance(w, ipywidgets.Image)]  # lazy tabs
     tabs.v_model = 2  # Who trades with whom
-    images = [w for w in widgets(box) if isinstance(w, ipywidgets.Image)]
-    assert len(images) == 1 and images[0].value[:4] == b"\x89PNG"
+    net = network_chart(box)
+    assert net.listen_to_click and net.spec["layer"]
     assert "Largest flows" in html_text(box)
     assert m.steps == 30
+
+
+def network_chart(box) -> solara.widgets.VegaLite:
+    (chart,) = [w for w in widgets(box) if isinstance(w, solara.widgets.VegaLite)
+                and "Trades in the" in str(w.spec.get("title", {}).get("text", ""))]
+    return chart
+
+
+def test_network_tab_picks_a_firm_by_click_and_from_the_list(made_models):
+    """A click on a firm (the datum the browser sends) shows its trades with units and fades the
+    lines of others; the list does the same; a click on the background lets go."""
+    box, rc = render_page()
+    m = current(made_models)
+    for _ in range(40):
+        click(rc, "Step")
+    rc.find(v.Tabs).widgets[-1].v_model = 2
+    net = network_chart(box)
+    assert "Trades of" not in html_text(box)
+    nodes = next(layer for layer in net.spec["layer"] if layer["mark"]["type"] == "point")
+    azure = next(r for r in nodes["data"]["values"] if r["name"] == "Azure")
+    net.on_click(azure)
+    page = html_text(box)
+    assert "Trades of Azure (cloud, US)" in page
+    (table,) = [w.unsafe_innerHTML for w in widgets(box) if isinstance(w, solara.widgets.HTML)
+                and "Trades of Azure" in w.unsafe_innerHTML]
+    assert "amount (with its unit)" in table
+    amounts = re.findall(r'<td style="text-align:right">([^<]*)</td>', table)[::2]
+    assert amounts and all(re.fullmatch(r"[\d.,]+M? (GPU-hours|GPUs|cards)", a) for a in amounts)
+    lines = net.spec["layer"][0]["data"]["values"]
+    assert any(not e["faded"] for e in lines) and any(e["faded"] for e in lines)
+    assert all(not e["faded"] for e in lines if "Azure" in (e["seller"], e["buyer"]))
+    net.on_click(None)
+    assert "Trades of" not in html_text(box)
+    select = rc.find(v.Select, label="Show the trades of").widget
+    select.v_model = "OpenAI"
+    assert "Trades of OpenAI (model builder, US)" in html_text(box)
+    assert m.steps == 40
+
+
+def _graph(rows):
+    agents = {1: ("cloud", "US", "Cloud A"), 2: ("creator", "CN", "Builder B"),
+              3: ("broker", "", "Broker C"), 4: ("creator", "ROW", "Builder D")}
+    return network.build_graph(network.trade_frame(rows), agents)
+
+
+def _line_colors(spec) -> dict[str, str]:
+    color = spec["layer"][0]["encoding"]["color"]["scale"]
+    return dict(zip(color["domain"], color["range"]))
+
+
+def test_network_colours_are_the_same_for_a_kind_of_trade_in_every_frame():
+    one = network.network_spec(_graph([(1, 1, 2, "spot", "spot GPU-hours", 10.0),
+                                       (1, 3, 2, "grey", "grey-market cards", 5.0)]), "t")
+    two = network.network_spec(_graph([(2, 3, 4, "grey", "grey-market cards", 2.0),
+                                       (2, "vendor", 1, "vendor", "new cards", 50.0),
+                                       (2, 1, 4, "used_cards", "used cards", 1.0)]), "t")
+    a, b = _line_colors(one), _line_colors(two)
+    grey = network.TRADE_VIEW["grey"].label
+    assert a[grey] == b[grey] == network.TRADE_VIEW["grey"].color
+    assert len(set(b.values())) == len(b) == 3  # one colour per kind shown, no two alike
+    assert set(a) == {grey, network.TRADE_VIEW["spot"].label}  # the legend names what is drawn
+
+
+def test_network_amounts_carry_their_units_and_hours_are_gpu_hours():
+    g = _graph([(1, 1, 2, "spot", "spot GPU-hours", 10.0), (1, 3, 2, "grey", "cards", 4.0),
+                (1, 1, 4, "reservation", "reserved GPUs", 64.0),
+                (1, 1, 4, "newkind", "something new", 3.0)])
+    flows = network.top_flows(g)
+    by_kind = {r["kind"]: network.amount_text(r["amount"], r["unit"]) for _, r in flows.iterrows()}
+    assert by_kind == {"spot": "1,680 GPU-hours", "grey": "4.0 cards", "reservation": "64 GPUs",
+                       "newkind": "3.0 units"}  # a kind the app does not know yet: no crash
+    table = network.flows_table(flows)
+    assert "amount (with its unit)" in table and "1,680 GPU-hours" in table
+    rows = network.node_trades(g, next(n for n, d in g.nodes(data=True) if d["label"] == "Builder B"))
+    assert {(r["direction"], r["firm"], network.amount_text(r["amount"], r["unit"]))
+            for r in rows} == {("bought from", "Cloud A", "1,680 GPU-hours"),
+                               ("bought from", "Broker C", "4.0 cards")}
+    spec = network.network_spec(g, "t", selected="nobody-such")  # an unknown pick: nothing picked
+    assert not any(e["faded"] for e in spec["layer"][0]["data"]["values"])
+    tips = {t["field"] for t in spec["layer"][0]["encoding"]["tooltip"]}
+    assert {"seller", "buyer", "trade", "amount"} <= tips
 
 
 # ------------------------------------------------------------------------------------------------
@@ -371,8 +454,9 @@ def test_network_of_a_real_run():
     assert len(recent) and recent["step"].min() >= m.steps - 3
     g = network.build_graph(recent, idx)
     assert g.number_of_nodes() > 3 and g.number_of_edges() > 2
-    fig = network.draw(g, "t")
-    assert fig.axes and len(network.top_flows(g)) > 0
+    spec = network.network_spec(g, "t")
+    json.dumps(spec)  # it goes to the browser as is
+    assert len(network.top_flows(g)) > 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -391,6 +475,27 @@ def test_run_comparison_reports_progress_and_bands():
     assert "spot_price" in res.bands["baseline"]
     assert len(table_rows(res)) == len(res.table) > 0
     assert len(band_specs(res)) == 6
+
+
+@pytest.mark.slow
+def test_compare_my_current_levers_against_a_preset():
+    """"my current levers" is the preset with the levers moved (and only those), run from week 0;
+    labels say which side is which; lever values the model refuses are reported, not run."""
+    from viz.compare_panel import MINE, describe, my_levers, run_comparison
+
+    values = {**levers.preset_values("baseline"), "funding_multiplier": 2.0, "brokers": 10}
+    mine = my_levers("baseline", values)
+    assert mine.overrides == (("funding_multiplier", 2.0),) and mine.label == MINE
+    assert describe(mine) == "baseline with Funding climate 2.0×"
+    res = run_comparison(mine, "baseline", 1, workers=2)
+    assert not res.error and res.labels == (MINE, "baseline")
+    assert res.notes == [f"{MINE}: baseline with Funding climate 2.0×"]
+    mine_spot = res.bands[MINE]["spot_price"]["median"]
+    base_spot = res.bands["baseline"]["spot_price"]["median"]
+    assert not mine_spot.equals(base_spot)  # the lever reached the runs
+    bad = my_levers("baseline", {**values, "brokers": 0, "seizure_odds_multiplier": 5.0})
+    refused = run_comparison(bad, "baseline", 1, workers=1)
+    assert "grey.seizure_odds_multiplier = 5.0 is not allowed" in refused.error
 
 
 def test_run_comparison_reports_bad_input_and_cancel():
@@ -610,3 +715,53 @@ def test_headline_figures_have_units_and_a_year_on_year_change(default_run):
     if gap:
         f = explain.headline_figures(df.iloc[: gap[0] + 1])[0]
         assert "last trade" in f.change and f.value.startswith("$")
+
+
+# ------------------------------------------------------------------------------------------------
+# cards by region
+# ------------------------------------------------------------------------------------------------
+def test_cards_by_region_match_the_agent_frame_and_fill_weeks_not_seen():
+    """The sums the app reads from the agents in collection weeks are the agent frame's sums; weeks
+    played without a redraw (the guided tour) are filled from the agent frame; the bands add up to
+    the model's installed cards."""
+    from viz import regions
+
+    m = levers.build_model()
+    for _ in range(9):
+        m.step()
+        regions.collect(m)  # as every redraw does
+    for _ in range(12):  # twelve weeks in one go, no redraw
+        m.step()
+    regions.collect(m)
+    got = regions.region_frame(m)
+    assert len(got) == 1 + 21 // 4  # weeks 0, 4, ..., 20
+    want = regions.totals_from_frame(m.agent_frame())
+    for (_, row), step in zip(got.iterrows(), range(0, 21, 4)):
+        for col in regions.FIELDS:
+            assert row[col] == pytest.approx(want[step][col], rel=1e-12, abs=1e-9)
+    installed = m.series()["gpus_installed"].iloc[20]
+    assert got.iloc[-1][list(regions.FIELDS)].sum() == pytest.approx(installed)
+
+
+def test_chart_labels_are_plain_vega_field_names():
+    """Series labels become Vega field names: a quote, a dot or a bracket in one breaks the chart
+    in the browser ("Access path missing closing quote")."""
+    from viz import components, regions
+
+    labels = [lab for _, _, fields, _ in components.MARKET_CHARTS for lab in fields.values()]
+    for label in [*labels, *regions.FIELDS.values()]:
+        assert not set(label) & set("'\".[]\\"), label
+
+
+def test_region_chart_is_in_the_market_tab_and_draws_week_zero(made_models):
+    from viz import components
+
+    box, rc = render_page()
+    m = current(made_models)
+    spec = components.region_spec(m)
+    layer = spec["layer"][0]
+    assert layer["mark"]["type"] == "area" and layer["mark"]["point"]  # one week: a point
+    assert [r["date"] for r in layer["data"]["values"]] == ["2022-10-03"]
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "cards"
+    charts = [w for w in widgets(box) if isinstance(w, solara.widgets.VegaLite)]
+    assert any(w.spec["title"]["text"] == "H100 cards held, by region" for w in charts)

@@ -36,7 +36,7 @@ def page(app_server, browser_context):
 def open_app(p, url: str) -> None:
     p.goto(url)
     p.get_by_role("button", name="Step", exact=True).wait_for(timeout=LOAD_TIMEOUT)
-    p.locator(CHARTS).nth(5).wait_for(timeout=LOAD_TIMEOUT)
+    p.locator(CHARTS).nth(6).wait_for(timeout=LOAD_TIMEOUT)
 
 
 def steps(p) -> int:
@@ -78,7 +78,7 @@ def wait_chart_change(p, before: str, i: int = 0, timeout: float = 15.0) -> str:
 
 def test_load_step_and_charts_redraw(page, app_server, tmp_path):
     assert steps(page) == 0
-    assert page.locator(CHARTS).count() == 6
+    assert page.locator(CHARTS).count() == 7
     first = headline(page)
     assert "Week of 3 October 2022" in first
     before = chart_markup(page)
@@ -156,6 +156,9 @@ def test_two_tabs_are_independent(app_server, browser_context, tmp_path):
 
 
 def test_explain_and_network_tabs(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1280, "height": 800})
     for _ in range(8):
         page.get_by_role("button", name="Step", exact=True).click()
     wait_steps(page, 8)
@@ -164,17 +167,24 @@ def test_explain_and_network_tabs(page, tmp_path):
     card.wait_for()
     assert page.locator("li").count() >= 1
     page.get_by_role("tab", name="Who trades with whom").click()
-    img = page.locator("img.widget-image").first
-    img.wait_for(timeout=30_000)
-    src = img.get_attribute("src")
+    net = page.locator(".v-card", has_text="Who trades with whom").locator(CHARTS).first
+    net.wait_for(timeout=30_000)
     page.get_by_text("Largest flows").wait_for()
+    before = net.evaluate("c => c.toDataURL()")
     page.get_by_role("button", name="Step", exact=True).click()
     wait_steps(page, 9)
     deadline = time.monotonic() + 15
-    while img.get_attribute("src") == src and time.monotonic() < deadline:
+    while net.evaluate("c => c.toDataURL()") == before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert img.get_attribute("src") != src, "the network did not redraw after a step"
-    page.screenshot(path=tmp_path / "app_network.png", full_page=True)
+    assert net.evaluate("c => c.toDataURL()") != before, "the network did not redraw after a step"
+    # pick a firm from the list with the mouse: its trades, each amount with its unit
+    page.get_by_role("button", name=re.compile("^Show the trades of")).click()
+    page.get_by_role("option", name="Azure", exact=True).click()
+    table = page.locator("div", has_text=re.compile("^Trades of Azure")).last
+    expect(table).to_contain_text("amount (with its unit)")
+    amounts = table.locator("td:nth-child(4)").all_inner_texts()
+    assert amounts and all(re.fullmatch(r"[\d.,]+M? (GPU-hours|GPUs|cards)", a) for a in amounts)
+    shoot(page, tmp_path, "network_1280x800")
 
 
 def test_compare_runs_in_the_background(page, tmp_path):
@@ -187,6 +197,47 @@ def test_compare_runs_in_the_background(page, tmp_path):
     page.get_by_role("button", name="Cancel", exact=True).click()
     page.get_by_text("Comparison cancelled.").wait_for(timeout=30_000)
     page.screenshot(path=tmp_path / "app_compare.png", full_page=True)
+
+
+def test_compare_my_current_levers_with_a_preset(page, tmp_path):
+    """Move a lever with the mouse, compare "my current levers" with the baseline: the result
+    names the lever moved, and every chart's legends fit inside its card."""
+    from playwright.sync_api import expect
+
+    from viz.levers import LEVER_BY_NAME
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    drag_slider(page, LEVER_BY_NAME["funding_multiplier"], 2.0)
+    expect(page.locator(".h100-lever-box-funding_multiplier .h100-value")).to_have_text("2.0×")
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_text("My current levers: baseline with Funding climate 2.0×", exact=False).wait_for()
+    slider = page.locator(".v-card", has_text="Compare two scenarios").get_by_role("slider")
+    slider.focus()
+    slider.press("Home")  # 2 seeds
+    page.get_by_role("button", name="Run comparison", exact=True).click()
+    result = page.locator(".v-card", has_text="my current levers (A) vs baseline (B)")
+    result.wait_for(timeout=300_000)
+    page.locator(CHARTS).nth(5).wait_for(timeout=60_000)
+    time.sleep(1.5)
+    assert_nothing_cut_at_the_right(page)
+    shoot(page, tmp_path, "compare_1280x800")
+
+
+#: how many pixels of the rightmost column of each chart are drawn on (a legend or a title that
+#: runs out of the chart is cut there)
+INK_AT_RIGHT_EDGE = """(c) => {
+  const ctx = c.getContext('2d'); const w = c.width, h = c.height;
+  const px = ctx.getImageData(w - 2, 0, 2, h).data; let n = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i + 3] > 0 && (px[i] < 235 || px[i + 1] < 235 || px[i + 2] < 235)) { n++; } }
+  return n; }"""
+
+
+def assert_nothing_cut_at_the_right(p) -> None:
+    charts = p.locator(CHARTS)
+    for i in range(charts.count()):
+        ink = charts.nth(i).evaluate(INK_AT_RIGHT_EDGE)
+        assert ink == 0, f"chart {i}: something drawn up to its right edge ({ink} px): cut off"
 
 
 def set_slider(p, label: str, key: str) -> None:
@@ -244,37 +295,51 @@ def _server_rss_mb(pid_group: int) -> float:
     return total / 1024.0
 
 
-#: stated bound: 20 sessions opened, stepped and closed may grow the server by at most this much
-BURST_BOUND_MB = 100.0
+#: issue 16: after SOAK_SESSIONS sessions are opened, stepped and closed, the server's memory is
+#: back within SOAK_BOUND_MB of its idle level within SOAK_SETTLE_S seconds
+SOAK_SESSIONS = 30
+SOAK_BOUND_MB = 50.0
+SOAK_SETTLE_S = 60.0
 
 
-def test_burst_of_sessions_stays_within_memory_bound(app_server, chromium):
-    """20 browser sessions opened, stepped and closed in a loop against the local server: every
-    one loads, the server stays up with a clean log, and its memory grows by less than
-    BURST_BOUND_MB (each session's model is freed when the session goes)."""
+def test_server_memory_returns_near_idle_after_30_sessions(app_server, chromium):
+    """30 browser sessions opened, stepped and closed one after another: every one loads, the
+    server stays up with a clean log, and within a minute its memory is back within 50 MB of the
+    idle level measured after three warm-up sessions (each session's model is released when the
+    session goes: viz/app.py, release_model)."""
     def session() -> None:
-        context = chromium.new_context(viewport={"width": 1600, "height": 1100})
+        context = chromium.new_context(viewport={"width": 1280, "height": 800})
         try:
             p = context.new_page()
             open_app(p, app_server.url)
             p.get_by_role("button", name="Step", exact=True).click()
             wait_steps(p, 1)
+            p.close(run_before_unload=True)  # as a person closes the tab
         finally:
             context.close()
 
     for _ in range(3):  # warm-up: imports, caches, first kernels
         session()
-    time.sleep(2)
-    before = _server_rss_mb(app_server.proc.pid)
-    for _ in range(20):
-        session()
     time.sleep(5)
-    after = _server_rss_mb(app_server.proc.pid)
+    idle = _server_rss_mb(app_server.proc.pid)
+    peak = idle
+    for _ in range(SOAK_SESSIONS):
+        session()
+        peak = max(peak, _server_rss_mb(app_server.proc.pid))
+    closed = time.monotonic()
+    now = _server_rss_mb(app_server.proc.pid)
+    while now - idle >= SOAK_BOUND_MB and time.monotonic() - closed < SOAK_SETTLE_S:
+        time.sleep(2)
+        now = _server_rss_mb(app_server.proc.pid)
+    settled = time.monotonic() - closed
+    print(f"server RSS: idle {idle:.0f} MB, peak {peak:.0f} MB during {SOAK_SESSIONS} sessions, "
+          f"{now:.0f} MB {settled:.0f} s after the last closed")
     assert app_server.proc.poll() is None
     app_server.assert_log_clean()
-    assert before > 0
-    assert after - before < BURST_BOUND_MB, f"server grew {after - before:.0f} MB ({before:.0f} -> {after:.0f})"
-    print(f"server RSS {before:.0f} MB -> {after:.0f} MB after 20 sessions")
+    assert idle > 0
+    assert now - idle < SOAK_BOUND_MB, (
+        f"{SOAK_SETTLE_S:.0f} s after {SOAK_SESSIONS} sessions the server holds {now - idle:.0f} MB "
+        f"more than idle ({idle:.0f} -> {now:.0f} MB, peak {peak:.0f} MB)")
 
 
 # ------------------------------------------------------------------------------------------------
