@@ -105,6 +105,23 @@ EXTRA_SERIES = (
 #: series a kind of agent reports (``AgentKind.report``), and their value in a world without it
 KIND_SERIES = {"debt_outstanding": 0.0, "forced_sale_cards": 0.0, "defaults": 0.0}
 
+#: Series that are NaN in a week without a trade (no price without a trade), or before what they
+#: measure exists (the next generation's price and queue; a kind of cloud the world lacks).
+MAY_BE_NAN = frozenset(
+    {
+        "spot_price",
+        "small_cluster_price",
+        "large_cluster_price",
+        "card_price_secondary",
+        "grey_card_price",
+        "grey_card_price_cny",
+        "nextgen_card_price",
+        "nextgen_lead_time_weeks",
+        "hyperscaler_ondemand_price",
+        "private_ondemand_price",
+    }
+)
+
 #: trade_log rows: (step, seller, buyer, kind, market, volume). Sellers and buyers are agents'
 #: unique_id, or "vendor" / "finetuner-pool" (the fine-tuning teams' pooled purchases).
 TRADE_KINDS = {
@@ -203,7 +220,21 @@ class Recorder:
         now["idle_gpus"] = float(max(capacity - total, 0.0))
         now["cash_cost"], now["full_cost"] = self._owner_costs()
         now["new_capacity_irr"] = self._market_irr(utilization)
+        self._check_finite()
         self.series_collector.collect(m)
+
+    def _check_finite(self) -> None:
+        """Every number a week publishes is finite; only a price of a market that did not trade
+        this week (and quotes of what does not exist yet) may be NaN. A model bug shows here, at
+        the week it happens, not later as a frozen chart or a crash elsewhere."""
+        for name, value in self.now.items():
+            if name == "date" or not isinstance(value, (float, int, np.floating, np.integer)):
+                continue
+            if np.isinf(value) or (np.isnan(value) and name not in MAY_BE_NAN):
+                raise FloatingPointError(
+                    f"week {self.model.steps} ({self.model.date}): series {name!r} is {value!r}; "
+                    "every published number must be finite (NaN only for a price without a trade)"
+                )
 
     def _owner_regions(self) -> np.ndarray:
         """The region of each card owner, in `population.owner_accounts` order (kept until the
