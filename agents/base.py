@@ -6,7 +6,7 @@ import mesa
 import numpy as np
 
 from model.mechanisms.finance import card_holding_value
-from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE
+from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, WEEKS_PER_YEAR
 
 QUEUE_WORTH_SKIPPING_WEEKS = 4  # buyers pay to skip the vendor's queue only when it is longer
 
@@ -134,10 +134,21 @@ class Firm(mesa.Agent):
         self.cohorts, self._eq = [], 0.0
         return hopper, nextgen
 
-    def holding_value(self, utilization: float | None = None) -> float:
+    def oldest_life_left(self) -> float:
+        """Share of its useful life the oldest Hopper card in the fleet has left (cards are sold
+        oldest first); 0.8 for a fleet without cards."""
+        m = self.model
+        oldest = next((c[0] for c in self.cohorts if c[1] > 0), None)
+        if oldest is None:
+            return 0.8
+        life_weeks = m.cfg.supply.card_life_years * WEEKS_PER_YEAR
+        return round(max(0.05, 1.0 - (m.steps - oldest) / life_weeks), 2)
+
+    def holding_value(self, utilization: float | None = None, life_left: float = 0.8) -> float:
         """What a card is worth to keep: its expected rents on large clusters over the rest of its
-        life, net of running costs (an owner sells to anyone who pays more). `utilization` is the
-        share of hours this owner expects to sell (default: the market's target)."""
+        life (`life_left`), net of running costs (an owner sells to anyone who pays more).
+        `utilization` is the share of hours this owner expects to sell (default: the market's
+        target)."""
         m = self.model
         c = m.cfg.cloud
         return card_holding_value(
@@ -149,6 +160,7 @@ class Firm(mesa.Agent):
             c.hyperscaler_halflife_weeks,
             m.hours.expected_price(LARGE),
             None if utilization is None else round(float(utilization), 2),
+            life_left,
         )
 
     def debt_service_per_gpu_hour(self) -> float:

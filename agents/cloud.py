@@ -249,14 +249,15 @@ class Cloud(Firm):
 
     def offer_used_cards(self, market) -> None:
         """A cloud sells a card to anyone who pays more than the card will earn it at the
-        cloud's own utilisation: a small share of its fleet each week, more when the fleet sits
-        idle (an idle fleet is worth less to its owner than to a busy buyer)."""
+        cloud's own utilisation over the life its oldest cards have left (they go first): a small
+        share of its fleet each week, more when the fleet sits idle (an idle fleet is worth less
+        to its owner than to a busy buyer)."""
         if self.buying_used:
             return
         idle = max(0.0, 1.0 - self.util / self.model.cfg.cloud.target_utilization) * self.gpus
         offer = SELL_SHARE * self.gpus + IDLE_SELL_SHARE * idle
         if offer > 1:
-            market.ask(self, offer, self.holding_value(self.util))
+            market.ask(self, offer, self.holding_value(self.util, self.oldest_life_left()))
 
     # -- running costs -----------------------------------------------------------------------------
     def pay_running_costs(self) -> None:

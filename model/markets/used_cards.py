@@ -52,7 +52,7 @@ class UsedCardMarket(CardAuction):
         if res.traded:
             self._settle(bids, asks, res)
         p = res.indicative()
-        if np.isfinite(p):
+        if np.isfinite(p) and p > 0:  # an idle owner may ask nothing for a card; a quote is positive
             self.quote = p
         self.price = float(res.price) if res.traded else float("nan")
         self.volume = float(res.volume) if res.traded else 0.0

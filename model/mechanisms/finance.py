@@ -146,16 +146,19 @@ def card_holding_value(
     halflife_weeks: float,
     p_now: float,
     own_utilization: float | None = None,
+    life_left: float = 0.8,
 ) -> float:
-    """What a card is worth to its owner: the rents it will earn over the rest of its life (80%
-    of it left on average), with the rent reverting from today's toward the long-run cost price,
-    less running costs, discounted at the hurdle rate. Never negative (an owner can idle it).
+    """What a card is worth to its owner: the rents it will earn over the rest of its life
+    (`life_left`, a share of its useful life; 80% on average in a growing fleet), with the rent
+    reverting from today's toward the long-run cost price, less running costs, discounted at the
+    hurdle rate. Never negative (an owner can idle it).
 
     The long-run price is the market's (cost price at `utilization`); the rents are the owner's
     own (`own_utilization`, default the same): an idle owner values a card less than a busy one,
     which is why cards change hands."""
     p_lr = cost_price(capex, opex_per_hour, utilization, life_years, hurdle)
-    path = expected_price_path(p_now, p_lr, halflife_weeks, int(life_years * WEEKS_PER_YEAR * 0.8))
+    weeks = max(1, int(life_years * WEEKS_PER_YEAR * life_left))
+    path = expected_price_path(p_now, p_lr, halflife_weeks, weeks)
     own = utilization if own_utilization is None else own_utilization
     flows = HOURS_PER_WEEK * (path * own - opex_per_hour)
     return max(0.0, npv(hurdle, np.concatenate([[0.0], flows])))

@@ -229,8 +229,9 @@ def test_offer_used_cards_sells_a_slice_of_the_fleet_and_more_of_its_idle_part(w
     world.hours.expected[LARGE] = 3.0
     cloud.util = 0.5                          # idle: (1 - 0.5 / 0.85) * 1,000 = 411.8
     cloud.offer_used_cards(world.used_cards)
-    # worth to this owner: the market's long-run price, the owner's own utilisation of 50%
-    worth = card_holding_value(46_000.0, 0.14, 0.85, 5.0, 0.10, 40.0, 3.0, 0.5)
+    # worth to this owner: the market's long-run price, the owner's own utilisation of 50%, over
+    # the whole life of its oldest cards (delivered this week)
+    worth = card_holding_value(46_000.0, 0.14, 0.85, 5.0, 0.10, 40.0, 3.0, 0.5, 1.0)
     idle = (1 - 0.5 / 0.85) * 1000
     assert world.used_cards.asks == [Quote(cloud, pytest.approx(0.02 * 1000 + 0.1 * idle),
                                            pytest.approx(worth))]

@@ -176,8 +176,19 @@ def test_an_idle_cloud_values_its_cards_at_its_own_utilisation(world, private):
     assert world.used_cards.bids == []
     private.offer_used_cards(world.used_cards)
     (ask,) = world.used_cards.asks
-    assert ask.price == pytest.approx(private.holding_value(0.2))
-    assert ask.price < private.holding_value()  # worth less to an idle owner than to a busy one
+    assert ask.price == pytest.approx(private.holding_value(0.2, life_left=1.0))  # new cards
+    assert private.holding_value(0.2) < private.holding_value()  # worth less idle than busy
+
+
+def test_an_owner_asks_less_for_older_cards(world, private):
+    world.new_cards.lead_time_weeks = 3.0
+    private.util_list, private.util = 0.2, 0.2
+    world.steps = 156  # the cards are three years old: 2 of their 5 years left
+    assert private.oldest_life_left() == pytest.approx(0.4)
+    private.offer_used_cards(world.used_cards)
+    (ask,) = world.used_cards.asks
+    assert ask.price == pytest.approx(private.holding_value(0.2, life_left=0.4))
+    assert ask.price < private.holding_value(0.2, life_left=1.0)
 
 
 def test_hours_market_stand_in_prices_tiers_small_then_large(world):
