@@ -244,6 +244,11 @@ def _cards(df: pd.DataFrame, events) -> Finding | None:
         return Finding(0.6 + (1 - r), (
             f"Second-hand H100s sell at {r * 100:.0f}% of the list price ({_fmt_money(sec)}): "
             "cards are no longer the bottleneck."), "cards")
+    if _finite(lead) and lead < QUEUE_WEEKS:
+        return Finding(0.4, (
+            f"Used H100s change hands at {r * 100:.0f}% of the vendor's list ({_fmt_money(sec)}): with "
+            "new cards arriving within weeks, nobody pays more for one in hand; idle owners sell to "
+            "busy ones."), "cards")
     return None
 
 
