@@ -86,12 +86,45 @@ def clean_temp(*dirs: Path) -> None:
 
 
 def temp_dir_beside(target: Path) -> Path:
-    """A new, empty directory next to ``target``, to fill and then move with :func:`replace_dir`."""
+    """A new, empty directory next to ``target``, to fill and then move with :func:`replace_dir`.
+
+    Its name carries the writing process's id, so the next run into the same place removes what
+    a killed run left behind (:func:`remove_stale_temps`)."""
     parent = target.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    remove_stale_temps(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=parent))
     os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
     return tmp
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove the temporary directories beside ``target`` that a run killed before its swap left
+    (``.NAME.tmp-PID-*`` whose process is gone); returns what was removed. Directories of a
+    living process, and anything not named so, are left alone."""
+    parent = target.resolve().parent
+    removed = []
+    if not parent.is_dir():
+        return removed
+    prefix = f".{target.name}.tmp-"
+    for p in parent.iterdir():
+        if not p.name.startswith(prefix) or p.is_symlink() or not p.is_dir():
+            continue
+        pid = p.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 def replace_dir(new: Path, target: Path) -> None:

@@ -327,3 +327,29 @@ def test_compare_two_scenarios(tmp_path, capsys):
     assert table.loc["grey_volume_total", "base median"] >= 0
     assert sorted(p.stem for p in (out / "charts").glob("*.png")) == sorted(CHARTS)
     assert all(is_png(p) for p in (out / "charts").glob("*.png"))
+
+
+def test_the_next_run_into_a_place_removes_what_a_killed_run_left(tmp_path):
+    """A run killed before its swap leaves `.NAME.tmp-PID-*` beside NAME; the next run into the
+    same place removes it when that process is gone, and leaves a living process's alone."""
+    import os
+    import subprocess
+    import sys
+
+    from experiments.store import temp_dir_beside
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    out = tmp_path / "run"
+    stale = tmp_path / f".run.tmp-{dead_pid}-abc123"
+    (stale / "charts").mkdir(parents=True)
+    (stale / "series.csv").write_text("half written")
+    living = tmp_path / f".run.tmp-{os.getppid()}-def456"  # the test runner's parent: alive
+    living.mkdir()
+    other = tmp_path / ".other.tmp-1-xyz"  # another output's temporary: not ours to touch
+    other.mkdir()
+    fresh = temp_dir_beside(out)
+    assert not stale.exists()
+    assert living.exists() and other.exists() and fresh.exists()
+    assert fresh.name.startswith(f".run.tmp-{os.getpid()}-")
