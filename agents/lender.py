@@ -389,7 +389,7 @@ register(
         week_order=90,
         build_order=200,
         frame_order=60,
-        colour="#8c564b",
+        colour="#e377c2",
         label="lender",
         settings=SETTINGS,
         report=report,
