@@ -34,6 +34,7 @@ class HoursMarket(Market):
         self.spot_hist = deque([np.array([launch_price, launch_price])], maxlen=EXPECTATION_WEEKS)
         self._expected: np.ndarray | None = None
         self.spot_volume = np.zeros(2)
+        self.volume_hist = deque([np.zeros(2)], maxlen=EXPECTATION_WEEKS)  # GPUs a week, by tier
         self.spot_price = self.small_cluster_price = self.large_cluster_price = NAN
         self.small_cluster_quote = self.large_cluster_quote = launch_price
         self.small_cluster_volume = self.large_cluster_volume = self.spot_volume_hours = 0.0
@@ -128,6 +129,8 @@ class HoursMarket(Market):
             cloud_resellers=np.array([c.reseller.account for c in clouds]),
             small_price=self.last_spot(SMALL),
             cloud_holdback=holdback,
+            quote=self.spot_hist[-1],
+            recent_volume=np.sum(np.array(self.volume_hist), axis=0),
         )
         hours = HOURS_PER_WEEK
         # On-demand payments: buyer -> cloud.
@@ -198,6 +201,7 @@ class HoursMarket(Market):
         self.spot_hist.append(now)
         self._expected = None
         self.spot_volume = res.spot_volume
+        self.volume_hist.append(res.spot_volume)
         self._log_week(lines, res, clouds)
 
     def serve_on_other_parts(self, lines: dict) -> None:

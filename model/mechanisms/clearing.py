@@ -3,6 +3,9 @@
 * :func:`clear_uniform` — a call market: bids and asks cross once at one uniform price (the middle
   of the interval of prices that maximise traded volume). Used for spot hours, used cards and the
   grey channel.
+* :func:`clear_at_price` — the same book traded at a given price (a marketplace's posted rate):
+  whoever bids at least the rate buys from whoever asks at most it, the long side rationed.
+  Used for spot hours, whose rate moves only part of the way to the clearing price each week.
 * :func:`allocate_posted` — posted prices: sellers with fixed prices and capacities serve buyers in
   a given (random) order. Used for on-demand hours.
 """
@@ -112,6 +115,40 @@ def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
     bid_fill = _fill_by_priority(bq, bp, live_b & (bp >= price), vmax, True, cand)
     ask_fill = _fill_by_priority(aq, ap, live_a & (ap <= price), vmax, False, cand)
     return Clearing(float(price), vmax, bid_fill, ask_fill, best_bid, best_ask)
+
+
+def clear_at_price(bid_qty, bid_price, ask_qty, ask_price, price: float) -> Clearing:
+    """Trade a book at one given price instead of the price that clears it.
+
+    The price is first moved into the range where anything can trade (no lower than the best
+    ask, no higher than the best bid), so a book that crosses always trades. At that price the
+    bids priced at or above it meet the asks priced at or below it; the volume is the smaller
+    side, and the long side is rationed best price first, pro rata within a price level (as in
+    :func:`clear_uniform`). With ``price`` equal to :func:`clear_uniform`'s price the two agree.
+    """
+    bq = np.asarray(bid_qty, dtype=np.float64)
+    bp = np.asarray(bid_price, dtype=np.float64)
+    aq = np.asarray(ask_qty, dtype=np.float64)
+    ap = np.asarray(ask_price, dtype=np.float64)
+    if (bq < 0).any() or (aq < 0).any():
+        raise ValueError("order quantities must be >= 0")
+    if not math.isfinite(price):
+        raise ValueError(f"price must be finite, got {price}")
+    live_b, live_a = bq > 0, aq > 0
+    best_bid = float(bp[live_b].max()) if live_b.any() else float("nan")
+    best_ask = float(ap[live_a].min()) if live_a.any() else float("nan")
+    none = Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
+    if not live_b.any() or not live_a.any() or best_bid < best_ask:
+        return none
+    p = min(max(float(price), best_ask), best_bid)
+    buy, sell = live_b & (bp >= p), live_a & (ap <= p)
+    volume = float(min(bq[buy].sum(), aq[sell].sum()))
+    if volume <= 0:
+        return none
+    levels = np.unique(np.concatenate([bp[buy], ap[sell]]))
+    bid_fill = _fill_by_priority(bq, bp, buy, volume, True, levels)
+    ask_fill = _fill_by_priority(aq, ap, sell, volume, False, levels)
+    return Clearing(p, volume, bid_fill, ask_fill, best_bid, best_ask)
 
 
 def allocate_posted(capacity, price, bid_qty, bid_limit, priority):

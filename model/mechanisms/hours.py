@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.mechanisms.books import Book
-from model.mechanisms.clearing import allocate_posted_sparse, clear_uniform
+from model.mechanisms.clearing import allocate_posted_sparse, clear_at_price, clear_uniform
 from model.mechanisms.vocabulary import LARGE, SMALL
 
 
@@ -63,6 +63,10 @@ def _posted_totals(served, n_buyers: int, n_sellers: int) -> tuple[np.ndarray, n
     return got, sold
 
 
+def _nan_to(x: float, default: float) -> float:
+    return default if np.isnan(x) else x
+
+
 def _append(asks: dict, **cols) -> None:
     for k, v in cols.items():
         asks[k] = np.concatenate([asks[k], np.asarray(v, dtype=asks[k].dtype)])
@@ -79,6 +83,8 @@ def clear_hours(
     cloud_resellers: np.ndarray | None = None,
     small_price: float = 0.0,
     cloud_holdback: np.ndarray | None = None,
+    quote: np.ndarray | None = None,
+    recent_volume: np.ndarray | None = None,
 ) -> HoursResult:
     """Clear one week.
 
@@ -88,6 +94,13 @@ def clear_hours(
     sold as small ones, so in the large round no large ask goes below `small_price` (last week's
     small-cluster price): large clusters keep whatever premium large buyers pay. A cloud keeps
     `cloud_holdback` GPUs (per cloud) of what is left idle for on-demand buyers to come, off spot.
+
+    Spot trades at the pool's posted rate: last week's `quote` (per tier) moved toward the price
+    that would clear this week's book by the weight of this week's book in the trade of recent
+    weeks, v / (v + `recent_volume`), with v the volume the clearing would trade. A thin week
+    (a few GPUs against thousands a week lately) barely moves the rate; a week as heavy as the
+    recent ones moves it half way; with nothing traded lately it moves all the way (without a
+    quote or `recent_volume` the clearing price itself). At the rate the long side is rationed.
     """
     n, n_clouds = len(lines["gpus"]), od_capacity.shape[0]
     floor = np.full(n_clouds, np.nan) if cloud_floor is None else np.asarray(cloud_floor, float)
@@ -166,14 +179,26 @@ def clear_hours(
         a_price = asks["price"][a_idx]
         if tier == LARGE:
             a_price = np.maximum(a_price, small_price)
-        res = clear_uniform(resid, lines["limit"][idx], asks["gpus"][a_idx] - ask_fill[a_idx], a_price)
+        book = (resid, lines["limit"][idx], asks["gpus"][a_idx] - ask_fill[a_idx], a_price)
+        res = clear_uniform(*book)
+        indicative_now = res.indicative()
+        last = np.nan if quote is None else float(quote[tier])
+        lately = 0.0 if recent_volume is None else float(recent_volume[tier])
+        if res.traded and lately > 0 and np.isfinite(last):
+            weight = res.volume / (res.volume + lately)
+            res = clear_at_price(*book, last + weight * (res.price - last))
+            indicative_now = res.price
+        elif not res.traded and np.isfinite(last):
+            # nothing crossed: the rate stays, but inside the spread (a rate above an ask would
+            # be undercut, one below a bid would be taken)
+            indicative_now = min(max(last, _nan_to(res.best_bid, -np.inf)), _nan_to(res.best_ask, np.inf))
         spot_fill[idx] = res.bid_fill
         sold_now = res.ask_fill > 0
         asks["tier_cleared"][a_idx[sold_now]] = tier
         ask_fill[a_idx] += res.ask_fill
         if res.traded:
             ask_value[a_idx] += res.ask_fill * res.price
-        price[tier], indicative[tier], volume[tier] = res.price, res.indicative(), res.volume
+        price[tier], indicative[tier], volume[tier] = res.price, indicative_now, res.volume
         # capacity private clouds sold on spot is no longer free
         cloud_rows = a_idx[(asks["cloud"][a_idx] >= 0) & sold_now]
         for k in cloud_rows:

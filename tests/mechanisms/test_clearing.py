@@ -1,9 +1,9 @@
-"""Hand-worked examples for model.mechanisms.clearing (clear_uniform, allocate_posted)."""
+"""Hand-worked examples for model.mechanisms.clearing (clear_uniform, clear_at_price, allocate_posted)."""
 
 import numpy as np
 import pytest
 
-from model.mechanisms.clearing import allocate_posted, clear_uniform
+from model.mechanisms.clearing import allocate_posted, clear_at_price, clear_uniform
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,3 +186,55 @@ def test_posted_capacity_and_wants_never_exceeded():
         for b in np.flatnonzero(short):
             ok = price <= limit[b]
             np.testing.assert_allclose(f[ok].sum(axis=1), cap[ok])
+
+
+# ---- trading a book at a posted rate (clear_at_price) ----------------------------------------------
+
+
+def test_at_price_below_clearing_rations_buyers_best_bid_first():
+    # bids 10 @ 5 and 5 @ 3, ask 8 @ 2. At a rate of 2.5 both bids want (15 in all) and 8 are
+    # for sale: best price first, so the bid at 5 gets all 8 and the bid at 3 none.
+    r = clear_at_price([10, 5], [5.0, 3.0], [8], [2.0], 2.5)
+    assert r.price == 2.5 and r.volume == pytest.approx(8)
+    np.testing.assert_allclose(r.bid_fill, [8, 0])
+    np.testing.assert_allclose(r.ask_fill, [8])
+
+
+def test_at_price_above_clearing_rations_sellers_cheapest_first():
+    # asks 6 @ 1 and 6 @ 2 against one bid 4 @ 5, at a rate of 3: 12 for sale, 4 wanted.
+    r = clear_at_price([4], [5.0], [6, 6], [1.0, 2.0], 3.0)
+    assert r.price == 3.0 and r.volume == pytest.approx(4)
+    np.testing.assert_allclose(r.ask_fill, [4, 0])
+
+
+def test_at_price_outside_the_crossing_range_moves_into_it():
+    # a rate above every bid trades at the best bid; below every ask at the best ask
+    hi = clear_at_price([3], [4.0], [5], [2.0], 9.0)
+    lo = clear_at_price([3], [4.0], [5], [2.0], 0.5)
+    assert (hi.price, hi.volume) == (4.0, 3.0)
+    assert (lo.price, lo.volume) == (2.0, 3.0)
+
+
+def test_at_price_no_cross_trades_nothing():
+    r = clear_at_price([3], [1.0], [5], [2.0], 1.5)
+    assert not r.traded and np.isnan(r.price)
+    assert (r.best_bid, r.best_ask) == (1.0, 2.0)
+
+
+def test_at_price_equal_to_clearing_price_agrees_with_uniform_clearing():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        bq, aq = rng.uniform(0, 10, 30), rng.uniform(0, 10, 30)
+        bp, ap = rng.integers(100, 600, 30) / 100, rng.integers(100, 600, 30) / 100
+        u = clear_uniform(bq, bp, aq, ap)
+        if not u.traded:
+            continue
+        a = clear_at_price(bq, bp, aq, ap, u.price)
+        assert a.volume == pytest.approx(u.volume)
+        np.testing.assert_allclose(a.bid_fill, u.bid_fill)
+        np.testing.assert_allclose(a.ask_fill, u.ask_fill)
+
+
+def test_at_price_rejects_a_rate_that_is_not_finite():
+    with pytest.raises(ValueError, match="finite"):
+        clear_at_price([1], [2.0], [1], [1.0], float("nan"))

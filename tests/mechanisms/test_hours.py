@@ -215,3 +215,53 @@ def test_split_ask_sales_can_be_priced_consistently():
     received = float(r.ask_value.sum())
     assert paid == pytest.approx(29.0)
     assert received == pytest.approx(paid)
+
+
+# ---- the spot rate: last week's rate moved by this week's weight in recent trade ----------------
+
+
+def test_spot_rate_moves_by_the_weight_of_this_weeks_book():
+    # One small line 4 @ limit 6 against an ask 4 @ 2: the book alone clears at 4 (mid of 2 and
+    # 6), volume 4. Last week's rate 3, 12 GPUs traded in the recent weeks: weight 4/(4+12) =
+    # 1/4, so the rate is 3 + (4 - 3)/4 = 3.25, and all 4 GPUs trade at it.
+    r = _clear(_lines((SMALL, 4, 6.0)), _asks((SMALL, 4, 2.0)), [[0, 0]], [9.0],
+               quote=np.array([3.0, 3.0]), recent_volume=np.array([12.0, 0.0]))
+    assert r.spot_price[SMALL] == pytest.approx(3.25)
+    assert r.spot_indicative[SMALL] == pytest.approx(3.25)
+    assert r.spot_fill[0] == pytest.approx(4)
+    assert r.ask_value[0] == pytest.approx(3.25 * 4)
+
+
+def test_a_thin_week_barely_moves_the_rate():
+    # 1 GPU offered against a deep book priced far above: alone it would print 10 (mid of 2 and
+    # 18); after 999 GPUs a week lately the rate moves 1/1000 of the way from 3.
+    r = _clear(_lines((SMALL, 50, 18.0)), _asks((SMALL, 1, 2.0)), [[0, 0]], [99.0],
+               quote=np.array([3.0, 3.0]), recent_volume=np.array([999.0, 0.0]))
+    assert r.spot_price[SMALL] == pytest.approx(3.0 + (10.0 - 3.0) / 1000)
+
+
+def test_without_recent_trade_the_rate_is_the_clearing_price():
+    r = _clear(_lines((SMALL, 4, 6.0)), _asks((SMALL, 4, 2.0)), [[0, 0]], [9.0],
+               quote=np.array([3.0, 3.0]), recent_volume=np.zeros(2))
+    assert r.spot_price[SMALL] == pytest.approx(4.0)
+
+
+def test_rate_below_every_ask_trades_at_the_best_ask():
+    # Last rate 1, an ask at 2 and a bid at 6 (clearing alone: 4, volume 4, weight 1/2): the
+    # rate would be 2.5, inside [2, 6], so it trades there; a rate far below moves up to the ask.
+    r = _clear(_lines((SMALL, 4, 6.0)), _asks((SMALL, 4, 2.0)), [[0, 0]], [9.0],
+               quote=np.array([1.0, 1.0]), recent_volume=np.array([4.0, 0.0]))
+    assert r.spot_price[SMALL] == pytest.approx(2.5)
+    r = _clear(_lines((SMALL, 4, 6.0)), _asks((SMALL, 4, 2.0)), [[0, 0]], [9.0],
+               quote=np.array([-10.0, 0.0]), recent_volume=np.array([4.0, 0.0]))
+    assert r.spot_price[SMALL] == pytest.approx(2.0)
+
+
+def test_without_a_cross_the_rate_stays_inside_the_spread():
+    # bid 5 @ 1, ask 5 @ 2: no trade. A rate of 1.5 stays; 3.0 falls to the best ask; 0.5 rises
+    # to the best bid.
+    for last, expect in ((1.5, 1.5), (3.0, 2.0), (0.5, 1.0)):
+        r = _clear(_lines((SMALL, 5, 1.0)), _asks((SMALL, 5, 2.0)), [[0, 0]], [9.0],
+                   quote=np.array([last, last]), recent_volume=np.array([10.0, 0.0]))
+        assert np.isnan(r.spot_price[SMALL])
+        assert r.spot_indicative[SMALL] == pytest.approx(expect)
