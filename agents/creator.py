@@ -164,8 +164,8 @@ class ModelCreator(Firm):
         drv = self.model.drivers
         d = self.model.cfg.demand
         edge = self.reach() - drv.open_quality
-        v_train = d.value_per_edge_hour * edge * drv.climate if edge >= d.train_margin else 0.0
-        v_ft = d.value_per_edge_hour * d.finetune_edge * drv.climate
+        v_train = d.value_per_edge_hour * edge * drv.value_climate if edge >= d.train_margin else 0.0
+        v_ft = d.value_per_edge_hour * d.finetune_edge * drv.value_climate
         if drv.open_quality < d.finetuner_quality_need_min:
             v_ft = 0.0
         return v_train, v_ft
@@ -624,7 +624,7 @@ def found_training_teams(model) -> list[ModelCreator]:
         gpus = float(np.clip(np.exp(rng.normal(np.log(1024), 0.8)), 256, 8192))
         funding = gpus * 0.15 * float(np.exp(rng.normal(0.0, 0.4)))
         edge = drv.frontier + drv.frontier_ahead - lag - drv.open_quality
-        if edge < d.train_margin or d.value_per_edge_hour * edge * drv.climate <= price:
+        if edge < d.train_margin or d.value_per_edge_hour * edge * drv.value_climate <= price:
             continue
         own = region != "US" or not clouds
         cloud = None if own else clouds[int(rng.choice(len(clouds), p=sizes / sizes.sum()))]

@@ -80,7 +80,7 @@ class FineTunerPool:
 
     def value(self) -> np.ndarray:
         m = self.model
-        return m.cfg.demand.value_per_edge_hour * self.edge * m.drivers.climate
+        return m.cfg.demand.value_per_edge_hour * self.edge * m.drivers.value_climate
 
     # -- entry -------------------------------------------------------------------------------------
     def found(self) -> int:
@@ -99,7 +99,7 @@ class FineTunerPool:
         d = m.cfg.demand
         hi = max(d.finetuner_quality_need_min, drv.frontier)
         rows = draw_teams(m, n, need_max=hi)
-        value = d.value_per_edge_hour * rows["edge"] * drv.climate
+        value = d.value_per_edge_hour * rows["edge"] * drv.value_climate
         ok = (drv.open_quality >= rows["need"]) & (value > m.hours.expected_price(SMALL))
         k = int(ok.sum())
         if k == 0:

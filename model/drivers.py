@@ -64,6 +64,10 @@ class Drivers:
         #: how far teams expect the frontier to move during a run started now
         self.frontier_ahead = float(self.frontier_ahead_path[step])
         self.climate = float(self.climate_path[step])
+        #: the climate as the scenario writes it, without the funding lever: what an hour of edge
+        #: is worth follows the boom in what customers pay for better models; the lever moves
+        #: only the money (rounds, their size, run sizes, how many teams are founded)
+        self.value_climate = float(self.climate_base[step])
         self.alt_cost = float(self.alt_cost_path[step])
         self.inference_index = float(self.inference_path[step])
         self.inference_value = float(self.inference_value_path[step])

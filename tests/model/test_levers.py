@@ -27,6 +27,27 @@ def test_funding_lever_changes_the_climate_from_now_on_only():
     assert m.lever_log[-1][2:] == ("funding_multiplier", 2.0)
 
 
+def test_funding_lever_moves_the_money_not_what_an_hour_is_worth():
+    # The lever scales the climate where it is money (rounds, run sizes, foundings); a builder's
+    # value of an hour follows the climate as the scenario writes it, so it does not move.
+    m = stepped()
+    base_climate = m.drivers.climate
+    builder = next(c for c in m.population.creators if c.values()[0] > 0)
+    before = builder.values()
+    m.set_lever("funding_multiplier", 2.0)
+    assert m.drivers.climate == pytest.approx(2.0 * base_climate)
+    assert m.drivers.value_climate == pytest.approx(base_climate)
+    assert builder.values() == pytest.approx(before)
+    pool = m.population.finetuners
+    worth_now = pool.value().copy()
+    m.set_lever("funding_multiplier", 0.5)
+    assert pool.value() == pytest.approx(worth_now)
+    # a scenario with a lower multiplier from the start: the same values, less money
+    low = H100Market(seed=3, end="2023-12-31", funding_multiplier=0.5)
+    assert low.drivers.value_climate == pytest.approx(H100Market(seed=3, end="2023-12-31").drivers.value_climate)
+    assert low.drivers.climate == pytest.approx(0.5 * low.drivers.value_climate)
+
+
 def test_non_live_levers_and_bad_values_are_refused_by_name():
     m = stepped(2)
     with pytest.raises(InputError, match="pace.*cannot change while the model runs"):

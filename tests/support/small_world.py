@@ -287,6 +287,11 @@ class FixedDrivers:
     alt_capacity: float = 0.0       # no other parts serving inference
     run_scale: float = 1.0          # training runs at their wish-list size
 
+    @property
+    def value_climate(self) -> float:
+        """The small world has no funding lever: what an hour is worth follows the climate."""
+        return self.climate
+
 
 @dataclass
 class ListPopulation:
