@@ -291,8 +291,15 @@ class FineTunerPool:
             self.founded[r] = True
             m.population.count_founded(FineTuner.kind, int(new.size))
         # From here on: every founded team (before or now), in the order of `rows`.
-        live = np.union1d(old, new) if new.size else old
-        was_old = np.isin(live, old, assume_unique=True) if new.size else np.ones(live.size, dtype=bool)
+        if new.size:  # merge the two sorted sets of positions (a mask: no sort, no hashing)
+            is_new = np.zeros(n, dtype=bool)
+            is_new[new] = True
+            mark = is_new.copy()
+            mark[old] = True
+            live = np.flatnonzero(mark)
+            was_old = ~is_new[live]
+        else:
+            live, was_old = old, np.ones(old.size, dtype=bool)
         r_live = rows[live]
         account = self.account[r_live]
         value = np.empty(live.size)
