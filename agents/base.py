@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import mesa
 import numpy as np
 
@@ -9,6 +11,16 @@ from model.mechanisms.finance import card_holding_value
 from model.mechanisms.vocabulary import HOURS_PER_WEEK, LARGE, WEEKS_PER_YEAR
 
 QUEUE_WORTH_SKIPPING_WEEKS = 4  # buyers pay to skip the vendor's queue only when it is longer
+
+
+def reserve_ids(model: mesa.Model, n: int) -> np.ndarray:
+    """`n` consecutive Mesa ids for members of a pooled population (rows of arrays, not Mesa
+    agents): the ids they would have had as agents, so agents made after them keep theirs."""
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    first = next(mesa.Agent._ids[model])
+    mesa.Agent._ids[model] = itertools.count(first + n)
+    return np.arange(first, first + n, dtype=np.int64)
 
 
 class Firm(mesa.Agent):

@@ -8,7 +8,7 @@ the week. Nothing in ``model/`` names a kind's class.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ class AgentKind:
 
     name: str
     cls: type
-    build: Callable[[Any], list]
+    build: Callable[[Any], Sequence]
     act: Callable[[Any, Any], None] | None = None
     upkeep: Callable[[Any, list], None] | None = None
     week_order: int = 100

@@ -12,6 +12,10 @@ Measures, and prints as one table together with the machine it ran on:
   agents, in the same run, and the ratio;
 * seconds per step at ~10k and ~100k agents (``population.scale``), and a 100k-agent run over the
   full horizon: wall time and peak memory (skipped by ``--quick``);
+* a scaling table in the number of fine-tuning teams (10k to 1M, the rest of the world as in the
+  baseline), each over the full horizon: seconds per week, peak memory, agent-steps per second as
+  a ratio to Mesa's Boltzmann model at 100k agents in the same run, and the exponent of seconds per
+  week in agents fitted over the table; its last row is the 1,000,000-team run;
 * spot clearing of 1k, 10k and 100k orders: :func:`model.mechanisms.clearing.clear_uniform` against the
   plain per-order Python implementation beside the tests (``tests/support/reference_clearing.py``,
   loaded by path from a checkout; elsewhere the fast clearing is timed alone), with a check that
@@ -49,10 +53,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Sizes of the full and the quick run.
 FULL = dict(repeats=3, boltz_steps=None, scale_steps=None, big_full=True, big_steps=None,
             orders=(1_000, 10_000, 100_000), clear_repeats=5, app_steps=10, app_at=(0, 100, 200),
-            sweep_runs=50, sweep_weeks=52)
+            sweep_runs=50, sweep_weeks=52,
+            teams=(10_000, 30_000, 100_000, 300_000, 1_000_000), teams_weeks=None,
+            boltz_big=100_000, boltz_big_steps=20)
 QUICK = dict(repeats=1, boltz_steps=30, scale_steps=20, big_full=False, big_steps=3,
              orders=(1_000, 10_000), clear_repeats=3, app_steps=3, app_at=(0,),
-             sweep_runs=10, sweep_weeks=8)
+             sweep_runs=10, sweep_weeks=8,
+             teams=(2_000, 20_000), teams_weeks=8, boltz_big=10_000, boltz_big_steps=3)
 #: Agent counts of the scale measurements.
 SCALE_AGENTS = (10_000, 100_000)
 
@@ -107,11 +114,14 @@ def _scale_for(agents: int) -> float:
 
 
 def w_model_run(scale: float | None = None, steps: int | None = None, progress: bool = False,
-                seed: int = 0) -> dict[str, Any]:
-    """Build and run H100Market (to the end, or `steps` weeks); time it."""
+                seed: int = 0, finetuners: int | None = None) -> dict[str, Any]:
+    """Build and run H100Market (to the end, or `steps` weeks), at a `scale` or with a number of
+    fine-tuning teams; time it."""
     from model import H100Market, release_model
 
-    kw = {} if scale is None else {"scale": float(scale)}
+    kw: dict[str, Any] = {} if scale is None else {"scale": float(scale)}
+    if finetuners is not None:
+        kw["finetuners"] = int(finetuners)
     t0 = time.perf_counter()
     m = H100Market(seed=seed, **kw)
     t1 = time.perf_counter()
@@ -119,7 +129,7 @@ def w_model_run(scale: float | None = None, steps: int | None = None, progress: 
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=n, unit="week", desc=f"{len(m.agents):,} agents", leave=False)
+        bar = tqdm(total=n, unit="week", desc=f"{m.population.size():,} agents", leave=False)
     for _ in range(n):
         m.step()
         if bar is not None:
@@ -127,9 +137,10 @@ def w_model_run(scale: float | None = None, steps: int | None = None, progress: 
     if bar is not None:
         bar.close()
     t2 = time.perf_counter()
-    out = dict(agents=len(m.agents), steps=n, horizon_steps=m.n_steps, build_s=t1 - t0,
+    out = dict(agents=m.population.size(), steps=n, horizon_steps=m.n_steps, build_s=t1 - t0,
                steps_s=t2 - t1, wall_s=t2 - t0, s_per_step=(t2 - t1) / n,
-               peak_rss_mb=_maxrss_mb(), scale=kw.get("scale", 1.0))
+               peak_rss_mb=_maxrss_mb(), scale=kw.get("scale", 1.0),
+               teams=len(m.population.finetuners))
     release_model(m)
     return out
 
@@ -313,7 +324,7 @@ def run_bench(quick: bool = False, progress: bool = True) -> dict[str, Any]:
 
     size = QUICK if quick else FULL
     res: dict[str, Any] = dict(quick=quick, machine=machine(), errors={})
-    parts = ["baseline", "boltzmann", "scale", "clearing", "app", "sweep_memory"]
+    parts = ["baseline", "boltzmann", "scale", "teams", "clearing", "app", "sweep_memory"]
     bar = tqdm(parts, desc="bench", unit="part", disable=not progress)
 
     def part(key: str, fn: Callable[[], Any]) -> None:
@@ -369,6 +380,24 @@ def run_bench(quick: bool = False, progress: bool = True) -> dict[str, Any]:
         return out
 
     part("scale", scale)
+
+    def teams():
+        n_bz, steps = size["boltz_big"], size["boltz_big_steps"]
+        bz = [_spawn("boltzmann", n=n_bz, steps=steps) for _ in range(size["repeats"])]
+        bz_tp = n_bz * steps / statistics.median(r["steps_s"] for r in bz)
+        rows = []
+        for n in size["teams"]:
+            r = _spawn("model_run", finetuners=n, steps=size["teams_weeks"], progress=progress)
+            r["full_horizon"] = size["teams_weeks"] is None
+            r["agent_steps_per_s"] = r["agents"] * r["steps"] / r["steps_s"]
+            r["ratio_to_boltzmann"] = r["agent_steps_per_s"] / bz_tp
+            rows.append(r)
+        return dict(boltzmann=dict(agents=n_bz, steps=steps, repeats=len(bz),
+                                   agent_steps_per_s=bz_tp),
+                    rows=rows, exponent=fit_exponent([r["agents"] for r in rows],
+                                                     [r["s_per_step"] for r in rows]))
+
+    part("teams", teams)
     part("clearing", lambda: _spawn("clearing", sizes=list(size["orders"]),
                                     repeats=size["clear_repeats"]))
     part("app", lambda: _spawn("app", steps=size["app_steps"], at=list(size["app_at"])))
@@ -379,6 +408,13 @@ def run_bench(quick: bool = False, progress: bool = True) -> dict[str, Any]:
     bar.close()
     res["machine"]["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
     return res
+
+
+def fit_exponent(agents: list[float], seconds: list[float]) -> float:
+    """Least-squares slope of log(seconds per week) on log(agents): cost grows as agents^slope."""
+    if len(agents) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(agents), np.log(seconds), 1)[0])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -437,6 +473,27 @@ def table_rows(res: dict[str, Any]) -> list[tuple[str, str, str]]:
                          "max RSS of the process"))
         if res["quick"]:
             rows.append(("100k agents, full horizon", "skipped", "--quick"))
+    if not failed("teams", "fine-tuning teams scaling"):
+        t = res["teams"]
+        bz = t["boltzmann"]
+        rows.append((f"BoltzmannWealth at {bz['agents']:,} agents",
+                     f"{bz['agent_steps_per_s']:,.0f} agent-steps/s",
+                     f"{bz['steps']} steps, median of {bz['repeats']}; the reference of the rows below"))
+        for r in t["rows"]:
+            horizon = "full horizon" if r["full_horizon"] else f"first {r['steps']} weeks"
+            rows.append((f"{r['teams']:,} teams ({r['agents']:,} agents), per week",
+                         _fmt_s(r["s_per_step"]),
+                         f"{horizon}; peak {r['peak_rss_mb']:.0f} MB; "
+                         f"{r['ratio_to_boltzmann']:.1f}x Boltzmann's agent-steps/s"))
+        big = t["rows"][-1]
+        if big["teams"] >= 1_000_000 and big["full_horizon"]:
+            rows.append((f"{big['teams']:,} teams, full horizon", _fmt_s(big["wall_s"]),
+                         f"{big['steps']} weeks, build {big['build_s']:.1f} s, peak "
+                         f"{big['peak_rss_mb']:.0f} MB, {big['ratio_to_boltzmann']:.1f}x Boltzmann "
+                         f"at {bz['agents']:,} agents"))
+        first, last = t["rows"][0]["agents"], t["rows"][-1]["agents"]
+        rows.append((f"cost per week ~ agents^k, {first:,} to {last:,}", f"k = {t['exponent']:.2f}",
+                     "least-squares fit of log(seconds per week) on log(agents), rows above"))
     if not failed("clearing", "spot clearing"):
         for c in res["clearing"]:
             rows.append((f"clearing {c['orders']:,} orders: vectorised",

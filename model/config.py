@@ -162,6 +162,13 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "start": F("date"),
         "end": F("date"),
         "agent_data_every": F("int", 1, 520),
+        "agent_data_teams": F(
+            "int",
+            0,
+            1_000_000,
+            doc="fine-tuning teams in the agent frame: all while there are at most this many, "
+            "else every k-th team (about this many)",
+        ),
     },
     "supply": {
         "packaging_wafers_per_month": Series(0.0, 1e7),

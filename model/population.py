@@ -7,6 +7,8 @@ what it pays to keep running; this module calls them in order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import mesa
 import numpy as np
 
@@ -20,10 +22,11 @@ class Population:
     def __init__(self, model):
         self.model = model
         self.members: dict[str, list] = {}
-        self.pools: dict[str, object] = {}  # vectorised pools, by kind (fine-tuners)
+        self.pools: dict[str, Any] = {}  # vectorised pools, by kind (fine-tuners)
         model.population = self  # builders may read kinds built before them
         for kind in kinds_in_build_order():
-            self.members[kind.name] = list(kind.build(model))
+            built = kind.build(model)  # a pooled kind returns its pool's rows, not Mesa agents
+            self.members[kind.name] = built if kind.pooled else list(built)
         kinds = kinds_in_build_order()
         #: firms that hold cards one by one (the pooled teams are one row each in a pool)
         self.owners = [a for k in kinds if k.holds_cards and not k.pooled for a in self.members[k.name]]
@@ -37,12 +40,15 @@ class Population:
 
     def add(self, kind: str, agents: list) -> None:
         """Enrol agents built mid-run (Mesa registered them when they were made): members of
-        their kind and, unless the kind is pooled, owners looked up by id and ledger account."""
+        their kind and owners looked up by id and ledger account. (A pooled kind's rows are its
+        pool's: it grows them itself.)"""
         if not agents:
             return
-        self.members.setdefault(kind, []).extend(agents)
         spec = next((k for k in kinds_in_build_order() if k.name == kind), None)
-        if spec is not None and (not spec.holds_cards or spec.pooled):
+        if spec is not None and spec.pooled:
+            return
+        self.members.setdefault(kind, []).extend(agents)
+        if spec is not None and not spec.holds_cards:
             return
         for a in agents:  # made after every owner already enrolled, so creation order holds
             self.owners.append(a)
@@ -58,6 +64,10 @@ class Population:
 
     def of(self, kind: str) -> list:
         return self.members.get(kind, [])
+
+    def size(self) -> int:
+        """Agents of every kind: Mesa agents and the rows of pooled kinds."""
+        return len(self.model.agents) + sum(len(p) for p in self.pools.values())
 
     # the kinds the markets trade with by name
     @property
@@ -88,11 +98,18 @@ class Population:
 
     # -- the week ----------------------------------------------------------------------------------
     def decide(self) -> None:
-        """Every kind that acts, in week order (Mesa's sets of agents by type)."""
+        """Every kind that acts, in week order (Mesa's sets of agents by type; a pooled kind's
+        rows)."""
         self.founded, self.closed = {}, {}
         by_type = self.model.agents_by_type
         for kind in kinds_in_week_order():
-            if kind.act is not None and kind.cls in by_type:  # a world may have none of a kind
+            if kind.act is None:
+                continue
+            if kind.pooled:
+                rows = self.members.get(kind.name)
+                if rows:  # a world may have none of a kind (then none is founded either)
+                    kind.act(self.model, rows)
+            elif kind.cls in by_type:
                 kind.act(self.model, by_type[kind.cls])
 
     def retire_aged_cards(self) -> None:

@@ -160,6 +160,7 @@ class Recorder:
             }
         )
         self._pool_snapshots: list[tuple] = []  # (step, cash, gpus, active, closed) arrays
+        self.team_stride = team_stride(len(pop.finetuners), model.cfg.run.agent_data_teams)
 
     # -- the trade log -----------------------------------------------------------------------------
     def log_trade(self, seller, buyer, kind: str, volume: float) -> None:
@@ -204,13 +205,11 @@ class Recorder:
         now["training_teams_closed"] = pop.closed.get("creator", 0)
         now["finetune_teams_founded"] = pop.founded.get("finetuner", 0)
         now["finetune_teams_closed"] = pop.closed.get("finetuner", 0)
-        now["gpus_installed"] = float(m.cards.balance[pop.owner_accounts].sum()) + float(
-            m.cards.balance[pop.finetuners.account].sum()
-        )
-        now["nextgen_installed"] = float(m.nextgen_cards.balance[pop.owner_accounts].sum())
         held = m.cards.balance[pop.owner_accounts]
-        regions = self._owner_regions()
         pooled = float(m.cards.balance[pop.finetuners.account].sum())  # fine-tuning teams: US
+        now["gpus_installed"] = float(held.sum()) + pooled
+        now["nextgen_installed"] = float(m.nextgen_cards.balance[pop.owner_accounts].sum())
+        regions = self._owner_regions()
         for region in ("US", "CN", "ROW"):
             extra = pooled if region == "US" else 0.0
             now[f"gpus_installed_{region.lower()}"] = float(held[regions == region].sum()) + extra
@@ -283,15 +282,20 @@ class Recorder:
     def collect_agents(self) -> None:
         m = self.model
         self.agent_collector.collect(m)
-        # Pooled teams: the pool's arrays only (copies); frames are built when asked for.
+        # Pooled teams: the pool's arrays only (copies of every k-th row, or of none); frames are
+        # built when asked for.
+        k = self.team_stride
+        if k == 0:
+            return
         pool = m.population.finetuners
+        account = pool.account[::k]
         self._pool_snapshots.append(
             (
                 m.steps,
-                m.cash.balance[pool.account],
-                m.cards.balance[pool.account],
-                pool.active.copy(),
-                pool.closed.copy(),
+                m.cash.balance[account],
+                m.cards.balance[account],
+                pool.active[::k].copy(),
+                pool.closed[::k].copy(),
             )
         )
 
@@ -314,7 +318,7 @@ class Recorder:
                 df["kind"] = kind.name
                 frames.append(df[["step", "agent_id", "kind", "region", "cash", "gpus", "mode", "name"]])
         pool = self.model.population.finetuners
-        all_ids = np.array([a.unique_id for a in pool.agents], dtype=np.int64)
+        all_ids = pool.ids[:: max(self.team_stride, 1)]
         if self._pool_snapshots:
             ft = pd.concat(
                 [
@@ -337,7 +341,10 @@ class Recorder:
             frames.append(ft)
         out = pd.concat(frames, ignore_index=True)
         out["date"] = pd.to_datetime(self.model.start) + pd.to_timedelta(out["step"] * 7, unit="D")
-        return out[FRAME_COLUMNS]
+        out = out[FRAME_COLUMNS]
+        if self.team_stride != 1:  # a sample of the teams (0: none), see `run.agent_data_teams`
+            out.attrs["finetuner_sample_every"] = self.team_stride
+        return out
 
     def events(self) -> list[tuple[dt.date, str, str]]:
         """Dates to mark on charts: launches, rules (announced and in force), open-weight releases,
@@ -360,6 +367,15 @@ class Recorder:
                 ev += kind.events(m, m.population.of(kind.name))
         lo, hi = m.start, m.cfg.run.end
         return sorted(e for e in ev if lo <= e[0] <= hi)
+
+
+def team_stride(teams: int, limit: int) -> int:
+    """Which fine-tuning teams the agent frame keeps: every one (1) while a world starts with at
+    most `limit` of them, else every k-th (k = ceil(teams / limit), about `limit` rows, the same
+    rows every time), so agent data stay flat in the population size; 0 keeps none."""
+    if limit <= 0:
+        return 0
+    return 1 if teams <= limit else -(-teams // limit)
 
 
 def _reporter(name: str):

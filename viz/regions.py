@@ -39,6 +39,9 @@ def totals_now(model) -> dict[str, float]:
         if gpus is None:
             continue
         out[_band(getattr(a, "kind", ""), getattr(a, "region", "") or "")] += float(gpus)
+    pool = model.population.pools.get("finetuner")  # the teams are rows of a pool, in the US
+    if pool is not None and len(pool):
+        out["US"] += float(model.cards.balance[pool.account].sum())
     return out
 
 

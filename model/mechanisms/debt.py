@@ -127,7 +127,10 @@ def contracted_revenue(step: int, n_providers: int, provider, start, end, price,
 
 
 class LoanBook:
-    """Loans as arrays, one row per loan. ``borrower`` is the borrower's ledger account."""
+    """Loans as arrays, one row per loan. ``borrower`` is the borrower's ledger account.
+
+    Change the loans only through the methods below: a borrower's dues are asked many times a
+    week (every credit limit) and are kept until the next change of the book."""
 
     _cols = ("borrower", "principal", "outstanding", "rate", "start", "term", "cards")
 
@@ -139,11 +142,13 @@ class LoanBook:
         self.start = np.zeros(0, dtype=np.int64)  # week lent
         self.term = np.zeros(0, dtype=np.int64)  # weeks to amortise over
         self.cards = np.zeros(0)  # H100-eq pledged when lent (the whole fleet secures each loan)
+        self._dues: dict[int, tuple[float, float, np.ndarray, np.ndarray]] = {}  # since the last change
 
     def __len__(self) -> int:
         return len(self.outstanding)
 
     def lend(self, borrower: int, amount: float, rate: float, start: int, term: int, cards: float) -> None:
+        self._dues.clear()
         for col, v in zip(self._cols, (borrower, amount, amount, rate, start, term, cards)):
             setattr(self, col, np.append(getattr(self, col), v))
 
@@ -162,10 +167,15 @@ class LoanBook:
         return float(self.outstanding.sum())
 
     def due(self, borrower: int) -> tuple[float, float, np.ndarray, np.ndarray]:
-        """This week's (interest, amortisation) of a borrower, and the per-loan amortisation."""
+        """This week's (interest, amortisation) of a borrower, and the per-loan amortisation (the
+        arrays are shared with later askers until the book changes: read them, do not write)."""
+        known = self._dues.get(borrower)
+        if known is not None:
+            return known
         rows = self.of(borrower)
         i, a = weekly_service(self.outstanding[rows], self.principal[rows], self.rate[rows], self.term[rows])
-        return float(i.sum()), float(a.sum()), rows, a
+        out = self._dues[borrower] = (float(i.sum()), float(a.sum()), rows, a)
+        return out
 
     def mean_rate(self, borrower: int) -> float:
         rows = self.of(borrower)
@@ -174,6 +184,7 @@ class LoanBook:
 
     def repay(self, borrower: int, amount: float) -> float:
         """Repay principal ahead of schedule, oldest loan first; returns what was applied."""
+        self._dues.clear()
         left = amount
         for r in self.of(borrower).tolist():
             if left <= TINY:
@@ -185,22 +196,26 @@ class LoanBook:
 
     def capitalise(self, borrower: int, amount: float) -> None:
         """Unpaid interest is added to the borrower's newest loan."""
+        self._dues.clear()
         rows = self.of(borrower)
         if len(rows) and amount > 0:
             self.outstanding[rows[-1]] += amount
 
     def amortise(self, rows: np.ndarray, amounts: np.ndarray) -> None:
+        self._dues.clear()
         self.outstanding[rows] = np.maximum(self.outstanding[rows] - amounts, 0.0)
 
     def write_off(self, borrower: int) -> float:
         """A defaulted borrower's loans end (the lender takes the cards instead); returns the
         principal written off."""
+        self._dues.clear()
         rows = self.of(borrower)
         lost = float(self.outstanding[rows].sum())
         self.outstanding[rows] = 0.0
         return lost
 
     def drop_repaid(self) -> None:
+        self._dues.clear()
         keep = self.outstanding > TINY
         if not keep.all():
             for col in self._cols:

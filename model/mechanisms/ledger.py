@@ -8,9 +8,75 @@ that, and that no card account goes negative, at every step.
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Iterator, Sequence
 
 import numpy as np
+
+
+class AccountNames(Sequence):
+    """The ledger's account names in account order: names opened one by one, and blocks of
+    numbered names (``prefix`` + number) opened together for a pooled population, kept as one
+    entry per block rather than a million strings."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []  # first account of each segment
+        self._segments: list[list[str] | tuple[str, int, int]] = []  # names, or (prefix, first, n)
+        self._len = 0
+
+    def append(self, name: str) -> None:
+        if self._segments and isinstance(self._segments[-1], list):
+            self._segments[-1].append(name)
+        else:
+            self._starts.append(self._len)
+            self._segments.append([name])
+        self._len += 1
+
+    def append_block(self, prefix: str, first: int, n: int) -> None:
+        self._starts.append(self._len)
+        self._segments.append((prefix, first, n))
+        self._len += n
+
+    def find(self, name: str) -> int | None:
+        """Account of `name` if it is in a block (names opened one by one are in ``index``)."""
+        for start, seg in zip(self._starts, self._segments):
+            if isinstance(seg, tuple) and name.startswith(seg[0]):
+                number = name[len(seg[0]) :]
+                if number.isdigit() and seg[1] <= int(number) < seg[1] + seg[2]:
+                    return start + int(number) - seg[1]
+        return None
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._len))]
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError(i)
+        k = bisect.bisect_right(self._starts, i) - 1
+        seg, off = self._segments[k], i - self._starts[k]
+        if isinstance(seg, list):
+            return seg[off]
+        return f"{seg[0]}{seg[1] + off}"
+
+    def __iter__(self) -> Iterator[str]:
+        for seg in self._segments:
+            if isinstance(seg, list):
+                yield from seg
+            else:
+                prefix, first, n = seg
+                yield from (f"{prefix}{k}" for k in range(first, first + n))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Ledger:
@@ -19,20 +85,41 @@ class Ledger:
     def __init__(self, quantity: str, capacity: int = 64):
         self.quantity = quantity
         self.balance = np.zeros(capacity, dtype=np.float64)
-        self.names: list[str] = []
-        self.index: dict[str, int] = {}
+        self.names = AccountNames()
+        self.index: dict[str, int] = {}  # accounts opened one by one (blocks: ``names.find``)
         self.flows: dict[str, float] = {}  # per-kind totals since the last reset_flows()
 
     def open(self, name: str) -> int:
         """Open an account; returns its index (re-opening a name returns the existing one)."""
         if name in self.index:
             return self.index[name]
+        found = self.names.find(name)
+        if found is not None:
+            return found
         i = len(self.names)
-        if i >= len(self.balance):
-            self.balance = np.concatenate([self.balance, np.zeros(max(1, len(self.balance)))])
+        self._room_for(i + 1)
         self.names.append(name)
         self.index[name] = i
         return i
+
+    def open_block(self, prefix: str, first: int, n: int) -> np.ndarray:
+        """Open `n` accounts named ``prefix`` + `first`, `first` + 1, ... at once (a pooled
+        population: the same accounts, in the same order, as opening them one by one, without a
+        Python call and a dictionary entry per account); returns their indices."""
+        start = len(self.names)
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        self._room_for(start + n)
+        self.names.append_block(prefix, first, n)
+        return np.arange(start, start + n, dtype=np.int64)
+
+    def _room_for(self, n: int) -> None:
+        """Grow the balances (doubling, as one account at a time would) to hold `n` accounts."""
+        size = len(self.balance)
+        while n > size:
+            size += max(1, size)
+        if size > len(self.balance):
+            self.balance = np.concatenate([self.balance, np.zeros(size - len(self.balance))])
 
     def open_many(self, prefix: str, n: int) -> np.ndarray:
         return np.array([self.open(f"{prefix}{k}") for k in range(n)], dtype=np.int64)

@@ -94,3 +94,31 @@ def test_loan_book():
     assert len(book) == 2 and book.debt_by([7, 9]).tolist() == pytest.approx([518_000.0, 100.0])
     assert book.write_off(7) == pytest.approx(518_000.0)
     assert book.total() == pytest.approx(100.0)
+
+
+def test_dues_follow_every_change_of_the_book():
+    """A borrower's dues are kept between changes: each change of the book shows at once."""
+    book = debt.LoanBook()
+
+    def fresh(borrower):
+        rows = np.flatnonzero(book.borrower == borrower)
+        i, a = debt.weekly_service(book.outstanding[rows], book.principal[rows], book.rate[rows],
+                                   book.term[rows])
+        return float(i.sum()), float(a.sum())
+
+    book.lend(7, 1_000.0, 0.12, 0, 100, 5.0)
+    book.lend(8, 500.0, 0.10, 0, 50, 2.0)
+    assert book.due(7)[:2] == fresh(7) == (pytest.approx(1_000 * 0.12 / 52), 10.0)
+    assert book.due(7) is book.due(7)                     # kept while nothing changes
+    changes = [lambda: book.lend(7, 200.0, 0.2, 1, 10, 1.0), lambda: book.repay(7, 300.0),
+               lambda: book.capitalise(7, 25.0),
+               lambda: book.amortise(*book.due(7)[2:]),
+               lambda: book.write_off(8)]
+    for change in changes:
+        before = book.due(7)[:2], book.due(8)[:2]
+        change()
+        assert book.due(7)[:2] == fresh(7) and book.due(8)[:2] == fresh(8)
+        assert (book.due(7)[:2], book.due(8)[:2]) != before
+    rows_before = book.due(7)[2]
+    book.drop_repaid()                                     # rows renumbered: 8's loan is gone
+    assert book.due(7)[:2] == fresh(7) and book.due(7)[2].tolist() != rows_before.tolist()

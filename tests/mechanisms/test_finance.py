@@ -131,3 +131,39 @@ def test_new_card_irr_rises_with_price():
     lo = new_card_irr(30000, 2.0, 2.0, 40, 0.8, 0.14, 5)
     hi = new_card_irr(30000, 4.0, 2.0, 40, 0.8, 0.14, 5)
     assert hi > lo
+
+
+def _geometric_case(r):
+    from model.mechanisms.finance import irr_geometric  # noqa: F401 - the function under test
+    from model.mechanisms.vocabulary import HOURS_PER_WEEK, WEEKS_PER_YEAR
+
+    capex, p0, pl = r.uniform(2e4, 6e4), r.uniform(0.3, 12.0), r.uniform(0.5, 4.0)
+    hl, u, opex = r.uniform(2.0, 300.0), r.uniform(0.2, 1.0), r.uniform(0.1, 0.9)
+    weeks = int(round(r.choice([3.0, 4.0, 5.0, 6.0]) * WEEKS_PER_YEAR))
+    cf = gpu_cashflows(capex, expected_price_path(p0, pl, hl, weeks), u, opex)
+    a, b = HOURS_PER_WEEK * (pl * u - opex), HOURS_PER_WEEK * (p0 - pl) * u
+    return cf, a, b, 0.5 ** (1.0 / hl)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_closed_form_bisection_is_irr_to_the_last_bit(seed):
+    """The closed-form signs steer the same bisection: the same number, or NaN for NaN, on random
+    cards (prices from 0.3 to 12 $/h, some never paying back, some with negative rates)."""
+    from model.mechanisms.finance import irr_geometric
+
+    r = np.random.default_rng(seed)
+    seen_nan = seen_negative = 0
+    for _ in range(400):
+        cf, a, b, q = _geometric_case(r)
+        want, got = irr(cf), irr_geometric(cf, a, b, q)
+        assert got == want or (math.isnan(got) and math.isnan(want)), (want, got)
+        seen_nan += math.isnan(want)
+        seen_negative += want < 0
+    assert seen_nan and seen_negative  # the cases cover both ends
+
+
+def test_closed_form_bisection_falls_back_where_the_flows_are_not_geometric():
+    from model.mechanisms.finance import irr_geometric
+
+    cf = np.array([-100.0, 30.0, 40.0, 50.0])
+    assert irr_geometric(cf, 30.0, 0.0, 1.5) == irr(cf)   # q outside (0, 1): plain irr

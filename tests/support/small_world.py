@@ -27,7 +27,7 @@ import numpy as np
 from agents.broker import GreyBroker
 from agents.cloud import Cloud
 from agents.creator import ModelCreator
-from agents.finetuner import FineTuner, FineTunerPool
+from agents.finetuner import FineTunerPool
 from agents.lender import Lender
 from agents.reseller import Reseller
 from model.config import load_scenario, resolve_key
@@ -395,8 +395,7 @@ class SmallWorld(mesa.Model):
     def add_finetuners(self, n: int, **arrays) -> FineTunerPool:
         """`n` fine-tuning teams and their pool; keyword arrays (need, edge, gpus, ...) replace
         the pool's random draws."""
-        teams = [FineTuner(self, k) for k in range(n)]
-        pool = self.population.pools["finetuner"] = FineTunerPool(self, teams)
+        pool = self.population.pools["finetuner"] = FineTunerPool(self, n)
         pool.inference_worth = np.ones(n)  # typical operators (a test may set its own)
         for name, values in arrays.items():
             assert hasattr(pool, name), name

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.reference_clearing import Order, compare_clearing, reference_clear
 
 from experiments.bench import random_book
 from model.mechanisms.clearing import clear_uniform
-from support.reference_clearing import Order, compare_clearing, reference_clear
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,8 +72,8 @@ def test_bench_quick_writes_json(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    for key in ("machine", "baseline", "boltzmann", "scale", "clearing", "app", "sweep_memory",
-                "errors", "quick"):
+    for key in ("machine", "baseline", "boltzmann", "scale", "teams", "clearing", "app",
+                "sweep_memory", "errors", "quick"):
         assert key in data
     assert data["quick"] is True
     for key in ("cpu", "cores", "python", "numpy", "mesa"):
@@ -87,10 +87,10 @@ def test_table_reports_failed_parts():
     from experiments.bench import format_table, machine
 
     res = dict(quick=True, machine=machine(), errors={"scale": "ValueError: boom"},
-               baseline=None, boltzmann=None, scale=None, clearing=None, app=None,
+               baseline=None, boltzmann=None, scale=None, teams=None, clearing=None, app=None,
                sweep_memory=None)
     res["errors"].update({k: "RuntimeError: x" for k in
-                          ("baseline", "boltzmann", "clearing", "app", "sweep_memory")})
+                          ("baseline", "boltzmann", "teams", "clearing", "app", "sweep_memory")})
     text = format_table(res)
     assert "machine: CPU" in text and "FAILED" in text and "ValueError: boom" in text
 
@@ -106,3 +106,26 @@ def test_scale_for_hits_the_agent_counts():
              + sum(round(k * sc) for k in (pop.mid_creators, pop.cn_mid_creators,
                                            pop.row_creators, pop.finetuners, pop.brokers)))
         assert abs(n - target) / target < 0.01
+
+
+def test_fit_exponent_recovers_a_power_law():
+    from experiments.bench import fit_exponent
+
+    agents = [10_000, 100_000, 1_000_000]
+    assert fit_exponent(agents, [1e-3 * (a / 1e4) ** 0.7 for a in agents]) == pytest.approx(0.7)
+    assert fit_exponent(agents, [2.0, 2.0, 2.0]) == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(fit_exponent([10_000], [1.0]))
+
+
+def test_teams_rows_in_the_table():
+    from experiments.bench import format_table, machine
+
+    row = dict(teams=1_000_000, agents=1_000_143, steps=221, s_per_step=0.2, peak_rss_mb=900.0,
+               full_horizon=True, wall_s=45.0, build_s=1.2, ratio_to_boltzmann=40.0)
+    res = dict(quick=False, machine=machine(), errors={}, baseline=None, boltzmann=None, scale=None,
+               clearing=None, app=None, sweep_memory=None,
+               teams=dict(boltzmann=dict(agents=100_000, steps=20, repeats=3,
+                                         agent_steps_per_s=1e5), rows=[row], exponent=0.65))
+    text = format_table(res)
+    assert "1,000,000 teams, full horizon" in text and "45.00 s" in text and "40.0x" in text
+    assert "k = 0.65" in text
