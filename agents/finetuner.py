@@ -273,14 +273,14 @@ class FineTunerPool:
         price = m.hours.expected_price(SMALL)
         # Would-be teams start when the open model serves their need and an hour is worth its price.
         r_new = rows[fresh]
-        value_new = d.value_per_edge_hour * self.edge[r_new] * drv.climate
+        value_new = d.value_per_edge_hour * self.edge[r_new] * drv.value_climate
         starts = (drv.open_quality >= self.need[r_new]) & (value_new > price)
         new = fresh[starts]
         r_old = rows[old]
         closed = self.closed[r_old]
         was_active = self.active[r_old]
         cash = m.cash.balance[self.account[r_old]]
-        value_old = d.value_per_edge_hour * self.edge[r_old] * drv.climate
+        value_old = d.value_per_edge_hour * self.edge[r_old] * drv.value_climate
         usable = drv.open_quality >= self.need[r_old]
         # Enter when an hour is worth more than it costs; leave when it is worth 20% less.
         start = usable & ~was_active & ~closed & (value_old > price)

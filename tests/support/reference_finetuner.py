@@ -25,7 +25,7 @@ def reference_step(pool, idx: np.ndarray | None = None) -> None:
     closed = pool.closed[sel]
     was_active = pool.active[sel]
     cash = m.cash.balance[account]
-    value = (m.cfg.demand.value_per_edge_hour * pool.edge * m.drivers.climate)[sel]
+    value = (m.cfg.demand.value_per_edge_hour * pool.edge * m.drivers.value_climate)[sel]
     price = m.hours.expected_price(SMALL)
     usable = drv.open_quality >= pool.need[sel]
     # Enter when an hour is worth more than it costs; leave when it is worth 20% less.
