@@ -142,13 +142,15 @@ class LoanBook:
         self.start = np.zeros(0, dtype=np.int64)  # week lent
         self.term = np.zeros(0, dtype=np.int64)  # weeks to amortise over
         self.cards = np.zeros(0)  # H100-eq pledged when lent (the whole fleet secures each loan)
-        self._dues: dict[int, tuple[float, float, np.ndarray, np.ndarray]] = {}  # since the last change
+        # each borrower's dues since its loans last changed (a change to one borrower's loans
+        # leaves the others' rows and dues as they were; dropping repaid rows renumbers all)
+        self._dues: dict[int, tuple[float, float, np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.outstanding)
 
     def lend(self, borrower: int, amount: float, rate: float, start: int, term: int, cards: float) -> None:
-        self._dues.clear()
+        self._dues.pop(borrower, None)  # a new row at the end: other borrowers' rows stay
         for col, v in zip(self._cols, (borrower, amount, amount, rate, start, term, cards)):
             setattr(self, col, np.append(getattr(self, col), v))
 
@@ -184,7 +186,7 @@ class LoanBook:
 
     def repay(self, borrower: int, amount: float) -> float:
         """Repay principal ahead of schedule, oldest loan first; returns what was applied."""
-        self._dues.clear()
+        self._dues.pop(borrower, None)
         left = amount
         for r in self.of(borrower).tolist():
             if left <= TINY:
@@ -196,19 +198,20 @@ class LoanBook:
 
     def capitalise(self, borrower: int, amount: float) -> None:
         """Unpaid interest is added to the borrower's newest loan."""
-        self._dues.clear()
+        self._dues.pop(borrower, None)
         rows = self.of(borrower)
         if len(rows) and amount > 0:
             self.outstanding[rows[-1]] += amount
 
     def amortise(self, rows: np.ndarray, amounts: np.ndarray) -> None:
-        self._dues.clear()
+        for b in set(self.borrower[rows].tolist()):
+            self._dues.pop(b, None)
         self.outstanding[rows] = np.maximum(self.outstanding[rows] - amounts, 0.0)
 
     def write_off(self, borrower: int) -> float:
         """A defaulted borrower's loans end (the lender takes the cards instead); returns the
         principal written off."""
-        self._dues.clear()
+        self._dues.pop(borrower, None)
         rows = self.of(borrower)
         lost = float(self.outstanding[rows].sum())
         self.outstanding[rows] = 0.0
