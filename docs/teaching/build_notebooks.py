@@ -427,7 +427,9 @@ cash = pd.concat([a.groupby(["date", "kind"]).cash.sum().unstack() for a in agen
 cash = cash.groupby(level=0).median() / 1e9
 fleet = pd.concat([a[a.kind == "cloud"].groupby("date").gpus.sum() for a in agents], axis=1)
 fleet = fleet.median(axis=1)
-card = s.card_price_secondary.reindex(fleet.index, method="nearest")
+# the last used-card trade stands; before the first one, the vendor's list price
+card = s.card_price_secondary.ffill().fillna(s.card_price_new)
+card = card.reindex(fleet.index, method="nearest")
 cloud_worth = cash["cloud"] + fleet * card / 1e9
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 for kind in ["cloud", "reseller", "broker"]:
