@@ -182,7 +182,7 @@ def irr_geometric(
         s_mid = 0
         if abs(1.0 - x) > SUM_GUARD and abs(1.0 - qx) > SUM_GUARD:
             sx = x * (1.0 - x**n) / (1.0 - x)
-            f = cf0 + a * sx + b * qx * (1.0 - qx**n) / (1.0 - qx)
+            f = float(cf0 + a * sx + b * qx * (1.0 - qx**n) / (1.0 - qx))  # a numpy a, b or q: a Python float
             if abs(f) > SIGN_MARGIN * (abs(cf0) + size * sx):
                 s_mid = (f > 0) - (f < 0)
         if s_mid == 0:  # near the root: the exact NPV, as irr() takes it

@@ -162,6 +162,19 @@ def test_closed_form_bisection_is_irr_to_the_last_bit(seed):
     assert seen_nan and seen_negative  # the cases cover both ends
 
 
+def test_closed_form_bisection_takes_numpy_scalars():
+    """The model passes numpy floats (a price read off an array); the signs must still work
+    (numpy booleans cannot be subtracted) and give irr()'s number."""
+    from model.mechanisms.finance import irr_geometric
+
+    r = np.random.default_rng(11)
+    for _ in range(50):
+        cf, a, b, q = _geometric_case(r)
+        got = irr_geometric(cf, np.float64(a), np.float64(b), np.float64(q))
+        want = irr(cf)
+        assert got == want or (math.isnan(got) and math.isnan(want)), (want, got)
+
+
 def test_closed_form_bisection_falls_back_where_the_flows_are_not_geometric():
     from model.mechanisms.finance import irr_geometric
 

@@ -74,10 +74,10 @@ def test_shorthand_and_explicit_values():
                          "order_aggressiveness=0.3,0.9"], ["baseline"])
     assert [c.name for c in cases] == [
         "base", "funding_multiplier=0.8 (-20%)", "funding_multiplier=1.2 (+20%)",
-        "value_per_edge_hour=14.4 (-20%)", "value_per_edge_hour=21.6 (+20%)",
+        "value_per_edge_hour=12.4 (-20%)", "value_per_edge_hour=18.6 (+20%)",
         "order_aggressiveness=0.3", "order_aggressiveness=0.9"]
     assert cases[1].overrides("baseline") == {"demand.funding_multiplier": 0.8}
-    assert cases[4].overrides("baseline") == {"demand.value_per_edge_hour": 21.6}
+    assert cases[4].overrides("baseline") == {"demand.value_per_edge_hour": 18.6}
     assert cases[0].overrides("baseline") == {}
     assert [c.side for c in cases[1:3]] == ["low", "high"]
 
