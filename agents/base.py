@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any, Protocol
 
 import mesa
 import numpy as np
@@ -23,7 +24,29 @@ def reserve_ids(model: mesa.Model, n: int) -> np.ndarray:
     return np.arange(first, first + n, dtype=np.int64)
 
 
-class Firm(mesa.Agent):
+class _Holder(Protocol):
+    @property
+    def model(self) -> Any: ...
+
+    @property
+    def account(self) -> int: ...
+
+
+class Books:
+    """Cash and Hopper cards read from the model's ledgers by the holder's ``account`` (a firm,
+    or a fine-tuning team's row in its pool)."""
+
+    @property
+    def cash(self: _Holder) -> float:
+        return self.model.cash[self.account]
+
+    @property
+    def gpus(self: _Holder) -> float:
+        """Hopper cards held (the H100 market's unit)."""
+        return self.model.cards[self.account]
+
+
+class Firm(Books, mesa.Agent):
     """A firm with books. Cash and cards live in the model's ledgers, so they always balance.
 
     Class attributes say what a kind is (the model reads them instead of checking classes):
@@ -55,15 +78,6 @@ class Firm(mesa.Agent):
         self._tiny = False  # a cohort may hold next to nothing (see remove_cards)
 
     # -- books ----------------------------------------------------------------------------------
-    @property
-    def cash(self) -> float:
-        return self.model.cash[self.account]
-
-    @property
-    def gpus(self) -> float:
-        """Hopper cards held (the H100 market's unit)."""
-        return self.model.cards[self.account]
-
     @property
     def fleet_eq(self) -> float:
         """Owned compute in H100-equivalents (Hopper variants and next-generation cards).

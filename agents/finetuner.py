@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import reserve_ids
+from agents.base import Books, reserve_ids
 from agents.registry import AgentKind, register
 from model.mechanisms.vocabulary import FINETUNE, HOURS_PER_WEEK, INFERENCE, QUARTER_WEEKS, SMALL
 
@@ -29,7 +29,7 @@ QUARTER = QUARTER_WEEKS
 ACCOUNT_PREFIX = "finetuner:ft-"
 
 
-class FineTuner:
+class FineTuner(Books):
     """One fine-tuning team: a view of its row in the pool, made when asked for (the model keeps
     no object per team). Its state is the pool's arrays; its cash and cards are in the ledgers."""
 
@@ -63,14 +63,6 @@ class FineTuner:
     @property
     def name(self) -> str:
         return f"ft-{self.index}"
-
-    @property
-    def cash(self) -> float:
-        return self.model.cash[self.account]
-
-    @property
-    def gpus(self) -> float:
-        return self.model.cards[self.account]
 
     @property
     def mode(self) -> str:

@@ -79,14 +79,20 @@ def _sorted_unique_between(a, b, lo: float, hi: float) -> np.ndarray:
     return both[keep]
 
 
-def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
-    """Uniform-price double auction. Quantities must be >= 0; prices finite."""
+def _book(bid_qty, bid_price, ask_qty, ask_price):
+    """A book's four columns as float arrays; quantities must be >= 0."""
     bq = np.asarray(bid_qty, dtype=np.float64)
     bp = np.asarray(bid_price, dtype=np.float64)
     aq = np.asarray(ask_qty, dtype=np.float64)
     ap = np.asarray(ask_price, dtype=np.float64)
     if (bq < 0).any() or (aq < 0).any():
         raise ValueError("order quantities must be >= 0")
+    return bq, bp, aq, ap
+
+
+def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
+    """Uniform-price double auction. Quantities must be >= 0; prices finite."""
+    bq, bp, aq, ap = _book(bid_qty, bid_price, ask_qty, ask_price)
     live_b, live_a = bq > 0, aq > 0
     bp_live, ap_live = bp[live_b], ap[live_a]
     best_bid = float(bp_live.max()) if bp_live.size else float("nan")
@@ -126,12 +132,7 @@ def clear_at_price(bid_qty, bid_price, ask_qty, ask_price, price: float) -> Clea
     side, and the long side is rationed best price first, pro rata within a price level (as in
     :func:`clear_uniform`). With ``price`` equal to :func:`clear_uniform`'s price the two agree.
     """
-    bq = np.asarray(bid_qty, dtype=np.float64)
-    bp = np.asarray(bid_price, dtype=np.float64)
-    aq = np.asarray(ask_qty, dtype=np.float64)
-    ap = np.asarray(ask_price, dtype=np.float64)
-    if (bq < 0).any() or (aq < 0).any():
-        raise ValueError("order quantities must be >= 0")
+    bq, bp, aq, ap = _book(bid_qty, bid_price, ask_qty, ask_price)
     if not math.isfinite(price):
         raise ValueError(f"price must be finite, got {price}")
     live_b, live_a = bq > 0, aq > 0

@@ -32,6 +32,19 @@ def _minus_weeks(n: int) -> np.ndarray:
     return out
 
 
+def _irr_bracket(cf: np.ndarray, lo: float, hi: float) -> tuple[float, float, float] | None:
+    """The first interval of the rate grid on which the NPV changes sign, and the NPV at its
+    lower end (one matrix product over the grid); None when it never does."""
+    grid, discount = _irr_grid(lo, hi, len(cf))
+    values = discount @ cf
+    signs = np.sign(values)
+    change = (signs[:-1] != signs[1:]).nonzero()[0]
+    if change.size == 0:
+        return None
+    k = change[0]
+    return float(grid[k]), float(grid[k + 1]), float(values[k])
+
+
 def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> float:
     """Annual internal rate of return of weekly cash flows.
 
@@ -40,15 +53,10 @@ def irr(cashflows, lo: float = -0.99, hi: float = 1000.0, tol: float = 1e-7) -> 
     to speak of, or it never pays back).
     """
     cf = np.asarray(cashflows, dtype=np.float64)
-    grid, discount = _irr_grid(lo, hi, len(cf))
-    values = discount @ cf
-    signs = np.sign(values)
-    change = (signs[:-1] != signs[1:]).nonzero()[0]
-    if change.size == 0:
+    bracket = _irr_bracket(cf, lo, hi)
+    if bracket is None:
         return float("nan")
-    k = change[0]
-    lo, hi = float(grid[k]), float(grid[k + 1])
-    f_lo = float(values[k])
+    lo, hi, f_lo = bracket
     weeks = _minus_weeks(len(cf))
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
@@ -160,17 +168,13 @@ def irr_geometric(
     conditioned, the step takes the NPV exactly as :func:`irr` does, so every step, and the
     result, is the same."""
     cf = np.asarray(cf, dtype=np.float64)
+    a, b, q = float(a), float(b), float(q)  # numpy scalars would make the signs numpy booleans
     if not 0.0 < q < 1.0:
         return irr(cf, lo, hi, tol)
-    grid, discount = _irr_grid(lo, hi, len(cf))
-    values = discount @ cf
-    signs = np.sign(values)
-    change = (signs[:-1] != signs[1:]).nonzero()[0]
-    if change.size == 0:
+    bracket = _irr_bracket(cf, lo, hi)
+    if bracket is None:
         return float("nan")
-    k = change[0]
-    lo, hi = float(grid[k]), float(grid[k + 1])
-    f_lo = float(values[k])
+    lo, hi, f_lo = bracket
     s_lo = (f_lo > 0) - (f_lo < 0)
     n = len(cf) - 1
     cf0, size = float(cf[0]), abs(a) + abs(b)
@@ -182,7 +186,7 @@ def irr_geometric(
         s_mid = 0
         if abs(1.0 - x) > SUM_GUARD and abs(1.0 - qx) > SUM_GUARD:
             sx = x * (1.0 - x**n) / (1.0 - x)
-            f = float(cf0 + a * sx + b * qx * (1.0 - qx**n) / (1.0 - qx))  # a numpy a, b or q: a Python float
+            f = cf0 + a * sx + b * qx * (1.0 - qx**n) / (1.0 - qx)
             if abs(f) > SIGN_MARGIN * (abs(cf0) + size * sx):
                 s_mid = (f > 0) - (f < 0)
         if s_mid == 0:  # near the root: the exact NPV, as irr() takes it
