@@ -7,6 +7,11 @@ each in its own process with that commit's code first on ``sys.path``, and compa
 
     .venv/bin/python -m tests.support.same_results --against HEAD~1
     .venv/bin/python -m tests.support.same_results --against main --scenarios baseline --seeds 0 1
+    .venv/bin/python -m tests.support.same_results --against main --cache ~/.cache/h100sim-same
+
+With ``--cache DIR`` the reference commit's outputs are kept in ``DIR/<commit sha>`` and reused
+the next time (a commit's outputs never change), so checking a series of edits against one commit
+runs the reference once.
 
 Exit 0 when everything is identical, 1 when something differs (the first differences are shown),
 2 on bad input.
@@ -57,12 +62,15 @@ def dump(tree: Path, out: Path, scenarios: list[str], seeds: list[int]) -> None:
                    cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-def compare(a: Path, b: Path, parts: tuple[str, ...] = PARTS) -> list[str]:
+def compare(a: Path, b: Path, parts: tuple[str, ...] = PARTS, names: list[str] | None = None) -> list[str]:
+    """Differences between two folders of outputs (only `names` of `a` when given: a cached
+    reference folder may hold more scenarios and seeds than this check ran)."""
     import pandas as pd
     from pandas.testing import assert_frame_equal
 
     problems = []
-    for fa in sorted(f for f in a.glob("*.parquet") if f.stem.rsplit("-", 1)[1] in parts):
+    files = sorted(a.glob("*.parquet")) if names is None else [a / n for n in sorted(names)]
+    for fa in (f for f in files if f.stem.rsplit("-", 1)[1] in parts):
         fb = b / fa.name
         if not fb.exists():
             problems.append(f"{fa.name}: missing in the other checkout")
@@ -82,27 +90,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="*", choices=PARTS, default=list(PARTS),
                     help="what to compare (a change that only adds or reformats series still "
                          "keeps the agents and trades identical)")
+    ap.add_argument("--cache", type=Path, help="keep and reuse the reference commit's outputs in "
+                                                "this folder (one subfolder per commit)")
     args = ap.parse_args(argv)
     scenarios = args.scenarios or scenarios_in(ROOT)
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", f"{args.against}^{{commit}}"],
+                         capture_output=True, text=True).stdout.strip()
+    if not sha:
+        print(f"same_results: {args.against!r} is not a commit of this repository", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="same-results-") as tmp:
         tmp = Path(tmp)
-        ref = tmp / "ref"
-        try:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(ref),
-                            args.against], check=True, capture_output=True, text=True)
-        except subprocess.CalledProcessError as err:
-            print(f"same_results: cannot check out {args.against!r}: {err.stderr.strip()}", file=sys.stderr)
-            return 2
-        try:
-            print(f"running {len(scenarios)} scenarios x {len(args.seeds)} seeds at {args.against} ...")
-            dump(ref, tmp / "before", scenarios, args.seeds)
-            print("running the work tree ...")
-            dump(ROOT, tmp / "after", scenarios, args.seeds)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref)],
-                           check=False, capture_output=True)
-        problems = compare(tmp / "before", tmp / "after", tuple(args.parts))
-        n = sum(1 for f in (tmp / "before").glob("*.parquet") if f.stem.rsplit("-", 1)[1] in args.parts)
+        before = tmp / "before" if args.cache is None else args.cache.expanduser() / sha
+        wanted = [f"{sc}-{seed}-{part}.parquet" for sc in scenarios for seed in args.seeds for part in PARTS]
+        if all((before / f).exists() for f in wanted):
+            print(f"reusing {args.against} ({sha[:9]}) outputs from {before}")
+        else:
+            ref = tmp / "ref"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(ref), sha],
+                           check=True, capture_output=True, text=True)
+            try:
+                print(f"running {len(scenarios)} scenarios x {len(args.seeds)} seeds at {args.against} ...")
+                dump(ref, before, scenarios, args.seeds)
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref)],
+                               check=False, capture_output=True)
+        print("running the work tree ...")
+        dump(ROOT, tmp / "after", scenarios, args.seeds)
+        problems = compare(before, tmp / "after", tuple(args.parts), wanted)
+        n = sum(1 for f in wanted if f.rsplit("-", 1)[1].split(".")[0] in args.parts)
     if problems:
         print(f"DIFFERENT: {len(problems)} of {n} outputs differ")
         for p in problems[:20]:
