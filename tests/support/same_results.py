@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 "this folder (one subfolder per commit)")
     args = ap.parse_args(argv)
     scenarios = args.scenarios or scenarios_in(ROOT)
-    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", f"{args.against}^{{commit}}"],
-                         capture_output=True, text=True).stdout.strip()
+    rev = ["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", f"{args.against}^{{commit}}"]
+    sha = subprocess.run(rev, capture_output=True, text=True).stdout.strip()
     if not sha:
         print(f"same_results: {args.against!r} is not a commit of this repository", file=sys.stderr)
         return 2
