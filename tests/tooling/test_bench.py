@@ -129,3 +129,22 @@ def test_teams_rows_in_the_table():
     text = format_table(res)
     assert "1,000,000 teams, full horizon" in text and "45.00 s" in text and "40.0x" in text
     assert "k = 0.65" in text
+
+
+def test_paired_ratio_is_the_median_of_each_pairs_ratio():
+    from experiments.bench import paired_ratio
+
+    def run(agents, steps, steps_s):
+        return dict(agents=agents, steps=steps, steps_s=steps_s, grid="10x10")
+
+    # A machine that slows down over the runs: each pair sees the same load, so every pair's
+    # ratio is 4 although the blocks' medians (h100sim 2.0 s, Boltzmann 8.0 s) would say 4 only
+    # by luck of the middle run; a pair made in other conditions does not move the median.
+    pairs = [(run(100, 10, 1.0), run(100, 10, 4.0)), (run(100, 10, 2.0), run(100, 10, 8.0)),
+             (run(100, 10, 3.0), run(100, 10, 6.0))]
+    z = paired_ratio(pairs)
+    assert z["pair_ratios"] == pytest.approx([4.0, 4.0, 2.0])
+    assert z["ratio"] == pytest.approx(4.0)
+    assert z["repeats"] == 3 and z["steps_s"] == pytest.approx(6.0)
+    assert z["agent_steps_per_s"] == pytest.approx(1000 / 6.0)
+    assert z["h100_agent_steps_per_s"] == pytest.approx(1000 / 2.0)
