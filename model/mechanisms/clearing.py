@@ -189,10 +189,12 @@ class PreparedBook:
         """Bids priced >= `price` and asks priced <= it share `volume` > 0, best price first, pro
         rata within a price level: (fill of each live bid, fill of each ask)."""
         bid_fill = np.zeros(self.lb.size)
-        k = int(np.count_nonzero(self.bp_live >= price))
+        r = self._bids_by_priority()
+        desc = self._sbp[::-1]  # the bids' prices in that order (ties are equal prices)
+        k = r.size - int(self._sbp.searchsorted(price, side="left"))  # those priced >= price
         if k:
-            r = self._bids_by_priority()[:k]
-            _fill_levels(bid_fill, r, self.bq_live[r], self.bp_live[r], volume)
+            r = r[:k]
+            _fill_levels(bid_fill, r, self.bq_live[r], desc[:k], volume)
         ask_fill = np.zeros_like(self.aq)
         k = int(np.count_nonzero(self.ap_live <= price))
         if k:
