@@ -14,12 +14,13 @@ on-demand capacity and large spot asks left over after the large market carry to
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from model.mechanisms.books import Book
-from model.mechanisms.clearing import allocate_posted_sparse, clear_at_price, clear_uniform
+from model.mechanisms.clearing import PreparedBook, clear_at_price, clear_uniform, serve_posted
 from model.mechanisms.vocabulary import LARGE, SMALL
 
 
@@ -67,9 +68,41 @@ def _nan_to(x: float, default: float) -> float:
     return default if np.isnan(x) else x
 
 
-def _append(asks: dict, **cols) -> None:
-    for k, v in cols.items():
-        asks[k] = np.concatenate([asks[k], np.asarray(v, dtype=asks[k].dtype)])
+def _spot_round(resid, limit, a_qty, a_price, last: float, lately: float):
+    """One tier's spot round: the book cleared (its rate moved toward the clearing price by the
+    week's weight, see :func:`clear_hours`). Returns (rate, volume, indicative price, live bid
+    positions, their fills, each ask's fill)."""
+    book = PreparedBook(resid, limit, a_qty, a_price)
+    if book.nan:  # the general form, through the public clearings
+        res = clear_uniform(resid, limit, a_qty, a_price)
+        indicative_now = res.indicative()
+        if res.traded and lately > 0 and np.isfinite(last):
+            weight = res.volume / (res.volume + lately)
+            res = clear_at_price(resid, limit, a_qty, a_price, last + weight * (res.price - last))
+            indicative_now = res.price
+        elif not res.traded and np.isfinite(last):
+            indicative_now = min(max(last, _nan_to(res.best_bid, -np.inf)), _nan_to(res.best_ask, np.inf))
+        live = res.bid_fill.nonzero()[0]
+        return res.price, res.volume, indicative_now, live, res.bid_fill[live], res.ask_fill
+    price, volume = book.uniform_price()
+    if volume > 0:
+        indicative_now = price
+        if lately > 0 and np.isfinite(last):
+            weight = volume / (volume + lately)
+            price, volume = book.posted_price(last + weight * (price - last))
+            indicative_now = price
+    else:
+        quotes = [q for q in (book.best_bid, book.best_ask) if math.isfinite(q)]
+        indicative_now = sum(quotes) / len(quotes) if quotes else float("nan")
+        if np.isfinite(last):
+            # nothing crossed: the rate stays, but inside the spread (a rate above an ask would
+            # be undercut, one below a bid would be taken)
+            indicative_now = min(max(last, _nan_to(book.best_bid, -np.inf)), _nan_to(book.best_ask, np.inf))
+    if volume > 0:
+        bid_fill, ask_fill = book.fills(price, volume)
+    else:
+        bid_fill, ask_fill = np.zeros(book.lb.size), np.zeros(len(a_qty))
+    return price, volume, indicative_now, book.lb, bid_fill, ask_fill
 
 
 def clear_hours(
@@ -104,28 +137,34 @@ def clear_hours(
     """
     n, n_clouds = len(lines["gpus"]), od_capacity.shape[0]
     floor = np.full(n_clouds, np.nan) if cloud_floor is None else np.asarray(cloud_floor, float)
-    asks = {k: np.asarray(v).copy() for k, v in asks.items()}
-    asks["tier_cleared"] = asks["tier"].copy()
-    asks["cloud"] = np.full(len(asks["gpus"]), -1, dtype=np.int64)
+    # the agents' asks; the clouds' offers of each round are added at the end
+    agent = {k: np.asarray(v) for k, v in asks.items()}
+    n_agent_asks = len(agent["gpus"])
+    a_tier = agent["tier"]
+    a_gpus = agent["gpus"]
+    a_tier_cleared = a_tier.copy()
+    a_fill = np.zeros(n_agent_asks)
+    a_value = np.zeros(n_agent_asks)
+    offers: list[dict] = []  # per round with offers: the clouds' columns, fills and values
     od_fill = np.zeros(n)
     od_cloud = np.full(n, -1, dtype=np.int64)
     od_sold = np.zeros((n_clouds, 2))
     spot_fill = np.zeros(n)
-    ask_fill = np.zeros(len(asks["gpus"]))
-    ask_value = np.zeros(len(asks["gpus"]))
     price = np.full(2, np.nan)
     indicative = np.full(2, np.nan)
     volume = np.zeros(2)
     cap = od_capacity.astype(np.float64).copy()
-    n_agent_asks = len(asks["gpus"])
     private = np.isfinite(floor)
+    any_private = bool(private.any())
+    gpus, limits, line_tier = lines["gpus"], lines["limit"], lines["tier"]
     for tier in (LARGE, SMALL):
-        idx = (lines["tier"] == tier).nonzero()[0]
+        idx = (line_tier == tier).nonzero()[0]
         # 1. on-demand: small jobs may also use large capacity left over
         tier_cap = cap[:, tier] + (cap[:, LARGE] if tier == SMALL else 0.0)
         if idx.size and tier_cap.sum() > 0:
             prio = rng.permutation(idx.size)
-            served = allocate_posted_sparse(tier_cap, od_price, lines["gpus"][idx], lines["limit"][idx], prio)
+            order = idx[prio]
+            served = serve_posted(tier_cap, od_price, gpus[order], limits[order], prio)
             got, sold = _posted_totals(served, idx.size, n_clouds)
             od_fill[idx] = got
             # the cloud each buyer bought most from (the first such cloud, by index)
@@ -141,7 +180,8 @@ def clear_hours(
                 od_sold[:, LARGE] += sold - from_tier
                 cap[:, LARGE] -= sold - from_tier
         # 2. private clouds put what is left of this tier (and, for small, of large) on spot
-        if private.any():
+        offer = np.zeros(0, dtype=np.int64)
+        if any_private:
             left = cap[:, tier] + (cap[:, LARGE] if tier == SMALL else 0.0)
             if cloud_holdback is not None:
                 left = np.maximum(left - cloud_holdback, 0.0)
@@ -150,76 +190,88 @@ def clear_hours(
                 assert cloud_accounts is not None and cloud_resellers is not None, (
                     "private clouds need accounts"
                 )
-                _append(
-                    asks,
-                    seller=cloud_accounts[offer],
-                    holder=np.full(offer.size, -1),
-                    reseller=cloud_resellers[offer],
-                    tier=np.full(offer.size, tier),
-                    gpus=left[offer],
-                    price=floor[offer],
-                    resale=np.zeros(offer.size),
-                    tier_cleared=np.full(offer.size, tier),
-                    cloud=offer,
-                )
-                ask_fill = np.concatenate([ask_fill, np.zeros(offer.size)])
-                ask_value = np.concatenate([ask_value, np.zeros(offer.size)])
         # 3. spot: residual demand against the pool (agents' asks of this tier, unsold large asks
-        #    carried to small, and this tier's cloud offers)
-        is_agent = np.arange(len(asks["gpus"])) < n_agent_asks
-        this_round = np.where(
-            is_agent,
-            (asks["tier"] == tier) | ((tier == SMALL) & (asks["tier"] == LARGE)),
-            (asks["tier_cleared"] == tier) & (asks["tier"] == tier),
-        )
-        if tier == SMALL:  # cloud offers made in the large round are withdrawn (capacity re-offered)
-            this_round &= ~((~is_agent) & (asks["tier"] == LARGE))
-        a_idx = (this_round & (asks["gpus"] - ask_fill > 1e-9)).nonzero()[0]
-        resid = np.maximum(lines["gpus"][idx] - od_fill[idx], 0.0)
-        a_price = asks["price"][a_idx]
+        #    carried to small, and this tier's cloud offers; offers made in the large round are
+        #    withdrawn from the small one, their capacity re-offered)
+        this_round = (a_tier == tier) | (a_tier == LARGE) if tier == SMALL else a_tier == tier
+        a_idx = (this_round & (a_gpus - a_fill > 1e-9)).nonzero()[0]
+        n_a = a_idx.size
+        a_qty = a_gpus[a_idx] - a_fill[a_idx]
+        a_price = agent["price"][a_idx]
+        if offer.size:
+            a_qty = np.concatenate([a_qty, left[offer].astype(a_gpus.dtype)])
+            a_price = np.concatenate([a_price, floor[offer].astype(a_price.dtype)])
+        resid = np.maximum(gpus[idx] - od_fill[idx], 0.0)
         if tier == LARGE:
             a_price = np.maximum(a_price, small_price)
-        book = (resid, lines["limit"][idx], asks["gpus"][a_idx] - ask_fill[a_idx], a_price)
-        res = clear_uniform(*book)
-        indicative_now = res.indicative()
         last = np.nan if quote is None else float(quote[tier])
         lately = 0.0 if recent_volume is None else float(recent_volume[tier])
-        if res.traded and lately > 0 and np.isfinite(last):
-            weight = res.volume / (res.volume + lately)
-            res = clear_at_price(*book, last + weight * (res.price - last))
-            indicative_now = res.price
-        elif not res.traded and np.isfinite(last):
-            # nothing crossed: the rate stays, but inside the spread (a rate above an ask would
-            # be undercut, one below a bid would be taken)
-            indicative_now = min(max(last, _nan_to(res.best_bid, -np.inf)), _nan_to(res.best_ask, np.inf))
-        spot_fill[idx] = res.bid_fill
-        sold_now = res.ask_fill > 0
-        asks["tier_cleared"][a_idx[sold_now]] = tier
-        ask_fill[a_idx] += res.ask_fill
-        if res.traded:
-            ask_value[a_idx] += res.ask_fill * res.price
-        price[tier], indicative[tier], volume[tier] = res.price, indicative_now, res.volume
-        # capacity private clouds sold on spot is no longer free
-        cloud_rows = a_idx[(asks["cloud"][a_idx] >= 0) & sold_now]
-        for k in cloud_rows:
-            c = asks["cloud"][k]
-            take = res.ask_fill[np.searchsorted(a_idx, k)]
-            from_tier = min(take, cap[c, tier])
-            cap[c, tier] -= from_tier
-            if tier == SMALL:
-                cap[c, LARGE] -= take - from_tier
+        p, v, indicative_now, live, bid_fill, ask_fill = _spot_round(
+            resid, limits[idx], a_qty, a_price, last, lately
+        )
+        spot_fill[idx[live]] = bid_fill
+        sold_now = ask_fill[:n_a] > 0
+        a_tier_cleared[a_idx[sold_now]] = tier
+        a_fill[a_idx] += ask_fill[:n_a]
+        if v > 0:
+            a_value[a_idx] += ask_fill[:n_a] * p
+        price[tier], indicative[tier], volume[tier] = p, indicative_now, v
+        if offer.size:
+            o_fill = ask_fill[n_a:]
+            offers.append(
+                dict(
+                    cloud=offer,
+                    gpus=left[offer].astype(a_gpus.dtype),
+                    tier=tier,
+                    fill=o_fill + 0.0,  # a fresh ask's fill, as 0 + fill
+                    value=o_fill * p + 0.0 if v > 0 else np.zeros(offer.size),
+                )
+            )
+            # capacity private clouds sold on spot is no longer free
+            for c, take in zip(offer[o_fill > 0].tolist(), o_fill[o_fill > 0].tolist()):
+                from_tier = min(take, cap[c, tier])
+                cap[c, tier] -= from_tier
+                if tier == SMALL:
+                    cap[c, LARGE] -= take - from_tier
+    # all asks: the agents' followed by the clouds' offers, round by round
+    all_asks = {k: v.copy() for k, v in agent.items()}
+    all_asks["tier_cleared"] = a_tier_cleared
+    all_asks["cloud"] = np.full(n_agent_asks, -1, dtype=np.int64)
+    ask_fill_all, ask_value_all = a_fill, a_value
+    if offers:
+        assert cloud_accounts is not None and cloud_resellers is not None
+        cloud = np.concatenate([o["cloud"] for o in offers])
+        k = cloud.size
+        tiers = np.concatenate([np.full(o["cloud"].size, o["tier"]) for o in offers])
+        cols = dict(
+            seller=cloud_accounts[cloud],
+            holder=np.full(k, -1),
+            reseller=cloud_resellers[cloud],
+            tier=tiers,
+            gpus=np.concatenate([o["gpus"] for o in offers]),
+            price=floor[cloud],
+            resale=np.zeros(k),
+            tier_cleared=tiers,
+            cloud=cloud,
+        )
+        for key, col in cols.items():
+            all_asks[key] = np.concatenate([all_asks[key], np.asarray(col, dtype=all_asks[key].dtype)])
+        ask_fill_all = np.concatenate([a_fill] + [o["fill"] for o in offers])
+        ask_value_all = np.concatenate([a_value] + [o["value"] for o in offers])
     cloud_spot_sold = np.zeros((n_clouds, 2))
-    crow = (asks["cloud"] >= 0).nonzero()[0]
+    crow = (all_asks["cloud"] >= 0).nonzero()[0]
     if crow.size:
-        np.add.at(cloud_spot_sold, (asks["cloud"][crow], asks["tier_cleared"][crow]), ask_fill[crow])
+        np.add.at(
+            cloud_spot_sold, (all_asks["cloud"][crow], all_asks["tier_cleared"][crow]), ask_fill_all[crow]
+        )
     return HoursResult(
         od_fill,
         od_cloud,
         od_sold,
         spot_fill,
-        asks,
-        ask_fill,
-        ask_value,
+        all_asks,
+        ask_fill_all,
+        ask_value_all,
         cloud_spot_sold,
         price,
         indicative,
