@@ -126,10 +126,9 @@ class Lender(Firm):
         """All the lender will lend a borrower: on its cards' value and contracted revenue."""
         c = self.model.cfg.lender
         value = agent.fleet_eq * self.mark
-        cap = debt.loan_capacity(
+        return debt.loan_capacity_of(
             value, self.contracted(agent), c.advance_rate, c.contract_advance, c.max_advance
         )
-        return float(cap)
 
     def headroom(self, agent) -> float:
         """What a borrower may still spend on credit (``Firm.credit_limit``): the room left under
