@@ -38,12 +38,12 @@ class Books:
 
     @property
     def cash(self: _Holder) -> float:
-        return self.model.cash[self.account]
+        return self.model.cash.balance.item(self.account)  # Ledger[account], one call less
 
     @property
     def gpus(self: _Holder) -> float:
         """Hopper cards held (the H100 market's unit)."""
-        return self.model.cards[self.account]
+        return self.model.cards.balance.item(self.account)
 
 
 class Firm(Books, mesa.Agent):
@@ -83,7 +83,8 @@ class Firm(Books, mesa.Agent):
         """Owned compute in H100-equivalents (Hopper variants and next-generation cards).
 
         Kept as a running total: it is read many times a week and fleets hold many cohorts."""
-        return max(self._eq, 0.0)
+        eq = self._eq
+        return 0.0 if eq < 0.0 else eq  # max(eq, 0.0) without the call
 
     def receive_cards(
         self, hopper: float, hopper_eq: float, nextgen: float = 0.0, nextgen_eq: float = 0.0

@@ -177,9 +177,9 @@ class Lender(Firm):
         self.week_forced_cards = self._sold_under_orders()
         window = int(c.cover_window_weeks)
         for agent in self._borrowers():
-            st = self.borrowers.setdefault(
-                agent.account, Borrower(deque(maxlen=window), deque(maxlen=window))
-            )
+            st = self.borrowers.get(agent.account)
+            if st is None:  # a new borrower (not one built every week and thrown away)
+                st = self.borrowers[agent.account] = Borrower(deque(maxlen=window), deque(maxlen=window))
             self._sweep(agent, st)
             self._service(agent, st)
             if st.breach_since is not None and m.steps - st.breach_since >= c.cure_weeks:
@@ -190,8 +190,17 @@ class Lender(Firm):
         self.book.drop_repaid()
 
     def _borrowers(self) -> list:
+        """The firms it finances that have not defaulted (``finances`` inlined: asked of every
+        cloud and model builder three times a week)."""
         pop = self.model.population
-        return [a for a in pop.clouds + pop.creators if a.account not in self.defaulted and self.finances(a)]
+        gone = self.defaulted
+        any_cloud = bool(self.model.cfg.lender.hyperscalers_borrow)
+        return [
+            a
+            for a in pop.clouds + pop.creators
+            if a.account not in gone
+            and ((a.private or any_cloud) if a.kind == "cloud" else (a.kind == "creator" and a.build_own))
+        ]
 
     def _sweep(self, agent, st: Borrower) -> None:
         """Cash a borrower in breach holds goes to repay the loan until the breach is cured."""
