@@ -133,10 +133,19 @@ class Lender(Firm):
     def headroom(self, agent) -> float:
         """What a borrower may still spend on credit (``Firm.credit_limit``): the room left under
         its capacity less a reserve for `service_reserve_weeks` of debt service; nothing after a
-        default or while in breach."""
-        interest, amort, _, _ = self.book.due(agent.account)
-        reserve = self.model.cfg.lender.service_reserve_weeks * (interest + amort)
-        return max(0.0, self.room(agent) - reserve)
+        default or while in breach. (``room`` and ``capacity`` inlined: every credit limit asks.)"""
+        account, book = agent.account, self.book
+        interest, amort, _, _ = book.due(account)
+        c = self.model.cfg.lender
+        reserve = c.service_reserve_weeks * (interest + amort)
+        st = self.borrowers.get(account)
+        if account in self.defaulted or (st is not None and st.breach_since is not None):
+            room = 0.0
+        else:
+            value, owed = agent.fleet_eq * self.mark, self.contracted(agent)
+            cap = debt.loan_capacity_of(value, owed, c.advance_rate, c.contract_advance, c.max_advance)
+            room = max(0.0, cap - book.debt(account))
+        return max(0.0, room - reserve)
 
     def room(self, agent) -> float:
         """What a borrower may still draw in all (the reserve included)."""
