@@ -91,10 +91,15 @@ class Firm(Books, mesa.Agent):
     ) -> None:
         """Add delivered cards as cohorts (one per generation, so each ages and sells on its own)."""
         now = self.model.steps
+        cohorts = self.cohorts
         for cards, eq, gen in ((hopper, hopper_eq, 1), (nextgen, nextgen_eq, 2)):
             if cards <= 0:
                 continue
-            same = next((c for c in reversed(self.cohorts[-2:]) if c[0] == now and c[3 - gen] == 0.0), None)
+            same = None  # this week's cohort of this generation: the last or the one before
+            for c in cohorts[:-3:-1]:
+                if c[0] == now and c[3 - gen] == 0.0:
+                    same = c
+                    break
             if same is not None:  # one cohort per generation per week
                 same[gen] += cards
                 same[3] += eq

@@ -211,7 +211,10 @@ class LoanBook:
         if known is not None:
             return known
         rows = self.of(borrower)
-        i, a = weekly_service(self.outstanding[rows], self.principal[rows], self.rate[rows], self.term[rows])
+        owed = self.outstanding[rows]
+        if borrower not in self._debt:  # the same sum debt() takes (its credit limit asks next)
+            self._debt[borrower] = float(owed.sum())
+        i, a = weekly_service(owed, self.principal[rows], self.rate[rows], self.term[rows])
         out = self._dues[borrower] = (float(i.sum()), float(a.sum()), rows, a)
         return out
 

@@ -21,8 +21,16 @@ def weekly_rate(annual: float) -> float:
 def npv(annual_rate: float, cashflows) -> float:
     """Net present value of weekly cash flows, the first at week 0 (undiscounted)."""
     cf = np.asarray(cashflows, dtype=np.float64)
-    disc = (1.0 + weekly_rate(annual_rate)) ** _minus_weeks(len(cf))
-    return float(cf @ disc)
+    return float(cf @ _discount(annual_rate, len(cf)))
+
+
+@lru_cache(maxsize=32, typed=True)  # typed: a numpy rate is discounted with numpy's power, as before
+def _discount(annual_rate: float, n: int) -> np.ndarray:
+    """Weekly discount factors of :func:`npv` (owners value their cards at one hurdle rate over
+    a few horizons, many times a week)."""
+    out = (1.0 + weekly_rate(annual_rate)) ** _minus_weeks(n)
+    out.setflags(write=False)
+    return out
 
 
 @lru_cache(maxsize=8)

@@ -152,7 +152,8 @@ class Ledger:
             )
         if amounts.size == 0:
             return None
-        if not np.isfinite(amounts).all() or (amounts < 0).any():
+        # finite and >= 0 in two passes without temporaries (a NaN makes both NaN: not >= 0)
+        if not (amounts.min() >= 0.0 and amounts.max() < math.inf):
             raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
         return payers, payees, amounts
 
