@@ -261,7 +261,7 @@ class Lender(Firm):
         c = m.cfg.lender
         backed = c.contract_advance * self.contracted(agent)
         total = self.book.debt(agent.account) + amount
-        rate = float(debt.loan_rate(c.sofr, c.spread_contracted, c.spread_uncontracted, backed, total))
+        rate = debt.loan_rate_of(c.sofr, c.spread_contracted, c.spread_uncontracted, backed, total)
         term = int(round(c.loan_term_years * WEEKS_PER_YEAR))
         if self.cash < amount:  # the lender's own funders put up the money
             m.cash.transfer(self.acct_funders, self.account, amount - max(self.cash, 0.0), "lender_funding")

@@ -132,6 +132,15 @@ def loan_rate(sofr: float, spread_contracted: float, spread_other: float, backed
     return sofr + share * spread_contracted + (1.0 - share) * spread_other
 
 
+def loan_rate_of(
+    sofr: float, spread_contracted: float, spread_other: float, backed: float, debt: float
+) -> float:
+    """:func:`loan_rate` of one new loan in plain floats (the same operations in the same order,
+    so the same bits, NaN included)."""
+    share = min(max(backed / debt, 0.0), 1.0) if debt > TINY else 0.0
+    return sofr + share * spread_contracted + (1.0 - share) * spread_other
+
+
 def contracted_revenue(step: int, n_providers: int, provider, start, end, price, gpus, prepaid) -> np.ndarray:
     """Revenue each provider is still owed under signed contracts (reservations): the part not
     prepaid, for the weeks from now (or the start) to the end, per provider."""

@@ -172,3 +172,15 @@ def test_loan_capacity_of_one_borrower_is_the_array_form_to_the_bit():
             want = float(debt.loan_capacity(v, c, advance, contract, most))
             got = debt.loan_capacity_of(v, c, advance, contract, most)
             assert (np.isnan(want) and np.isnan(got)) or (got == want and type(got) is float)
+
+
+def test_loan_rate_of_one_loan_is_the_array_form_to_the_bit():
+    rng = np.random.default_rng(9)
+    debts = np.concatenate([rng.uniform(0, 1e8, 400), [0.0, 1e-12, debt.TINY, 2e-9, np.nan, 5e6]])
+    backed = np.concatenate([rng.uniform(0, 2e8, 400) * (rng.uniform(size=400) < 0.7),
+                             [0.0, 1.0, 1.0, -0.0, 3.0, np.nan]])
+    for d, b in zip(debts.tolist(), backed.tolist()):
+        for sofr, lo, hi in ((0.05, 0.0625, 0.13), (0.0, 0.05, 0.104)):
+            want = float(debt.loan_rate(sofr, lo, hi, b, d))
+            got = debt.loan_rate_of(sofr, lo, hi, b, d)
+            assert (np.isnan(want) and np.isnan(got)) or (got == want and type(got) is float), (d, b)
