@@ -38,12 +38,12 @@ class Books:
 
     @property
     def cash(self: _Holder) -> float:
-        return self.model.cash[self.account]
+        return self.model.cash.balance.item(self.account)  # Ledger[account], one call less
 
     @property
     def gpus(self: _Holder) -> float:
         """Hopper cards held (the H100 market's unit)."""
-        return self.model.cards[self.account]
+        return self.model.cards.balance.item(self.account)
 
 
 class Firm(Books, mesa.Agent):
@@ -83,17 +83,23 @@ class Firm(Books, mesa.Agent):
         """Owned compute in H100-equivalents (Hopper variants and next-generation cards).
 
         Kept as a running total: it is read many times a week and fleets hold many cohorts."""
-        return max(self._eq, 0.0)
+        eq = self._eq
+        return 0.0 if eq < 0.0 else eq  # max(eq, 0.0) without the call
 
     def receive_cards(
         self, hopper: float, hopper_eq: float, nextgen: float = 0.0, nextgen_eq: float = 0.0
     ) -> None:
         """Add delivered cards as cohorts (one per generation, so each ages and sells on its own)."""
         now = self.model.steps
+        cohorts = self.cohorts
         for cards, eq, gen in ((hopper, hopper_eq, 1), (nextgen, nextgen_eq, 2)):
             if cards <= 0:
                 continue
-            same = next((c for c in reversed(self.cohorts[-2:]) if c[0] == now and c[3 - gen] == 0.0), None)
+            same = None  # this week's cohort of this generation: the last or the one before
+            for c in cohorts[:-3:-1]:
+                if c[0] == now and c[3 - gen] == 0.0:
+                    same = c
+                    break
             if same is not None:  # one cohort per generation per week
                 same[gen] += cards
                 same[3] += eq

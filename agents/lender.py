@@ -126,18 +126,26 @@ class Lender(Firm):
         """All the lender will lend a borrower: on its cards' value and contracted revenue."""
         c = self.model.cfg.lender
         value = agent.fleet_eq * self.mark
-        cap = debt.loan_capacity(
+        return debt.loan_capacity_of(
             value, self.contracted(agent), c.advance_rate, c.contract_advance, c.max_advance
         )
-        return float(cap)
 
     def headroom(self, agent) -> float:
         """What a borrower may still spend on credit (``Firm.credit_limit``): the room left under
         its capacity less a reserve for `service_reserve_weeks` of debt service; nothing after a
-        default or while in breach."""
-        interest, amort, _, _ = self.book.due(agent.account)
-        reserve = self.model.cfg.lender.service_reserve_weeks * (interest + amort)
-        return max(0.0, self.room(agent) - reserve)
+        default or while in breach. (``room`` and ``capacity`` inlined: every credit limit asks.)"""
+        account, book = agent.account, self.book
+        interest, amort, _, _ = book.due(account)
+        c = self.model.cfg.lender
+        reserve = c.service_reserve_weeks * (interest + amort)
+        st = self.borrowers.get(account)
+        if account in self.defaulted or (st is not None and st.breach_since is not None):
+            room = 0.0
+        else:
+            value, owed = agent.fleet_eq * self.mark, self.contracted(agent)
+            cap = debt.loan_capacity_of(value, owed, c.advance_rate, c.contract_advance, c.max_advance)
+            room = max(0.0, cap - book.debt(account))
+        return max(0.0, room - reserve)
 
     def room(self, agent) -> float:
         """What a borrower may still draw in all (the reserve included)."""
@@ -178,9 +186,9 @@ class Lender(Firm):
         self.week_forced_cards = self._sold_under_orders()
         window = int(c.cover_window_weeks)
         for agent in self._borrowers():
-            st = self.borrowers.setdefault(
-                agent.account, Borrower(deque(maxlen=window), deque(maxlen=window))
-            )
+            st = self.borrowers.get(agent.account)
+            if st is None:  # a new borrower (not one built every week and thrown away)
+                st = self.borrowers[agent.account] = Borrower(deque(maxlen=window), deque(maxlen=window))
             self._sweep(agent, st)
             self._service(agent, st)
             if st.breach_since is not None and m.steps - st.breach_since >= c.cure_weeks:
@@ -191,8 +199,17 @@ class Lender(Firm):
         self.book.drop_repaid()
 
     def _borrowers(self) -> list:
+        """The firms it finances that have not defaulted (``finances`` inlined: asked of every
+        cloud and model builder three times a week)."""
         pop = self.model.population
-        return [a for a in pop.clouds + pop.creators if a.account not in self.defaulted and self.finances(a)]
+        gone = self.defaulted
+        any_cloud = bool(self.model.cfg.lender.hyperscalers_borrow)
+        return [
+            a
+            for a in pop.clouds + pop.creators
+            if a.account not in gone
+            and ((a.private or any_cloud) if a.kind == "cloud" else (a.kind == "creator" and a.build_own))
+        ]
 
     def _sweep(self, agent, st: Borrower) -> None:
         """Cash a borrower in breach holds goes to repay the loan until the breach is cured."""
@@ -244,7 +261,7 @@ class Lender(Firm):
         c = m.cfg.lender
         backed = c.contract_advance * self.contracted(agent)
         total = self.book.debt(agent.account) + amount
-        rate = float(debt.loan_rate(c.sofr, c.spread_contracted, c.spread_uncontracted, backed, total))
+        rate = debt.loan_rate_of(c.sofr, c.spread_contracted, c.spread_uncontracted, backed, total)
         term = int(round(c.loan_term_years * WEEKS_PER_YEAR))
         if self.cash < amount:  # the lender's own funders put up the money
             m.cash.transfer(self.acct_funders, self.account, amount - max(self.cash, 0.0), "lender_funding")

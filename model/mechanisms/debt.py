@@ -106,6 +106,22 @@ def loan_capacity(
     return np.minimum(max_advance * v, advance_rate * v + contract_advance * c)
 
 
+def loan_capacity_of(
+    collateral_value: float,
+    contracted: float,
+    advance_rate: float,
+    contract_advance: float,
+    max_advance: float,
+) -> float:
+    """:func:`loan_capacity` of one borrower in plain floats (asked for every credit limit; the
+    same operations in the same order, so the same bits, NaN included)."""
+    cap = max_advance * collateral_value
+    other = advance_rate * collateral_value + contract_advance * contracted
+    if other < cap or other != other:
+        return other
+    return cap
+
+
 def loan_rate(sofr: float, spread_contracted: float, spread_other: float, backed, debt) -> np.ndarray:
     """Annual rate of a borrower's new loan: SOFR plus a spread, blended by the share of its debt
     that contracted revenue backs (DOMAIN §10: SOFR + 6-6.5% with investment-grade contracts,
@@ -113,6 +129,15 @@ def loan_rate(sofr: float, spread_contracted: float, spread_other: float, backed
     backed = np.asarray(backed, dtype=np.float64)
     debt = np.asarray(debt, dtype=np.float64)
     share = np.where(debt > TINY, np.clip(backed / np.maximum(debt, TINY), 0.0, 1.0), 0.0)
+    return sofr + share * spread_contracted + (1.0 - share) * spread_other
+
+
+def loan_rate_of(
+    sofr: float, spread_contracted: float, spread_other: float, backed: float, debt: float
+) -> float:
+    """:func:`loan_rate` of one new loan in plain floats (the same operations in the same order,
+    so the same bits, NaN included)."""
+    share = min(max(backed / debt, 0.0), 1.0) if debt > TINY else 0.0
     return sofr + share * spread_contracted + (1.0 - share) * spread_other
 
 
@@ -129,8 +154,9 @@ def contracted_revenue(step: int, n_providers: int, provider, start, end, price,
 class LoanBook:
     """Loans as arrays, one row per loan. ``borrower`` is the borrower's ledger account.
 
-    Change the loans only through the methods below: a borrower's dues are asked many times a
-    week (every credit limit) and are kept until the next change of the book."""
+    Change the loans only through the methods below: a borrower's rows, dues and debt are asked
+    many times a week (every credit limit, every owner's cash cost) and are kept until the next
+    change of that borrower's loans. ``version`` counts the changes of the book."""
 
     _cols = ("borrower", "principal", "outstanding", "rate", "start", "term", "cards")
 
@@ -142,23 +168,42 @@ class LoanBook:
         self.start = np.zeros(0, dtype=np.int64)  # week lent
         self.term = np.zeros(0, dtype=np.int64)  # weeks to amortise over
         self.cards = np.zeros(0)  # H100-eq pledged when lent (the whole fleet secures each loan)
-        # each borrower's dues since its loans last changed (a change to one borrower's loans
-        # leaves the others' rows and dues as they were; dropping repaid rows renumbers all)
+        self.version = 0
+        # each borrower's rows, dues and debt since its loans last changed (a change to one
+        # borrower's loans leaves the others' as they were; dropping repaid rows renumbers all)
+        self._rows: dict[int, np.ndarray] = {}
         self._dues: dict[int, tuple[float, float, np.ndarray, np.ndarray]] = {}
+        self._debt: dict[int, float] = {}
 
     def __len__(self) -> int:
         return len(self.outstanding)
 
+    def _changed(self, borrower: int) -> None:
+        self.version += 1
+        self._dues.pop(borrower, None)
+        self._debt.pop(borrower, None)
+
     def lend(self, borrower: int, amount: float, rate: float, start: int, term: int, cards: float) -> None:
-        self._dues.pop(borrower, None)  # a new row at the end: other borrowers' rows stay
+        self._changed(borrower)
+        self._rows.pop(borrower, None)  # a new row at the end: other borrowers' rows stay
         for col, v in zip(self._cols, (borrower, amount, amount, rate, start, term, cards)):
             setattr(self, col, np.append(getattr(self, col), v))
 
     def of(self, borrower: int) -> np.ndarray:
-        return np.flatnonzero(self.borrower == borrower)
+        """The borrower's rows, oldest loan first (shared until its loans change: do not write)."""
+        rows = self._rows.get(borrower)
+        if rows is None:
+            rows = np.flatnonzero(self.borrower == borrower)
+            rows.setflags(write=False)
+            self._rows[borrower] = rows
+        return rows
 
     def debt(self, borrower: int) -> float:
-        return float(self.outstanding[self.borrower == borrower].sum())
+        known = self._debt.get(borrower)
+        if known is None:
+            # the rows in book order, as a mask selects them: the same sum
+            known = self._debt[borrower] = float(self.outstanding[self.of(borrower)].sum())
+        return known
 
     def debt_by(self, accounts) -> np.ndarray:
         """Outstanding per account in `accounts` (in that order)."""
@@ -175,7 +220,10 @@ class LoanBook:
         if known is not None:
             return known
         rows = self.of(borrower)
-        i, a = weekly_service(self.outstanding[rows], self.principal[rows], self.rate[rows], self.term[rows])
+        owed = self.outstanding[rows]
+        if borrower not in self._debt:  # the same sum debt() takes (its credit limit asks next)
+            self._debt[borrower] = float(owed.sum())
+        i, a = weekly_service(owed, self.principal[rows], self.rate[rows], self.term[rows])
         out = self._dues[borrower] = (float(i.sum()), float(a.sum()), rows, a)
         return out
 
@@ -186,7 +234,7 @@ class LoanBook:
 
     def repay(self, borrower: int, amount: float) -> float:
         """Repay principal ahead of schedule, oldest loan first; returns what was applied."""
-        self._dues.pop(borrower, None)
+        self._changed(borrower)
         left = amount
         for r in self.of(borrower).tolist():
             if left <= TINY:
@@ -198,28 +246,32 @@ class LoanBook:
 
     def capitalise(self, borrower: int, amount: float) -> None:
         """Unpaid interest is added to the borrower's newest loan."""
-        self._dues.pop(borrower, None)
+        self._changed(borrower)
         rows = self.of(borrower)
         if len(rows) and amount > 0:
             self.outstanding[rows[-1]] += amount
 
     def amortise(self, rows: np.ndarray, amounts: np.ndarray) -> None:
         for b in set(self.borrower[rows].tolist()):
-            self._dues.pop(b, None)
+            self._changed(b)
         self.outstanding[rows] = np.maximum(self.outstanding[rows] - amounts, 0.0)
 
     def write_off(self, borrower: int) -> float:
         """A defaulted borrower's loans end (the lender takes the cards instead); returns the
         principal written off."""
-        self._dues.pop(borrower, None)
+        self._changed(borrower)
         rows = self.of(borrower)
         lost = float(self.outstanding[rows].sum())
         self.outstanding[rows] = 0.0
         return lost
 
     def drop_repaid(self) -> None:
-        self._dues.clear()
+        """Drop the loans repaid in full (a book without any keeps its rows, dues and debts)."""
         keep = self.outstanding > TINY
         if not keep.all():
+            self.version += 1
+            self._rows.clear()
+            self._dues.clear()
+            self._debt.clear()
             for col in self._cols:
                 setattr(self, col, getattr(self, col)[keep])

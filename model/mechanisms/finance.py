@@ -6,6 +6,7 @@ the outputs report them (`new_capacity_irr`). Cash flows are weekly; rates are a
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -20,8 +21,16 @@ def weekly_rate(annual: float) -> float:
 def npv(annual_rate: float, cashflows) -> float:
     """Net present value of weekly cash flows, the first at week 0 (undiscounted)."""
     cf = np.asarray(cashflows, dtype=np.float64)
-    disc = (1.0 + weekly_rate(annual_rate)) ** _minus_weeks(len(cf))
-    return float(cf @ disc)
+    return float(cf @ _discount(annual_rate, len(cf)))
+
+
+@lru_cache(maxsize=32, typed=True)  # typed: a numpy rate is discounted with numpy's power, as before
+def _discount(annual_rate: float, n: int) -> np.ndarray:
+    """Weekly discount factors of :func:`npv` (owners value their cards at one hurdle rate over
+    a few horizons, many times a week)."""
+    out = (1.0 + weekly_rate(annual_rate)) ** _minus_weeks(n)
+    out.setflags(write=False)
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -151,7 +160,8 @@ def new_card_irr(
 #: the closed-form NPV decides a bisection step only when its value is this far from zero,
 #: relative to the size of the discounted flows (its own error is below 1e-12 of that)
 SIGN_MARGIN = 1e-9
-#: ... and only where the geometric sums are well conditioned (|1 - ratio| at least this)
+#: ... and only where the geometric sums are well conditioned (|1 - ratio| at least this); the
+#: discount's sum near a zero rate is taken in a form that stays well conditioned there
 SUM_GUARD = 1e-3
 
 
@@ -164,9 +174,11 @@ def irr_geometric(
     The bracket is found as :func:`irr` finds it; each bisection step needs only the sign of
     the NPV at the midpoint, which the closed form -cf0 + a S(x) + b S(qx), S(y) = y (1 - y^n) /
     (1 - y), x = 1 / (1 + weekly rate), gives in a few operations instead of a 209-week discount
-    vector. Where the closed form is not clearly away from zero (near the root) or not well
-    conditioned, the step takes the NPV exactly as :func:`irr` does, so every step, and the
-    result, is the same."""
+    vector. Near a zero rate (x close to 1), S(x) = -expm1(-n log1p(d)) / d with d = 1/x - 1
+    (exact in floats), which keeps its accuracy where x (1 - x^n) / (1 - x) loses it; the IRRs of
+    the model's cards sit there often. Where the closed form is not clearly away from zero (near
+    the root) or not well conditioned, the step takes the NPV exactly as :func:`irr` does, so
+    every step, and the result, is the same."""
     cf = np.asarray(cf, dtype=np.float64)
     a, b, q = float(a), float(b), float(q)  # numpy scalars would make the signs numpy booleans
     if not 0.0 < q < 1.0:
@@ -181,11 +193,16 @@ def irr_geometric(
     weeks = _minus_weeks(len(cf))
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
-        x = 1.0 / (1.0 + weekly_rate(mid))
+        base = 1.0 + weekly_rate(mid)
+        x = 1.0 / base
         qx = q * x
         s_mid = 0
-        if abs(1.0 - x) > SUM_GUARD and abs(1.0 - qx) > SUM_GUARD:
-            sx = x * (1.0 - x**n) / (1.0 - x)
+        if abs(1.0 - qx) > SUM_GUARD:
+            if abs(1.0 - x) > SUM_GUARD:
+                sx = x * (1.0 - x**n) / (1.0 - x)
+            else:  # d = base - 1 is exact (base is within a factor 2 of 1)
+                d = base - 1.0
+                sx = -math.expm1(-n * math.log1p(d)) / d if d != 0.0 else float(n)
             f = cf0 + a * sx + b * qx * (1.0 - qx**n) / (1.0 - qx)
             if abs(f) > SIGN_MARGIN * (abs(cf0) + size * sx):
                 s_mid = (f > 0) - (f < 0)

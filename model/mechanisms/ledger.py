@@ -127,7 +127,7 @@ class Ledger:
     def __getitem__(self, account: int | str) -> float:
         if isinstance(account, str):
             account = self.index[account]
-        return float(self.balance[account])
+        return self.balance.item(account)  # a Python float, as float(balance[account])
 
     def transfer(self, payer: int, payee: int, amount: float, kind: str = "") -> None:
         """Move a non-negative finite amount from payer to payee."""
@@ -136,8 +136,9 @@ class Ledger:
             raise ValueError(f"{self.quantity} transfer of {amount!r} ({kind}) is not a finite amount >= 0")
         if amount == 0:
             return
-        self.balance[payer] -= amount
-        self.balance[payee] += amount
+        balance = self.balance  # Python float arithmetic: the same bits as numpy's, cheaper
+        balance[payer] = balance.item(payer) - amount
+        balance[payee] = balance.item(payee) + amount
         if kind:
             self.flows[kind] = self.flows.get(kind, 0.0) + amount
 
@@ -151,7 +152,8 @@ class Ledger:
             )
         if amounts.size == 0:
             return None
-        if not np.isfinite(amounts).all() or (amounts < 0).any():
+        # finite and >= 0 in two passes without temporaries (a NaN makes both NaN: not >= 0)
+        if not (amounts.min() >= 0.0 and amounts.max() < math.inf):
             raise ValueError(f"{self.quantity} transfers ({kind}) must be finite and >= 0")
         return payers, payees, amounts
 

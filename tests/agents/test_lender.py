@@ -192,3 +192,33 @@ def test_missed_payments_are_arrears_to_cure(world, lender, cloud):
     lender.settle()
     assert cloud.account in lender.defaulted and lender.gpus == pytest.approx(1000.0)
     books_balance(world)
+
+
+def test_headroom_is_room_less_the_service_reserve_to_the_bit(world, lender, cloud):
+    """``headroom`` reads room and capacity inline: the same number as room less the reserve, in
+    every state (no loan, loans, a breach, a default)."""
+    import numpy as np
+
+    from agents.lender import Borrower
+
+    builder = world.add_creator(build_own=True)
+    world.give_cards(builder, 300)
+
+    def composed(agent):
+        interest, amort, _, _ = lender.book.due(agent.account)
+        reserve = lender.model.cfg.lender.service_reserve_weeks * (interest + amort)
+        return max(0.0, lender.room(agent) - reserve)
+
+    r = np.random.default_rng(0)
+    for step in range(12):
+        lender.mark = float(r.uniform(5_000.0, 40_000.0))
+        for agent in (cloud, builder):
+            assert lender.headroom(agent) == composed(agent)
+            if step in (2, 5, 7):
+                lender.lend(agent, float(r.uniform(1e5, 3e6)))
+        if step == 8:
+            lender.borrowers.setdefault(builder.account, Borrower()).breach_since = 0
+        if step == 10:
+            lender.defaulted.add(cloud.account)
+    assert lender.headroom(cloud) == composed(cloud) == 0.0
+    assert lender.headroom(builder) == composed(builder) == 0.0

@@ -122,3 +122,65 @@ def test_dues_follow_every_change_of_the_book():
     rows_before = book.due(7)[2]
     book.drop_repaid()                                     # rows renumbered: 8's loan is gone
     assert book.due(7)[:2] == fresh(7) and book.due(7)[2].tolist() != rows_before.tolist()
+
+
+def test_kept_rows_dues_and_debt_match_a_fresh_reading_of_the_book():
+    """Rows, dues and debt kept per borrower equal the book read afresh, to the last bit, through
+    a random series of loans, repayments, amortisation, write-offs and drops of repaid loans."""
+    rng = np.random.default_rng(3)
+    book = debt.LoanBook()
+
+    def check():
+        for b in range(6):
+            mask = book.borrower == b
+            i, a = debt.weekly_service(book.outstanding[mask], book.principal[mask], book.rate[mask],
+                                       book.term[mask])
+            assert book.of(b).tolist() == np.flatnonzero(mask).tolist()
+            assert book.debt(b) == float(book.outstanding[mask].sum())
+            assert book.due(b)[:2] == (float(i.sum()), float(a.sum()))
+            assert book.due(b)[3].tolist() == a.tolist()
+
+    for _ in range(400):
+        b = int(rng.integers(6))
+        op = rng.integers(6)
+        version = book.version
+        if op <= 1:
+            book.lend(b, float(rng.uniform(1, 1e6)), float(rng.uniform(0.05, 0.2)), 0, 260, 1.0)
+        elif op == 2:
+            book.repay(b, float(rng.uniform(0, 2e5)))
+        elif op == 3:
+            _, amort, rows, per_loan = book.due(b)
+            book.amortise(rows, per_loan * rng.uniform())
+        elif op == 4:
+            book.capitalise(b, float(rng.uniform(0, 1e3)))
+        elif rng.uniform() < 0.3:
+            book.write_off(b)
+        else:
+            repaid = bool((book.outstanding <= debt.TINY).any())
+            book.drop_repaid()
+            assert (book.version != version) == repaid  # nothing dropped: the book is unchanged
+        check()
+
+
+def test_loan_capacity_of_one_borrower_is_the_array_form_to_the_bit():
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.uniform(0, 1e9, 500), rng.uniform(0, 1e4, 500), [0.0, -0.0, np.nan]])
+    contracted = np.concatenate([rng.uniform(0, 1e9, 500) * (rng.uniform(size=500) < 0.5),
+                                 rng.uniform(0, 1e6, 500), [0.0, np.nan, 1.0]])
+    for v, c in zip(values.tolist(), contracted.tolist()):
+        for advance, contract, most in ((0.5, 0.5, 0.7), (0.3, 0.9, 0.6), (1.0, 0.0, 1.0)):
+            want = float(debt.loan_capacity(v, c, advance, contract, most))
+            got = debt.loan_capacity_of(v, c, advance, contract, most)
+            assert (np.isnan(want) and np.isnan(got)) or (got == want and type(got) is float)
+
+
+def test_loan_rate_of_one_loan_is_the_array_form_to_the_bit():
+    rng = np.random.default_rng(9)
+    debts = np.concatenate([rng.uniform(0, 1e8, 400), [0.0, 1e-12, debt.TINY, 2e-9, np.nan, 5e6]])
+    backed = np.concatenate([rng.uniform(0, 2e8, 400) * (rng.uniform(size=400) < 0.7),
+                             [0.0, 1.0, 1.0, -0.0, 3.0, np.nan]])
+    for d, b in zip(debts.tolist(), backed.tolist()):
+        for sofr, lo, hi in ((0.05, 0.0625, 0.13), (0.0, 0.05, 0.104)):
+            want = float(debt.loan_rate(sofr, lo, hi, b, d))
+            got = debt.loan_rate_of(sofr, lo, hi, b, d)
+            assert (np.isnan(want) and np.isnan(got)) or (got == want and type(got) is float), (d, b)

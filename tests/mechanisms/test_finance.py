@@ -180,3 +180,20 @@ def test_closed_form_bisection_falls_back_where_the_flows_are_not_geometric():
 
     cf = np.array([-100.0, 30.0, 40.0, 50.0])
     assert irr_geometric(cf, 30.0, 0.0, 1.5) == irr(cf)   # q outside (0, 1): plain irr
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_closed_form_bisection_near_a_zero_rate_is_irr_to_the_last_bit(seed):
+    """Cards whose IRR is within a few percent of zero (the weekly discount within 1e-3 of 1, where
+    the closed form takes its well-conditioned form) give irr()'s number, bit for bit."""
+    from model.mechanisms.finance import irr_geometric
+
+    r = np.random.default_rng(100 + seed)
+    near = 0
+    while near < 150:
+        cf, a, b, q = _geometric_case(r)
+        want = irr(cf)
+        if not (abs(want) < 0.06):
+            continue
+        near += 1
+        assert irr_geometric(cf, a, b, q) == want, want
