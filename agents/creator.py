@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import Firm
-from agents.registry import AgentKind, register
+from agents.registry import AgentKind, register, shuffled_members
 from model.mechanisms.finance import cost_price
 from model.mechanisms.vocabulary import (
     FINETUNE,
@@ -653,25 +653,55 @@ def act(model, builders) -> None:
     (Mesa's shuffle), then all post their hours at once in that order (nothing one decides
     changes another's needs, so this is the same as posting right after each step)."""
     found_training_teams(model)
-    order = builders.shuffle()
-    order.do("step")
-    post_weekly_demand(model, [b for b in order if b.active])
+    steps = model.steps
+    posting = []
+    for b in shuffled_members(builders):
+        if steps < b.founded or b.closed:  # not in the market: its step only clears own_used
+            b.own_used = 0.0
+            continue
+        b.step()
+        if not b.closed:  # a builder's step closes none but itself
+            posting.append(b)
+    post_weekly_demand(model, posting)
+
+
+def credit_never_negative(model) -> bool:
+    """Whether ``Firm.credit_limit`` cannot be negative: a lender's headroom never is, and
+    balance-sheet credit (a share of the fleet at list price) is not while both factors are not."""
+    c = model.cfg
+    return bool(c.cloud.credit_ltv >= 0 and c.vendor.list_price >= 0)
 
 
 def pay_own_clusters(model, builders: list) -> None:
     """Own clusters pay power for the hours they ran and site and staff for every card they hold
     (each as far as cash and credit reach), booked in builder order."""
-    running = [b for b in builders if b.own_used > 0 or (b.build_own and b.fleet_eq > 0)]
-    if not running:
-        return
     m = model
     power = m.cfg.cloud.power_per_gpu_hour * HOURS_PER_WEEK
-    site = running[0].site_cost_per_week()
-    cost = np.array([b.own_used * power + b.fleet_eq * site for b in running])
+    running: list[ModelCreator] = []
+    costs: list[float] = []
+    site = 0.0
+    for b in builders:
+        if b.own_used > 0 or b.build_own:
+            fleet = b.fleet_eq
+            if b.own_used > 0 or fleet > 0:
+                if not running:
+                    site = b.site_cost_per_week()
+                running.append(b)
+                costs.append(b.own_used * power + fleet * site)
+    if not running:
+        return
+    cost = np.array(costs)
     accounts = np.array([b.account for b in running], dtype=np.int64)
-    credit = np.array([b.credit_limit() for b in running])
-    room = np.maximum(m.cash.balance[accounts] + credit, 0.0)
-    m.cash.transfer_in_turn(accounts, np.full(len(running), m.acct_power), np.minimum(cost, room), "opex")
+    cash = m.cash.balance[accounts]
+    # Credit (never negative) only matters to a builder whose cash does not cover the bill: with
+    # cash >= cost, min(cost, max(cash + credit, 0)) is the cost whatever the credit.
+    short = ~(cash >= cost) if credit_never_negative(m) else np.ones(len(running), dtype=bool)
+    credit = np.zeros(len(running))
+    for i in np.flatnonzero(short).tolist():
+        credit[i] = running[i].credit_limit()
+    room = np.maximum(cash + credit, 0.0)
+    amount = np.where(short, np.minimum(cost, room), cost)
+    m.cash.transfer_in_turn(accounts, np.full(len(running), m.acct_power), amount, "opex")
 
 
 register(
