@@ -17,6 +17,8 @@ are long: signing just to get in the queue). The largest build their own cluster
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from agents.base import Firm
@@ -126,21 +128,27 @@ class ModelCreator(Firm):
     def active(self) -> bool:
         return self.model.steps >= self.founded and not self.closed
 
-    def step(self) -> None:
+    def step(self, week: dict | None = None) -> None:
+        """The builder's week (`week`: a memo shared by the builders' week, see :func:`act`)."""
         self.own_used = 0.0
-        if not self.active:
+        m = self.model
+        if m.steps < self.founded or self.closed:  # not active
             return
         self.keep_up()
         if not self.funded:
-            self.model.fund(self, self.funding)
+            m.fund(self, self.funding)
             self.funded = True
             if self.plan_on_entry:  # founded because training pays: it decides at once
                 self.plan()
-        elif (self.model.steps + self.review_offset) % QUARTER == 0:
+        elif (m.steps + self.review_offset) % QUARTER == 0:
             self.plan()
         if self.closed:
             return
-        self.procure()
+        # procure (inline: every active builder's week)
+        if self.build_own:
+            self._order_cards(week)
+        elif self.mode == TRAIN_MODE and self.cloud is not None:
+            self._reserve()
 
     def keep_up(self) -> None:
         """This week's move of the frontier: a training team's model moves with it; an idle
@@ -293,29 +301,34 @@ class ModelCreator(Firm):
 
     def _reserve(self) -> None:
         m = self.model
+        d = m.cfg.demand
+        drv = m.drivers
         held = m.reservations.held(self, LARGE, future=True)
-        gap = self.job_gpus() - held
-        if gap < m.cfg.demand.large_cluster_min_gpus:
+        job = self.train_gpus * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
+        gap = job - held  # job_gpus(), inline: every training renter asks each week
+        if gap < d.large_cluster_min_gpus:
             return
-        rate_1y = self.cloud.reserved_rate(ONE_YEAR_WEEKS)
+        cloud = self.cloud
+        rate_1y = cloud.reserved_rate(ONE_YEAR_WEEKS)
         if not (self.rationed > 0.2 or rate_1y < m.hours.expected_price(LARGE)):
             return
-        panic = m.new_cards.lead_time_weeks > m.cfg.demand.reservation_panic_lead_weeks
+        panic = m.new_cards.lead_time_weeks > d.reservation_panic_lead_weeks
         weeks = THREE_YEAR_WEEKS if panic else ONE_YEAR_WEEKS
-        rate = self.cloud.reserved_rate(weeks)
+        rate = cloud.reserved_rate(weeks)
         if rate > self.v_train:
             return
         c = m.cfg.cloud
         prepaid = float(m.rng.uniform(c.prepaid_share_min, c.prepaid_share_max))
         per_gpu = prepaid * rate * HOURS_PER_WEEK * weeks
-        budget = m.cfg.demand.compute_budget_share * self.cash
+        budget = d.compute_budget_share * self.cash
         gpus = min(gap, budget / per_gpu) if per_gpu > 0 else gap
-        if gpus < m.cfg.demand.large_cluster_min_gpus:
+        if gpus < d.large_cluster_min_gpus:
             return
-        m.reservations.sign(self, self.cloud, LARGE, gpus, weeks, rate, prepaid)
+        m.reservations.sign(self, cloud, LARGE, gpus, weeks, rate, prepaid)
 
-    def _order_cards(self) -> None:
-        """Own-cluster builders order cards from the vendor (legal channel) or via brokers."""
+    def _order_cards(self, week: dict | None = None) -> None:
+        """Own-cluster builders order cards from the vendor (legal channel) or via brokers
+        (`week`: the builders' week's memo of the legal channel by region, see :func:`act`)."""
         m = self.model
         if self.mode == IDLE_MODE and not self.deployed:
             return  # nothing to run and nothing deployed: no cards to buy
@@ -325,18 +338,20 @@ class ModelCreator(Firm):
         rent = m.hours.expected_price(LARGE) if self.region != "CN" else 0.0
         if self.own_cost() > max(rent, worth):
             return
-        product, perf = m.new_cards.best_legal_product(self.region)
+        product, perf, pending, h100_barred = legal_channel(m, self.region, week)
+        short = self.target_fleet() - self.fleet_eq
+        stockpile = pending is not None and self.ordered_for != pending.name
+        if short <= 0 and not stockpile:
+            return  # cards on order or in transit (never negative) leave the gap below zero
         backlog = m.new_cards.backlog_of(self.account)
-        gap = self.target_fleet() - self.fleet_eq - backlog - self.grey_pipeline()
-        pending = m.rules.pending_ban(m.catalog[product], self.region, m.date) if product else None
-        if pending is not None and self.ordered_for != pending.name:
+        gap = short - backlog - self.grey_pipeline()
+        if stockpile:
             # Stockpile: a known rule will close this channel, so order next year's cards now.
             self.ordered_for = pending.name
             gap = max(gap, 0.0) + self.train_gpus * 0.5
         if gap <= 0:
             return
         # Brokers only sell what the legal channel cannot: the full H100 where a rule forbids it.
-        h100_barred = not m.rules.allowed(m.catalog[H100], self.region, m.date)
         if product is not None and perf >= 0.5:
             price = m.new_cards.price_of(product)
             afford = (m.cfg.demand.compute_budget_share * self.cash - backlog * price) / price
@@ -438,6 +453,24 @@ class ModelCreator(Firm):
             self.ask_mult[tier] = max(0.1, self.ask_mult[tier] * 0.92)
         elif sold_share > 0.99:
             self.ask_mult[tier] = min(2.0, self.ask_mult[tier] * 1.05)
+
+
+def legal_channel(model, region: str, week: dict | None = None) -> tuple[str | None, float, Any, bool]:
+    """The legal channel into a region as own-cluster builders read it: the best Hopper part
+    the vendor may sell there and its work per card, a known rule that will forbid it (the
+    stockpiling cue), and whether the full H100 is barred (brokers' market). The same for every
+    builder of a region within the builders' week (date and rules stay put), so :func:`act`
+    passes a `week` memo and each region is asked once."""
+    if week is not None and region in week:
+        return week[region]
+    m = model
+    product, perf = m.new_cards.best_legal_product(region)
+    pending = m.rules.pending_ban(m.catalog[product], region, m.date) if product else None
+    barred = not m.rules.allowed(m.catalog[H100], region, m.date)
+    answer = (product, perf, pending, barred)
+    if week is not None:
+        week[region] = answer
+    return answer
 
 
 def generate_creators(model, n: int, region: str, clouds: list, own: bool) -> list[dict]:
@@ -583,18 +616,26 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     idle = np.empty((n, 2))  # per builder: large, then small
     idle[:, 0], idle[:, 1] = ent_large, ent_small
     offer = (idle > 1e-9) & bids[:, None]
-    if offer.any():
+    rows, cols = np.nonzero(offer)
+    if rows.size:
         tier_of = np.array([LARGE, SMALL])
-        mult = np.array([b.ask_mult for b in live])[:, tier_of]
+        tiers = tier_of[cols]
         spot = np.array([m.hours.last_spot(tier) for tier in tier_of.tolist()])
         power = m.cfg.cloud.power_per_gpu_hour
-        own_idle = (own > 0) & (ent_large > 1e-9)  # own cards are the last a builder runs
-        floor = np.array([b.cash_cost() if o else power for b, o in zip(live, own_idle.tolist())])
-        ask = np.maximum(floor[:, None], spot * mult)
-        rows, cols = np.nonzero(offer)
-        m.hours.offer_idle(
-            [live[r] for r in rows.tolist()], tier_of[cols], idle[rows, cols], ask[rows, cols], resale=True
-        )
+        own_idle = ((own > 0) & (ent_large > 1e-9)).tolist()  # own cards are the last a builder runs
+        # The ask's floor and multiple of the offering builders only (one floor per builder).
+        sellers, floor, mult = [], [], []
+        last, cost = -1, power
+        for r, t in zip(rows.tolist(), tiers.tolist()):
+            b = live[r]
+            if r != last:
+                cost = b.cash_cost() if own_idle[r] else power
+                last = r
+            sellers.append(b)
+            floor.append(cost)
+            mult.append(b.ask_mult[t])
+        ask = np.maximum(np.array(floor), spot[cols] * np.array(mult))
+        m.hours.offer_idle(sellers, tiers, idle[rows, cols], ask, resale=True)
 
 
 def found_training_teams(model) -> list[ModelCreator]:
@@ -655,11 +696,12 @@ def act(model, builders) -> None:
     found_training_teams(model)
     steps = model.steps
     posting = []
+    week: dict = {}  # the legal channel by region: dates and rules do not move within the loop
     for b in shuffled_members(builders):
         if steps < b.founded or b.closed:  # not in the market: its step only clears own_used
             b.own_used = 0.0
             continue
-        b.step()
+        b.step(week)
         if not b.closed:  # a builder's step closes none but itself
             posting.append(b)
     post_weekly_demand(model, posting)
