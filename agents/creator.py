@@ -17,6 +17,8 @@ are long: signing just to get in the queue). The largest build their own cluster
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -48,25 +50,11 @@ REGIONS = ("US", "CN", "ROW")
 GREY_TRANCHES = (1.0, 0.8, 0.6)  # value of successive thirds of a grey order (assumption)
 #: cluster tier of each weekly need: train run, small job, inference
 NEED_TIERS = (LARGE, SMALL, SMALL)
-#: a builder's state for the week's demand, one row per builder
-BUILDER_STATE = np.dtype(
-    [
-        ("train", bool),
-        ("tune", bool),
-        ("deployed", bool),
-        ("build_own", bool),
-        ("fleet", np.float64),
-        ("train_gpus", np.float64),
-        ("v_train", np.float64),
-        ("v_ft", np.float64),
-        ("finetune_gpus", np.float64),
-        ("inference_gpus", np.float64),
-        ("v_inf", np.float64),
-        ("account", np.int64),
-        ("uid", np.int64),
-        ("rents", bool),
-    ]
+#: a builder's state for the week's demand: its numbers and its ids, read in one pass each
+_STATE_NUMBERS = attrgetter(
+    "fleet_eq", "train_gpus", "v_train", "v_ft", "finetune_gpus", "inference_gpus", "inference_worth"
 )
+_STATE_IDS = attrgetter("account", "unique_id")
 
 
 class ModelCreator(Firm):
@@ -513,71 +501,59 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
         return
     d = m.cfg.demand
     drv = m.drivers
-    # One row per builder: its state this week, by name.
-    state = np.array(
-        [
-            (
-                b.mode == TRAIN_MODE,
-                b.mode == FINETUNE_MODE,
-                b.deployed,
-                b.build_own,
-                b.fleet_eq,
-                b.train_gpus,
-                b.v_train,
-                b.v_ft,
-                b.finetune_gpus,
-                b.inference_gpus,
-                b.inference_worth * drv.inference_value,
-                b.account,
-                b.unique_id,
-                b.region != "CN",
-            )
-            for b in builders
-        ],
-        dtype=BUILDER_STATE,
-    )
-    uid = state["uid"]
-    fleet = state["fleet"]
-    train, tune, deployed = state["train"], state["tune"], state["deployed"]
+    # One row per builder: its state this week (numbers, ids and flags, each read in one pass).
+    n = len(builders)
+    num = np.fromiter(chain.from_iterable(map(_STATE_NUMBERS, builders)), np.float64, 7 * n).reshape(n, 7)
+    ids = np.fromiter(chain.from_iterable(map(_STATE_IDS, builders)), np.int64, 2 * n).reshape(n, 2)
+    flags: list = []
+    for b in builders:
+        mode = b.mode
+        flags += (mode == TRAIN_MODE, mode == FINETUNE_MODE, b.deployed, b.build_own, b.region != "CN")
+    flag = np.array(flags, dtype=bool).reshape(n, 5)
+    account, uid = ids[:, 0], ids[:, 1]
+    fleet = num[:, 0]
+    train, tune, deployed = flag[:, 0], flag[:, 1], flag[:, 2]
     # nothing to run, nothing to resell
     keep = train | tune | deployed | (fleet != 0) | (m.reservations.held_many(uid, LARGE, future=True) != 0)
-    if not keep.any():
+    if keep.all():
+        live = builders
+    elif keep.any():
+        live = [b for b, k in zip(builders, keep.tolist()) if k]
+        num, flag, account, uid, fleet = num[keep], flag[keep], account[keep], uid[keep], fleet[keep]
+        train, tune, deployed = train[keep], tune[keep], deployed[keep]
+        n = len(live)
+    else:
         return
-    live = [b for b, k in zip(builders, keep.tolist()) if k]
-    state, uid, fleet = state[keep], uid[keep], fleet[keep]
-    train, tune, deployed = train[keep], tune[keep], deployed[keep]
-    n = len(live)
-    own = np.where(state["build_own"], fleet, 0.0)
+    own = np.where(flag[:, 3], fleet, 0.0)
     ent_large = m.reservations.held_many(uid, LARGE) + own
     ent_small = m.reservations.held_many(uid, SMALL)
-    job = state["train_gpus"] * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
-    v_train = state["v_train"]
+    job = num[:, 1] * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
+    v_train = num[:, 2]
     # Needs, one column each: (0) training on large clusters, (1) the small-cluster job (training
     # experiments, or fine-tuning), (2) inference. Per need: use, GPUs, value of an hour.
-    inf = np.where(deployed, state["inference_gpus"] * drv.inference_index, 0.0)
+    inf = np.where(deployed, num[:, 5] * drv.inference_index, 0.0)
     has = np.empty((n, 3), dtype=bool)
     has[:, 0], has[:, 1], has[:, 2] = train, train | tune, inf > 0
     use = np.empty((n, 3), dtype=np.int64)
     use[:, 0], use[:, 1], use[:, 2] = TRAIN, np.where(train, TRAIN, FINETUNE), INFERENCE
     gpus = np.empty((n, 3))
     gpus[:, 0] = np.where(train, job * d.training_duty_cycle, 0.0)
-    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, state["finetune_gpus"], 0.0))
+    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, num[:, 4], 0.0))
     gpus[:, 2] = np.where(inf > 0, inf, 0.0)
     values = np.empty((n, 3))
     values[:, 0], values[:, 1], values[:, 2] = (
         v_train,
-        np.where(train, v_train, state["v_ft"]),
-        state["v_inf"],
+        np.where(train, v_train, num[:, 3]),
+        num[:, 6] * drv.inference_value,  # what its served tokens are worth an hour
     )
     weekly_hours = ((0.0 + gpus[:, 0]) + gpus[:, 1] + gpus[:, 2]) * HOURS_PER_WEEK
-    account = state["account"]
     cash = m.cash.balance[account]
     budget = np.zeros(n)
     paid = weekly_hours > 0
     budget[paid] = (
         d.compute_budget_share * np.maximum(cash[paid], 0.0) / (weekly_hours[paid] * d.budget_weeks)
     )
-    bids = state["rents"]  # restricted buyers cannot rent these clusters
+    bids = flag[:, 4]  # restricted buyers cannot rent these clusters
     used, rest = np.empty((n, 3)), np.empty((n, 3))
     for need, tier in enumerate(NEED_TIERS):
         g = gpus[:, need]
