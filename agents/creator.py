@@ -17,10 +17,14 @@ are long: signing just to get in the queue). The largest build their own cluster
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import attrgetter
+from typing import Any
+
 import numpy as np
 
 from agents.base import Firm
-from agents.registry import AgentKind, register
+from agents.registry import AgentKind, register, shuffled_members
 from model.mechanisms.finance import cost_price
 from model.mechanisms.vocabulary import (
     FINETUNE,
@@ -46,25 +50,11 @@ REGIONS = ("US", "CN", "ROW")
 GREY_TRANCHES = (1.0, 0.8, 0.6)  # value of successive thirds of a grey order (assumption)
 #: cluster tier of each weekly need: train run, small job, inference
 NEED_TIERS = (LARGE, SMALL, SMALL)
-#: a builder's state for the week's demand, one row per builder
-BUILDER_STATE = np.dtype(
-    [
-        ("train", bool),
-        ("tune", bool),
-        ("deployed", bool),
-        ("build_own", bool),
-        ("fleet", np.float64),
-        ("train_gpus", np.float64),
-        ("v_train", np.float64),
-        ("v_ft", np.float64),
-        ("finetune_gpus", np.float64),
-        ("inference_gpus", np.float64),
-        ("v_inf", np.float64),
-        ("account", np.int64),
-        ("uid", np.int64),
-        ("rents", bool),
-    ]
+#: a builder's state for the week's demand: its numbers and its ids, read in one pass each
+_STATE_NUMBERS = attrgetter(
+    "fleet_eq", "train_gpus", "v_train", "v_ft", "finetune_gpus", "inference_gpus", "inference_worth"
 )
+_STATE_IDS = attrgetter("account", "unique_id")
 
 
 class ModelCreator(Firm):
@@ -126,21 +116,27 @@ class ModelCreator(Firm):
     def active(self) -> bool:
         return self.model.steps >= self.founded and not self.closed
 
-    def step(self) -> None:
+    def step(self, week: dict | None = None) -> None:
+        """The builder's week (`week`: a memo shared by the builders' week, see :func:`act`)."""
         self.own_used = 0.0
-        if not self.active:
+        m = self.model
+        if m.steps < self.founded or self.closed:  # not active
             return
         self.keep_up()
         if not self.funded:
-            self.model.fund(self, self.funding)
+            m.fund(self, self.funding)
             self.funded = True
             if self.plan_on_entry:  # founded because training pays: it decides at once
                 self.plan()
-        elif (self.model.steps + self.review_offset) % QUARTER == 0:
+        elif (m.steps + self.review_offset) % QUARTER == 0:
             self.plan()
         if self.closed:
             return
-        self.procure()
+        # procure (inline: every active builder's week)
+        if self.build_own:
+            self._order_cards(week)
+        elif self.mode == TRAIN_MODE and self.cloud is not None:
+            self._reserve()
 
     def keep_up(self) -> None:
         """This week's move of the frontier: a training team's model moves with it; an idle
@@ -293,29 +289,34 @@ class ModelCreator(Firm):
 
     def _reserve(self) -> None:
         m = self.model
+        d = m.cfg.demand
+        drv = m.drivers
         held = m.reservations.held(self, LARGE, future=True)
-        gap = self.job_gpus() - held
-        if gap < m.cfg.demand.large_cluster_min_gpus:
+        job = self.train_gpus * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
+        gap = job - held  # job_gpus(), inline: every training renter asks each week
+        if gap < d.large_cluster_min_gpus:
             return
-        rate_1y = self.cloud.reserved_rate(ONE_YEAR_WEEKS)
+        cloud = self.cloud
+        rate_1y = cloud.reserved_rate(ONE_YEAR_WEEKS)
         if not (self.rationed > 0.2 or rate_1y < m.hours.expected_price(LARGE)):
             return
-        panic = m.new_cards.lead_time_weeks > m.cfg.demand.reservation_panic_lead_weeks
+        panic = m.new_cards.lead_time_weeks > d.reservation_panic_lead_weeks
         weeks = THREE_YEAR_WEEKS if panic else ONE_YEAR_WEEKS
-        rate = self.cloud.reserved_rate(weeks)
+        rate = cloud.reserved_rate(weeks)
         if rate > self.v_train:
             return
         c = m.cfg.cloud
         prepaid = float(m.rng.uniform(c.prepaid_share_min, c.prepaid_share_max))
         per_gpu = prepaid * rate * HOURS_PER_WEEK * weeks
-        budget = m.cfg.demand.compute_budget_share * self.cash
+        budget = d.compute_budget_share * self.cash
         gpus = min(gap, budget / per_gpu) if per_gpu > 0 else gap
-        if gpus < m.cfg.demand.large_cluster_min_gpus:
+        if gpus < d.large_cluster_min_gpus:
             return
-        m.reservations.sign(self, self.cloud, LARGE, gpus, weeks, rate, prepaid)
+        m.reservations.sign(self, cloud, LARGE, gpus, weeks, rate, prepaid)
 
-    def _order_cards(self) -> None:
-        """Own-cluster builders order cards from the vendor (legal channel) or via brokers."""
+    def _order_cards(self, week: dict | None = None) -> None:
+        """Own-cluster builders order cards from the vendor (legal channel) or via brokers
+        (`week`: the builders' week's memo of the legal channel by region, see :func:`act`)."""
         m = self.model
         if self.mode == IDLE_MODE and not self.deployed:
             return  # nothing to run and nothing deployed: no cards to buy
@@ -325,18 +326,20 @@ class ModelCreator(Firm):
         rent = m.hours.expected_price(LARGE) if self.region != "CN" else 0.0
         if self.own_cost() > max(rent, worth):
             return
-        product, perf = m.new_cards.best_legal_product(self.region)
+        product, perf, pending, h100_barred = legal_channel(m, self.region, week)
+        short = self.target_fleet() - self.fleet_eq
+        stockpile = pending is not None and self.ordered_for != pending.name
+        if short <= 0 and not stockpile:
+            return  # cards on order or in transit (never negative) leave the gap below zero
         backlog = m.new_cards.backlog_of(self.account)
-        gap = self.target_fleet() - self.fleet_eq - backlog - self.grey_pipeline()
-        pending = m.rules.pending_ban(m.catalog[product], self.region, m.date) if product else None
-        if pending is not None and self.ordered_for != pending.name:
+        gap = short - backlog - self.grey_pipeline()
+        if stockpile:
             # Stockpile: a known rule will close this channel, so order next year's cards now.
             self.ordered_for = pending.name
             gap = max(gap, 0.0) + self.train_gpus * 0.5
         if gap <= 0:
             return
         # Brokers only sell what the legal channel cannot: the full H100 where a rule forbids it.
-        h100_barred = not m.rules.allowed(m.catalog[H100], self.region, m.date)
         if product is not None and perf >= 0.5:
             price = m.new_cards.price_of(product)
             afford = (m.cfg.demand.compute_budget_share * self.cash - backlog * price) / price
@@ -440,6 +443,24 @@ class ModelCreator(Firm):
             self.ask_mult[tier] = min(2.0, self.ask_mult[tier] * 1.05)
 
 
+def legal_channel(model, region: str, week: dict | None = None) -> tuple[str | None, float, Any, bool]:
+    """The legal channel into a region as own-cluster builders read it: the best Hopper part
+    the vendor may sell there and its work per card, a known rule that will forbid it (the
+    stockpiling cue), and whether the full H100 is barred (brokers' market). The same for every
+    builder of a region within the builders' week (date and rules stay put), so :func:`act`
+    passes a `week` memo and each region is asked once."""
+    if week is not None and region in week:
+        return week[region]
+    m = model
+    product, perf = m.new_cards.best_legal_product(region)
+    pending = m.rules.pending_ban(m.catalog[product], region, m.date) if product else None
+    barred = not m.rules.allowed(m.catalog[H100], region, m.date)
+    answer = (product, perf, pending, barred)
+    if week is not None:
+        week[region] = answer
+    return answer
+
+
 def generate_creators(model, n: int, region: str, clouds: list, own: bool) -> list[dict]:
     """Specs for the unnamed training start-ups (DOMAIN §5: training start-ups hold thousands)."""
     rng = model.rng
@@ -480,71 +501,59 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
         return
     d = m.cfg.demand
     drv = m.drivers
-    # One row per builder: its state this week, by name.
-    state = np.array(
-        [
-            (
-                b.mode == TRAIN_MODE,
-                b.mode == FINETUNE_MODE,
-                b.deployed,
-                b.build_own,
-                b.fleet_eq,
-                b.train_gpus,
-                b.v_train,
-                b.v_ft,
-                b.finetune_gpus,
-                b.inference_gpus,
-                b.inference_worth * drv.inference_value,
-                b.account,
-                b.unique_id,
-                b.region != "CN",
-            )
-            for b in builders
-        ],
-        dtype=BUILDER_STATE,
-    )
-    uid = state["uid"]
-    fleet = state["fleet"]
-    train, tune, deployed = state["train"], state["tune"], state["deployed"]
+    # One row per builder: its state this week (numbers, ids and flags, each read in one pass).
+    n = len(builders)
+    num = np.fromiter(chain.from_iterable(map(_STATE_NUMBERS, builders)), np.float64, 7 * n).reshape(n, 7)
+    ids = np.fromiter(chain.from_iterable(map(_STATE_IDS, builders)), np.int64, 2 * n).reshape(n, 2)
+    flags: list = []
+    for b in builders:
+        mode = b.mode
+        flags += (mode == TRAIN_MODE, mode == FINETUNE_MODE, b.deployed, b.build_own, b.region != "CN")
+    flag = np.array(flags, dtype=bool).reshape(n, 5)
+    account, uid = ids[:, 0], ids[:, 1]
+    fleet = num[:, 0]
+    train, tune, deployed = flag[:, 0], flag[:, 1], flag[:, 2]
     # nothing to run, nothing to resell
     keep = train | tune | deployed | (fleet != 0) | (m.reservations.held_many(uid, LARGE, future=True) != 0)
-    if not keep.any():
+    if keep.all():
+        live = builders
+    elif keep.any():
+        live = [b for b, k in zip(builders, keep.tolist()) if k]
+        num, flag, account, uid, fleet = num[keep], flag[keep], account[keep], uid[keep], fleet[keep]
+        train, tune, deployed = train[keep], tune[keep], deployed[keep]
+        n = len(live)
+    else:
         return
-    live = [b for b, k in zip(builders, keep.tolist()) if k]
-    state, uid, fleet = state[keep], uid[keep], fleet[keep]
-    train, tune, deployed = train[keep], tune[keep], deployed[keep]
-    n = len(live)
-    own = np.where(state["build_own"], fleet, 0.0)
+    own = np.where(flag[:, 3], fleet, 0.0)
     ent_large = m.reservations.held_many(uid, LARGE) + own
     ent_small = m.reservations.held_many(uid, SMALL)
-    job = state["train_gpus"] * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
-    v_train = state["v_train"]
+    job = num[:, 1] * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
+    v_train = num[:, 2]
     # Needs, one column each: (0) training on large clusters, (1) the small-cluster job (training
     # experiments, or fine-tuning), (2) inference. Per need: use, GPUs, value of an hour.
-    inf = np.where(deployed, state["inference_gpus"] * drv.inference_index, 0.0)
+    inf = np.where(deployed, num[:, 5] * drv.inference_index, 0.0)
     has = np.empty((n, 3), dtype=bool)
     has[:, 0], has[:, 1], has[:, 2] = train, train | tune, inf > 0
     use = np.empty((n, 3), dtype=np.int64)
     use[:, 0], use[:, 1], use[:, 2] = TRAIN, np.where(train, TRAIN, FINETUNE), INFERENCE
     gpus = np.empty((n, 3))
     gpus[:, 0] = np.where(train, job * d.training_duty_cycle, 0.0)
-    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, state["finetune_gpus"], 0.0))
+    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, num[:, 4], 0.0))
     gpus[:, 2] = np.where(inf > 0, inf, 0.0)
     values = np.empty((n, 3))
     values[:, 0], values[:, 1], values[:, 2] = (
         v_train,
-        np.where(train, v_train, state["v_ft"]),
-        state["v_inf"],
+        np.where(train, v_train, num[:, 3]),
+        num[:, 6] * drv.inference_value,  # what its served tokens are worth an hour
     )
     weekly_hours = ((0.0 + gpus[:, 0]) + gpus[:, 1] + gpus[:, 2]) * HOURS_PER_WEEK
-    account = state["account"]
     cash = m.cash.balance[account]
     budget = np.zeros(n)
     paid = weekly_hours > 0
     budget[paid] = (
         d.compute_budget_share * np.maximum(cash[paid], 0.0) / (weekly_hours[paid] * d.budget_weeks)
     )
-    bids = state["rents"]  # restricted buyers cannot rent these clusters
+    bids = flag[:, 4]  # restricted buyers cannot rent these clusters
     used, rest = np.empty((n, 3)), np.empty((n, 3))
     for need, tier in enumerate(NEED_TIERS):
         g = gpus[:, need]
@@ -583,18 +592,26 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     idle = np.empty((n, 2))  # per builder: large, then small
     idle[:, 0], idle[:, 1] = ent_large, ent_small
     offer = (idle > 1e-9) & bids[:, None]
-    if offer.any():
+    rows, cols = np.nonzero(offer)
+    if rows.size:
         tier_of = np.array([LARGE, SMALL])
-        mult = np.array([b.ask_mult for b in live])[:, tier_of]
+        tiers = tier_of[cols]
         spot = np.array([m.hours.last_spot(tier) for tier in tier_of.tolist()])
         power = m.cfg.cloud.power_per_gpu_hour
-        own_idle = (own > 0) & (ent_large > 1e-9)  # own cards are the last a builder runs
-        floor = np.array([b.cash_cost() if o else power for b, o in zip(live, own_idle.tolist())])
-        ask = np.maximum(floor[:, None], spot * mult)
-        rows, cols = np.nonzero(offer)
-        m.hours.offer_idle(
-            [live[r] for r in rows.tolist()], tier_of[cols], idle[rows, cols], ask[rows, cols], resale=True
-        )
+        own_idle = ((own > 0) & (ent_large > 1e-9)).tolist()  # own cards are the last a builder runs
+        # The ask's floor and multiple of the offering builders only (one floor per builder).
+        sellers, floor, mult = [], [], []
+        last, cost = -1, power
+        for r, t in zip(rows.tolist(), tiers.tolist()):
+            b = live[r]
+            if r != last:
+                cost = b.cash_cost() if own_idle[r] else power
+                last = r
+            sellers.append(b)
+            floor.append(cost)
+            mult.append(b.ask_mult[t])
+        ask = np.maximum(np.array(floor), spot[cols] * np.array(mult))
+        m.hours.offer_idle(sellers, tiers, idle[rows, cols], ask, resale=True)
 
 
 def found_training_teams(model) -> list[ModelCreator]:
@@ -653,25 +670,56 @@ def act(model, builders) -> None:
     (Mesa's shuffle), then all post their hours at once in that order (nothing one decides
     changes another's needs, so this is the same as posting right after each step)."""
     found_training_teams(model)
-    order = builders.shuffle()
-    order.do("step")
-    post_weekly_demand(model, [b for b in order if b.active])
+    steps = model.steps
+    posting = []
+    week: dict = {}  # the legal channel by region: dates and rules do not move within the loop
+    for b in shuffled_members(builders):
+        if steps < b.founded or b.closed:  # not in the market: its step only clears own_used
+            b.own_used = 0.0
+            continue
+        b.step(week)
+        if not b.closed:  # a builder's step closes none but itself
+            posting.append(b)
+    post_weekly_demand(model, posting)
+
+
+def credit_never_negative(model) -> bool:
+    """Whether ``Firm.credit_limit`` cannot be negative: a lender's headroom never is, and
+    balance-sheet credit (a share of the fleet at list price) is not while both factors are not."""
+    c = model.cfg
+    return bool(c.cloud.credit_ltv >= 0 and c.vendor.list_price >= 0)
 
 
 def pay_own_clusters(model, builders: list) -> None:
     """Own clusters pay power for the hours they ran and site and staff for every card they hold
     (each as far as cash and credit reach), booked in builder order."""
-    running = [b for b in builders if b.own_used > 0 or (b.build_own and b.fleet_eq > 0)]
-    if not running:
-        return
     m = model
     power = m.cfg.cloud.power_per_gpu_hour * HOURS_PER_WEEK
-    site = running[0].site_cost_per_week()
-    cost = np.array([b.own_used * power + b.fleet_eq * site for b in running])
+    running: list[ModelCreator] = []
+    costs: list[float] = []
+    site = 0.0
+    for b in builders:
+        if b.own_used > 0 or b.build_own:
+            fleet = b.fleet_eq
+            if b.own_used > 0 or fleet > 0:
+                if not running:
+                    site = b.site_cost_per_week()
+                running.append(b)
+                costs.append(b.own_used * power + fleet * site)
+    if not running:
+        return
+    cost = np.array(costs)
     accounts = np.array([b.account for b in running], dtype=np.int64)
-    credit = np.array([b.credit_limit() for b in running])
-    room = np.maximum(m.cash.balance[accounts] + credit, 0.0)
-    m.cash.transfer_in_turn(accounts, np.full(len(running), m.acct_power), np.minimum(cost, room), "opex")
+    cash = m.cash.balance[accounts]
+    # Credit (never negative) only matters to a builder whose cash does not cover the bill: with
+    # cash >= cost, min(cost, max(cash + credit, 0)) is the cost whatever the credit.
+    short = ~(cash >= cost) if credit_never_negative(m) else np.ones(len(running), dtype=bool)
+    credit = np.zeros(len(running))
+    for i in np.flatnonzero(short).tolist():
+        credit[i] = running[i].credit_limit()
+    room = np.maximum(cash + credit, 0.0)
+    amount = np.where(short, np.minimum(cost, room), cost)
+    m.cash.transfer_in_turn(accounts, np.full(len(running), m.acct_power), amount, "opex")
 
 
 register(

@@ -257,6 +257,9 @@ class FineTunerPool:
         n = rows.size
         if n == 0:
             return
+        if idx is None and self.founded.all():
+            self._step_all_founded(rows)
+            return
         founded_at = self.founded[rows] if idx is not None else self.founded
         old = np.flatnonzero(founded_at)  # positions in `rows` of teams founded before this week
         self._pay_and_close(rows[old])
@@ -327,6 +330,59 @@ class FineTunerPool:
         )
         ft_limit = np.minimum(value, budget)
         inf_limit = np.minimum(drv.inference_value * self.inference_worth[r_live], budget)
+        ok_ft = (ft_need > 0) & (ft_limit > 0)
+        ok_inf = (inf_need > 0) & (inf_limit > 0)
+        m.hours.bid_pooled(account[ok_ft], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])
+        m.hours.bid_pooled(account[ok_inf], INFERENCE, SMALL, inf_need[ok_inf], inf_limit[ok_inf])
+
+    def _step_all_founded(self, rows: np.ndarray) -> None:
+        """The week of a pool whose every team was founded (most of a run): the rule of
+        :meth:`step` over whole columns, without the index gathers and merges it needs while
+        some teams are still would-be ones. Same numbers, same draws."""
+        m = self.model
+        drv = m.drivers
+        d = m.cfg.demand
+        n = rows.size
+        self._pay_and_close(rows)
+        price = m.hours.expected_price(SMALL)
+        closed = self.closed  # not written again this week
+        was_active = self.active.copy()
+        account = self.account
+        cash = m.cash.balance[account]
+        value = d.value_per_edge_hour * self.edge * drv.value_climate
+        usable = drv.open_quality >= self.need
+        open_ = ~closed
+        # Enter when an hour is worth more than it costs; leave when it is worth 20% less.
+        start = usable & ~was_active & open_ & (value > price)
+        stop = was_active & (~usable | (value < 0.8 * price) | (cash <= 0))
+        active = (was_active | start) & ~stop
+        # Follow-on rounds, quarterly, likelier in a warm climate.
+        due = open_ & ((m.steps + self.offset) % QUARTER == 0)
+        if due.any():
+            p = min(0.95, d.round_prob_per_quarter * drv.climate)
+            lucky = due & (m.rng.random(n) < p)
+            if lucky.any():
+                r = np.flatnonzero(lucky)
+                m.fund_many(
+                    account[r],
+                    self.funding[r] * drv.climate * m.rng.uniform(0.3, 1.0, lucky.sum()),
+                )
+        self.active = active
+        deployed = self.deployed | active
+        self.deployed = deployed
+        self.idle_weeks = np.where(open_ & ~active, self.idle_weeks + 1, 0)
+        # Budget: plan half a year of the current job at most.
+        cash = m.cash.balance[account]
+        inf_need = np.where(deployed, self.inference_gpus * drv.inference_index, 0.0)
+        ft_need = np.where(active, self.gpus, 0.0)
+        hours = (ft_need + inf_need) * HOURS_PER_WEEK * d.budget_weeks
+        budget = np.where(
+            hours > 0,
+            d.compute_budget_share * np.maximum(cash, 0.0) / np.maximum(hours, 1e-9),
+            0.0,
+        )
+        ft_limit = np.minimum(value, budget)
+        inf_limit = np.minimum(drv.inference_value * self.inference_worth, budget)
         ok_ft = (ft_need > 0) & (ft_limit > 0)
         ok_inf = (inf_need > 0) & (inf_limit > 0)
         m.hours.bid_pooled(account[ok_ft], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])

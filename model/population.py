@@ -114,8 +114,11 @@ class Population:
 
     def retire_aged_cards(self) -> None:
         life = int(round(self.model.cfg.supply.card_life_years * WEEKS_PER_YEAR))
+        steps = self.model.steps
         for agent in self.owners:
-            agent.retire_aged(life)
+            cohorts = agent.cohorts  # oldest first: only a fleet whose oldest cohort aged out retires
+            if cohorts and steps - cohorts[0][0] >= life:
+                agent.retire_aged(life)
 
     def pay_running_costs(self) -> None:
         for kind in kinds_in_week_order():

@@ -73,3 +73,33 @@ def test_the_pool_week_is_the_rule_over_every_row(seed, subset, burn):
     # the runs exercised every branch: starts, stops, closures, follow-on rounds, lines
     assert new.population.founded and new.hours.lines and (new.population.closed or burn == 0)
     assert pool.active.any() and (pool.founded & ~pool.active & ~pool.closed).any()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("burn", [1.5, 0.0], ids=["staff paid", "no staff cost"])
+def test_a_pool_of_founded_teams_takes_the_short_way_to_the_same_numbers(seed, burn):
+    """Once every team was founded (most of a run) the pool's week runs over whole columns:
+    the same numbers and draws as the rule over every row."""
+    n = 600
+    new, ref = _world(seed, n, burn), _world(seed, n, burn)
+    for w in (new, ref):
+        pool = w.population.finetuners
+        late = ~pool.founded  # the would-be teams were founded too: some active, some not
+        pool.founded = np.ones(n, dtype=bool)
+        pool.active = pool.active | (late & (np.arange(n) % 3 == 0))
+        pool.deployed = pool.deployed | pool.active
+        w.fund_many(pool.account[late], np.full(int(late.sum()), 2e5))
+    quality = np.linspace(0.4, 0.8, 12)
+    price = [2.0, 2.5, 4.0, 1.5] * 3
+    for week in range(12):
+        for w in (new, ref):
+            w.steps = week
+            w.drivers.open_quality = float(quality[week])
+            w.hours.expected[0] = price[week]
+        assert new.population.finetuners.founded.all()
+        new.population.finetuners.step()
+        reference_step(ref.population.finetuners)
+        _same(_state(new), _state(ref), week)
+    pool = new.population.finetuners
+    assert new.hours.lines and (new.population.closed or burn == 0)
+    assert pool.active.any() and (~pool.active & ~pool.closed).any()
