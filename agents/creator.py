@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Firm
-from agents.registry import AgentKind, register, shuffled_members
+from agents.registry import AgentKind, register
 from model.mechanisms.finance import cost_price
 from model.mechanisms.vocabulary import (
     FINETUNE,
@@ -671,15 +671,18 @@ def act(model, builders) -> None:
     changes another's needs, so this is the same as posting right after each step)."""
     found_training_teams(model)
     steps = model.steps
-    posting = []
+    posting: list[ModelCreator] = []
     week: dict = {}  # the legal channel by region: dates and rules do not move within the loop
-    for b in shuffled_members(builders):
+
+    def decide(b: ModelCreator) -> None:
         if steps < b.founded or b.closed:  # not in the market: its step only clears own_used
             b.own_used = 0.0
-            continue
+            return
         b.step(week)
         if not b.closed:  # a builder's step closes none but itself
             posting.append(b)
+
+    builders.shuffle_do(decide)
     post_weekly_demand(model, posting)
 
 

@@ -86,14 +86,6 @@ def each(method: str) -> Callable[[Any, list], None]:
     return upkeep
 
 
-def shuffled_members(agents) -> list:
-    """The members of a Mesa AgentSet in a fresh random order: the draw ``AgentSet.shuffle``
-    makes (one ``random.shuffle`` of its weak references), without building a new AgentSet."""
-    refs = list(agents._agents.keyrefs())
-    agents.random.shuffle(refs)
-    return [a for r in refs if (a := r()) is not None]
-
-
 def in_turn(model, agents) -> None:
     """Members act one after another, in the order they were created."""
     agents.do("step")

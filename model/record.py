@@ -8,16 +8,13 @@ utilisation, teams, the return on a new card) are computed here. Nothing here ch
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections import deque
-from copy import deepcopy
 
 import mesa
 import numpy as np
 import pandas as pd
 
-from agents.base import Books
 from agents.registry import kinds_in_build_order, kinds_in_frame_order
 from model.mechanisms.finance import cost_price, new_card_irr
 from model.mechanisms.vocabulary import (
@@ -140,7 +137,6 @@ TRADE_KINDS = {
     "seizure": "cards taken by lenders",
 }
 TRADE_LOG_ROWS = 20000  # recent trades kept for the network view
-_BOOKS_CASH, _BOOKS_GPUS = Books.__dict__["cash"], Books.__dict__["gpus"]
 #: agent-frame columns, in order
 FRAME_COLUMNS = ["step", "date", "agent_id", "kind", "region", "cash", "gpus", "mode", "name"]
 
@@ -158,9 +154,12 @@ class Recorder:
         )
         framed = [k for k in kinds_in_frame_order() if k.frame and not k.pooled and pop.of(k.name)]
         self._framed = framed
-        #: the agent frame's rows by week and kind: (step, agent id, name, region, cash, gpus, mode),
-        #: what a Mesa DataCollector with those agent-type reporters records, read in one pass
-        self._agent_rows: dict[int, dict[type, list[tuple]]] = {}
+        self.agent_collector = mesa.DataCollector(
+            agenttype_reporters={
+                k.cls: {"name": "name", "region": "region", "cash": "cash", "gpus": "gpus", "mode": "mode"}
+                for k in framed
+            }
+        )
         self._pool_snapshots: list[tuple] = []  # (step, cash, gpus, active, closed) arrays
         self.team_stride = team_stride(len(pop.finetuners), model.cfg.run.agent_data_teams)
 
@@ -222,15 +221,7 @@ class Recorder:
         now["cash_cost"], now["full_cost"] = self._owner_costs()
         now["new_capacity_irr"] = self._market_irr(utilization)
         self._check_finite()
-        self._collect_series()
-
-    def _collect_series(self) -> None:
-        """What ``series_collector.collect`` does with our reporters (each reads ``now[name]``,
-        deep-copied), without a call per series: append this week's values to its columns."""
-        now = self.now
-        for name, column in self.series_collector.model_vars.items():
-            value = now[name]
-            column.append(value if type(value) in (float, int) else deepcopy(value))
+        self.series_collector.collect(m)
 
     def _check_finite(self) -> None:
         """Every number a week publishes is finite; only a price of a market that did not trade
@@ -291,7 +282,7 @@ class Recorder:
 
     def collect_agents(self) -> None:
         m = self.model
-        self._agent_rows[m.steps] = {k.cls: self._agent_rows_of(k.cls) for k in self._framed}
+        self.agent_collector.collect(m)
         # Pooled teams: the pool's arrays only (copies of every k-th row, or of none); frames are
         # built when asked for.
         k = self.team_stride
@@ -309,45 +300,6 @@ class Recorder:
             )
         )
 
-    def _agent_rows_of(self, cls: type) -> list[tuple]:
-        """This week's rows of the agents of one class, as Mesa's agent-type reporters read them
-        (cash and cards straight from the ledgers when the class reads them there)."""
-        m = self.model
-        if cls in m.agent_types:
-            agents = list(m.agents_by_type[cls])
-        else:
-            agents = [a for a in m.agents if isinstance(a, cls)]
-        step = m.steps
-        if getattr(cls, "cash", None) is _BOOKS_CASH and getattr(cls, "gpus", None) is _BOOKS_GPUS:
-            accounts = [a.account for a in agents]
-            cash = m.cash.balance[accounts].tolist()
-            gpus = m.cards.balance[accounts].tolist()
-        else:
-            cash = [getattr(a, "cash", None) for a in agents]
-            gpus = [getattr(a, "gpus", None) for a in agents]
-        return [
-            (
-                step,
-                a.unique_id,
-                getattr(a, "name", None),
-                getattr(a, "region", None),
-                c,
-                g,
-                getattr(a, "mode", None),
-            )
-            for a, c, g in zip(agents, cash, gpus)
-        ]
-
-    def _agent_type_frame(self, cls: type) -> pd.DataFrame:
-        """One class's rows over the weeks collected, indexed as Mesa's
-        ``get_agenttype_vars_dataframe`` indexes them."""
-        rows = itertools.chain.from_iterable(week[cls] for week in self._agent_rows.values() if cls in week)
-        return pd.DataFrame.from_records(
-            data=rows,
-            columns=["Step", "AgentID", "name", "region", "cash", "gpus", "mode"],
-            index=["Step", "AgentID"],
-        )
-
     # -- outputs -----------------------------------------------------------------------------------
     def series(self) -> pd.DataFrame:
         df = self.series_collector.get_model_vars_dataframe().reset_index(drop=True)
@@ -359,7 +311,7 @@ class Recorder:
         frames = []
         for kind in self._framed:
             try:
-                df = self._agent_type_frame(kind.cls).reset_index()
+                df = self.agent_collector.get_agenttype_vars_dataframe(kind.cls).reset_index()
             except (KeyError, ValueError, AttributeError):
                 continue
             if len(df):

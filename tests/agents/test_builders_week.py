@@ -1,6 +1,6 @@
-"""The builders' week written for speed holds to the forms it replaced, to the last bit: Mesa's
-shuffle (same draw, same order), the legal channel read once per region, and own clusters that
-ask their credit limit only when their cash does not cover the bill."""
+"""The builders' week written for speed holds to the forms it replaced, to the last bit: the legal
+channel read once per region, and own clusters that ask their credit limit only when their cash
+does not cover the bill."""
 
 from __future__ import annotations
 
@@ -9,30 +9,12 @@ import numpy as np
 import pytest
 
 from agents.creator import REGIONS, legal_channel, pay_own_clusters
-from agents.registry import shuffled_members
 from model import H100Market, release_model
 from model.mechanisms.vocabulary import H100, HOURS_PER_WEEK
 
 
 class _Member(mesa.Agent):
     pass
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-@pytest.mark.parametrize("n", [0, 1, 2, 7, 150])
-def test_shuffled_members_is_mesas_shuffle(seed, n):
-    model = mesa.Model(seed=seed)
-    for _ in range(n):
-        _Member(model)
-    members = model.agents_by_type[_Member] if n else mesa.agent.AgentSet([], random=model.random)
-    state = model.random.getstate()
-    ours = shuffled_members(members)
-    after = model.random.getstate()
-    model.random.setstate(state)
-    theirs = list(members.shuffle())
-    assert ours == theirs
-    assert model.random.getstate() == after  # the same draws, no more
-    assert list(members) == sorted(members, key=lambda a: a.unique_id)  # the set keeps its order
 
 
 def _old_pay_own_clusters(model, builders) -> np.ndarray:
