@@ -272,3 +272,14 @@ def test_pay_running_costs_as_far_as_cash_and_credit_reach(world):
     legacy_only.pay_running_costs()
     assert world.cash[world.acct_power] == pytest.approx(5_000.0)
     assert legacy_only.cash == pytest.approx(0.0)
+
+
+def test_capacity_total_is_the_sum_of_the_tiers_to_the_bit(world):
+    rng = np.random.default_rng(4)
+    cloud = world.add_cloud(legacy=3000.0)
+    for step in range(0, 200, 7):
+        world.steps = step
+        world.give_cards(cloud, float(rng.uniform(0, 500)))
+        cloud.large_eq = float(rng.uniform(0, 2 * cloud.fleet_eq))
+        total = cloud.capacity_total()
+        assert type(total) is np.float64 and total == cloud.capacity().sum()
