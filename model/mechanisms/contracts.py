@@ -13,6 +13,18 @@ import numpy as np
 from model.mechanisms.vocabulary import HOURS_PER_WEEK
 
 
+def _keeps_dtype(value, kind: str) -> bool:
+    """Whether concatenating `value` to an int64 ("i") or float64 ("f") column keeps its dtype
+    and stores the value as writing it into the column does."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, np.signedinteger):
+        return True
+    return kind == "f" and isinstance(value, (float, np.float64, np.float32, np.float16))
+
+
 class ReservationBook:
     _cols = ("holder", "provider", "tier", "gpus", "start", "end", "price", "prepaid_share")
 
@@ -30,6 +42,9 @@ class ReservationBook:
         # terminate and expire (which drop them).
         self._committed: dict[tuple[int, int, int], np.ndarray] = {}
         self._committed_step: int | None = None
+        self._kinds = {c: getattr(self, c).dtype.kind for c in self._cols}  # "i" or "f"
+        self._buffers: list[np.ndarray] | None = None  # see _append_in_place
+        self._views: tuple = ()
 
     def __len__(self) -> int:
         return len(self.gpus)
@@ -48,21 +63,45 @@ class ReservationBook:
         """Add a contract; returns the prepayment due now."""
         if gpus <= 0 or weeks <= 0:
             raise ValueError("a reservation needs gpus > 0 and weeks > 0")
-        row = dict(
-            holder=holder,
-            provider=provider,
-            tier=tier,
-            gpus=gpus,
-            start=start,
-            end=start + weeks,
-            price=price,
-            prepaid_share=prepaid_share,
-        )
-        for c in self._cols:
-            col = getattr(self, c)
-            setattr(self, c, np.concatenate((col, [row[c]])))  # np.append, without its wrapper
+        row = (holder, provider, tier, gpus, start, start + weeks, price, prepaid_share)
+        if not self._append_in_place(row):
+            for c, value in zip(self._cols, row):
+                setattr(self, c, np.concatenate((getattr(self, c), [value])))  # np.append, unwrapped
         self._add_to_committed(self.provider[-1], self.tier[-1], self.gpus[-1], self.start[-1], self.end[-1])
         return prepaid_share * price * gpus * HOURS_PER_WEEK * weeks
+
+    def _append_in_place(self, row: tuple) -> bool:
+        """Append a row by writing it into spare room behind the columns (each column a view of
+        a longer buffer), instead of copying eight arrays at every signing. Only values that
+        keep each column's dtype (as concatenation would) go this way; anything else, or columns
+        replaced since (expire), returns False or rebuilds the buffers."""
+        for c, value in zip(self._cols, row):
+            if not _keeps_dtype(value, self._kinds[c]):
+                return False
+        n = len(self.gpus)
+        cols = [getattr(self, c) for c in self._cols]
+        bufs = self._buffers
+        if (
+            bufs is None
+            or n >= len(bufs[0])
+            or any(col is not view for col, view in zip(cols, self._views))
+            or any(col.dtype.kind != self._kinds[c] for c, col in zip(self._cols, cols))
+        ):
+            if any(col.dtype.kind != self._kinds[c] for c, col in zip(self._cols, cols)):
+                return False
+            size = max(64, 2 * (n + 1))
+            bufs = []
+            for col in cols:
+                buf = np.empty(size, dtype=col.dtype)
+                buf[:n] = col
+                bufs.append(buf)
+            self._buffers = bufs
+        for buf, value in zip(bufs, row):
+            buf[n] = value
+        self._views = tuple(buf[: n + 1] for buf in bufs)
+        for c, view in zip(self._cols, self._views):
+            setattr(self, c, view)
+        return True
 
     def _add_to_committed(self, provider, tier, gpus, start, end) -> None:
         """Count a contract just signed in the kept committed() sums: bincount adds the weights
