@@ -160,7 +160,8 @@ class NewCardMarket(Market):
             ng_cards = ng_eq / equiv
             if hopper > 0:
                 agent.on_purchase(hopper, (cost - ng_eq * self.price * share_ng) / hopper)
-            m.nextgen_cards.transfer(m.acct_fab, agent.account, ng_cards, "made")
+            if ng_cards != 0.0:  # a zero transfer books nothing (most lots are Hopper only)
+                m.nextgen_cards.transfer(m.acct_fab, agent.account, ng_cards, "made")
             m.cards.transfer(m.acct_stock, agent.account, hopper, "delivered")
             agent.receive_cards(hopper, hopper * self.effective_perf(product), ng_cards, ng_eq)
             agent.pay(m.vendor.account, cost, "cards")

@@ -42,7 +42,8 @@ class ReservationMarket(Market):
 
     def held(self, agent, tier: int, future: bool = False) -> float:
         """GPUs of the agent's reservations on a tier (deliverable share only, unless `future`)."""
-        per_holder = self._entitlements()[1 if future else 0][tier]
+        held = self._held if self._held is not None else self._entitlements()  # asked ~50 times a week
+        per_holder = held[1 if future else 0][tier]
         uid = agent.unique_id
         return float(per_holder[uid]) if uid < len(per_holder) else 0.0
 
