@@ -8,21 +8,16 @@ the holder's (and the provider's capacity stays committed) whatever the holder d
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from model.mechanisms.vocabulary import HOURS_PER_WEEK
 
-
-def _keeps_dtype(value, kind: str) -> bool:
-    """Whether concatenating `value` to an int64 ("i") or float64 ("f") column keeps its dtype
-    and stores the value as writing it into the column does."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return -(2**63) <= value < 2**63
-    if isinstance(value, np.signedinteger):
-        return True
-    return kind == "f" and isinstance(value, (float, np.float64, np.float32, np.float16))
+#: types a value may have to be written into an int64 / float64 column as concatenating it would
+#: store it (bool, unsigned and other widths change a concatenated column's dtype)
+_AS_INT64 = frozenset((int, np.int64))
+_AS_FLOAT64 = frozenset((int, float, np.int64, np.float64))
 
 
 class ReservationBook:
@@ -42,7 +37,8 @@ class ReservationBook:
         # terminate and expire (which drop them).
         self._committed: dict[tuple[int, int, int], np.ndarray] = {}
         self._committed_step: int | None = None
-        self._kinds = {c: getattr(self, c).dtype.kind for c in self._cols}  # "i" or "f"
+        self._dtypes = [getattr(self, c).dtype for c in self._cols]
+        self._stored_as_is = tuple(_AS_INT64 if d.kind == "i" else _AS_FLOAT64 for d in self._dtypes)
         self._buffers: list[np.ndarray] | None = None  # see _append_in_place
         self._views: tuple = ()
 
@@ -72,35 +68,32 @@ class ReservationBook:
 
     def _append_in_place(self, row: tuple) -> bool:
         """Append a row by writing it into spare room behind the columns (each column a view of
-        a longer buffer), instead of copying eight arrays at every signing. Only values that
-        keep each column's dtype (as concatenation would) go this way; anything else, or columns
-        replaced since (expire), returns False or rebuilds the buffers."""
-        for c, value in zip(self._cols, row):
-            if not _keeps_dtype(value, self._kinds[c]):
-                return False
-        n = len(self.gpus)
-        cols = [getattr(self, c) for c in self._cols]
+        a longer buffer), instead of copying eight arrays at every signing. Only values of the
+        types that concatenation would store the same way (ints in every column, floats in the
+        float columns) go this way; anything else, or columns replaced since (expire), returns
+        False or rebuilds the buffers."""
+        if not all(map(frozenset.__contains__, self._stored_as_is, map(type, row))):
+            return False
+        cols = _COLUMNS(self)
+        n = len(cols[0])
         bufs = self._buffers
-        if (
-            bufs is None
-            or n >= len(bufs[0])
-            or any(col is not view for col, view in zip(cols, self._views))
-            or any(col.dtype.kind != self._kinds[c] for c, col in zip(self._cols, cols))
-        ):
-            if any(col.dtype.kind != self._kinds[c] for c, col in zip(self._cols, cols)):
+        if bufs is None or n >= len(bufs[0]) or not all(map(operator.is_, cols, self._views)):
+            if [col.dtype for col in cols] != self._dtypes:
                 return False
-            size = max(64, 2 * (n + 1))
             bufs = []
             for col in cols:
-                buf = np.empty(size, dtype=col.dtype)
+                buf = np.empty(max(64, 2 * (n + 1)), dtype=col.dtype)
                 buf[:n] = col
                 bufs.append(buf)
             self._buffers = bufs
-        for buf, value in zip(bufs, row):
-            buf[n] = value
-        self._views = tuple(buf[: n + 1] for buf in bufs)
-        for c, view in zip(self._cols, self._views):
-            setattr(self, c, view)
+        try:
+            for buf, value in zip(bufs, row):
+                buf[n] = value
+        except OverflowError:  # an int past int64: concatenation decides what to store
+            return False
+        views = tuple(buf[: n + 1] for buf in bufs)
+        self.__dict__.update(zip(self._cols, views))
+        self._views = views
         return True
 
     def _add_to_committed(self, provider, tier, gpus, start, end) -> None:
@@ -164,3 +157,7 @@ class ReservationBook:
         if not keep.all():
             for c in self._cols:
                 setattr(self, c, getattr(self, c)[keep])
+
+
+#: the book's columns, read in one go
+_COLUMNS = operator.attrgetter(*ReservationBook._cols)
