@@ -70,7 +70,10 @@ class GreyBroker(Firm):
             # ...but never more than a new card would cost it (plus the wait, when there is one)
             queue = m.new_cards.lead_time_weeks > QUEUE_WORTH_SKIPPING_WEEKS
             limit = min(limit, m.used_cards.queue_skip_price() if queue else m.new_cards.price)
-            qty = min(g.sourcing_cards_per_week, short, max(0.0, self.cash + self.credit_limit()) / limit)
+            qty = min(g.sourcing_cards_per_week, short)
+            cash = self.cash
+            if not qty <= max(0.0, cash) / limit:  # credit (never negative) only matters beyond cash
+                qty = min(g.sourcing_cards_per_week, short, max(0.0, cash + self.credit_limit()) / limit)
             if qty > 1e-6:
                 m.used_cards.bid(self, qty, limit)
         if stock > 1e-9:

@@ -80,10 +80,18 @@ class Cloud(Firm):
             legacy = self.legacy()
             self.large_eq = min(self.large_eq, fleet)
             large = self.large_eq + legacy * share
-            self._capacity = np.array([fleet + legacy - large, large])
+            small = fleet + legacy - large
+            self._capacity = np.array([small, large])
             self._capacity.setflags(write=False)
+            self._capacity_total = np.float64(0.0 + small + large)  # the bits of .sum(), without the call
             self._capacity_key = (self.model.steps, fleet, self.large_eq)
         return self._capacity
+
+    def capacity_total(self):
+        """``capacity().sum()`` (a numpy float), summed once with the capacity it is kept with:
+        the cloud's own decisions read it several times a week."""
+        self.capacity()
+        return self._capacity_total
 
     def on_delivery(self, eq: float) -> None:
         """Build new cards into large clusters as far as large reservations need, else by share."""
@@ -128,7 +136,7 @@ class Cloud(Firm):
         cloud sells everything it can."""
         if self.private:
             return 0.0
-        return (1.0 - self.model.cfg.cloud.target_utilization) * float(self.capacity().sum())
+        return (1.0 - self.model.cfg.cloud.target_utilization) * float(self.capacity_total())
 
     def full_cost(self) -> float:
         """USD per GPU-hour a card bought today must earn at target utilisation to repay its capex
@@ -155,7 +163,7 @@ class Cloud(Firm):
         only when a rival undercuts it or its fleet does not earn its cost, and never below full
         cost plus its margin (DOMAIN §1: lists are sticky and move in discrete cuts)."""
         c = self.model.cfg.cloud
-        cap = max(self.capacity().sum(), 1.0)
+        cap = max(self.capacity_total(), 1.0)
         if self.unmet / cap > 0.05:
             self.list_price *= 1.0 + c.price_step_up
         elif self.util_list < c.target_utilization - 0.1 and (self.private or self.cut_is_due()):
@@ -182,7 +190,7 @@ class Cloud(Firm):
         """Whether the cloud sells (nearly) all it can at list: utilisation at list within 0.05 of
         its target, or buyers turned away at list (over 5% of capacity)."""
         c = self.model.cfg.cloud
-        cap = max(self.capacity().sum(), 1.0)
+        cap = max(self.capacity_total(), 1.0)
         return bool(self.util_list >= c.target_utilization - 0.05 or self.unmet / cap > 0.05)
 
     def marginal_price(self) -> float:
@@ -212,7 +220,7 @@ class Cloud(Firm):
         if excess <= 0:
             return
         growth = min(0.25, c.order_aggressiveness * excess)
-        cap = self.capacity().sum()
+        cap = self.capacity_total()
         demand = self.util * cap + self.unmet
         # Cards ordered today arrive after the lead time: size the order to the demand expected
         # then, extrapolating the last half-year's growth (capped, at most half a year ahead).
@@ -222,9 +230,13 @@ class Cloud(Firm):
         target = demand / c.target_utilization * (1.0 + growth)
         backlog = m.new_cards.backlog_of(self.account)
         qty = target - cap - backlog
+        if qty <= 1:  # nothing to order, whatever the cash and credit
+            return
         price = m.new_cards.price + c.infra_capex_per_gpu
-        room = (self.cash + self.credit_limit() - backlog * m.new_cards.price) / price
-        qty = min(qty, room)
+        cash = self.cash
+        # Credit (never negative) only matters when cash alone does not cover the order.
+        if not (cash - backlog * m.new_cards.price) / price >= qty:
+            qty = min(qty, (cash + self.credit_limit() - backlog * m.new_cards.price) / price)
         if qty > 1:
             # large clusters are built for frontier training: judge the part by that job
             ok = m.new_cards.takes_nextgen(self.marginal_price(), training=c.large_tier_share >= 0.5)
@@ -242,7 +254,7 @@ class Cloud(Firm):
         if not self.sells_out():
             return
         value = min(self.holding_value(), m.new_cards.price)
-        qty = min(SELL_SHARE * self.capacity().sum(), max(self.cash, 0.0) / max(value, 1.0))
+        qty = min(SELL_SHARE * self.capacity_total(), max(self.cash, 0.0) / max(value, 1.0))
         if value > 0 and qty > 1:
             market.bid(self, qty, value)
             self.buying_used = True  # a buyer this week does not also sell
@@ -264,21 +276,42 @@ class Cloud(Firm):
         """Power for every hour used (idle cards are powered down) and site and staff for every
         installed card, as far as cash and credit reach (DOMAIN §8)."""
         m = self.model
-        cap = self.capacity().sum()
+        cap = self.capacity_total()
         used = self.util * cap
         cost = used * m.cfg.cloud.power_per_gpu_hour * HOURS_PER_WEEK + cap * self.site_cost_per_week()
-        self.pay(m.acct_power, min(cost, max(self.cash + self.credit_limit(), 0.0)), "opex")
+        cash = self.cash
+        if not cost <= cash:  # credit (never negative) only matters when cash alone falls short
+            cost = min(cost, max(cash + self.credit_limit(), 0.0))
+        self.pay(m.acct_power, cost, "opex")
 
     # -- feedback from the hours market ----------------------------------------------------------
+    #: (week, unmet lines, their limits, {list price: GPUs turned away}): clouds often list at
+    #: the same price, and every cloud hears the same lines (held here, so the very same arrays)
+    _turned_away_seen: tuple = (None, None, None, {})
+
+    def _turned_away(self, unmet, limits) -> float:
+        """GPUs of the week's unmet lines whose limit reaches this cloud's list price."""
+        if not len(unmet):
+            return 0.0
+        step, seen_unmet, seen_limits, by_price = Cloud._turned_away_seen
+        if step != self.model.steps or seen_unmet is not unmet or seen_limits is not limits:
+            by_price = {}
+            Cloud._turned_away_seen = (self.model.steps, unmet, limits, by_price)
+        found = by_price.get(self.list_price)
+        if found is None:
+            # np.compress picks the same lines as a boolean index, in order, faster on a long book
+            found = by_price[self.list_price] = float(np.compress(limits >= self.list_price, unmet).sum())
+        return found
+
     def on_week(
         self, sold: float, sold_at_list: float, revenue: float, unmet, limits, market_size: float
     ) -> None:
         """Learn from the week: utilisation (all sales, and sales at list), revenue per hour, and
         the demand turned away at this cloud's list price, shared among clouds by size (a buyer
         turned away would have tried any of them)."""
-        turned_away = float(unmet[limits >= self.list_price].sum()) if len(unmet) else 0.0
+        turned_away = self._turned_away(unmet, limits)
         unmet = turned_away * self.size / market_size
-        cap = max(self.capacity().sum(), 1e-9)
+        cap = max(self.capacity_total(), 1e-9)
         self.util = 0.8 * self.util + 0.2 * min(1.0, sold / cap)
         self.util_list = 0.8 * self.util_list + 0.2 * min(1.0, sold_at_list / cap)
         self.unmet = 0.8 * self.unmet + 0.2 * unmet

@@ -49,10 +49,10 @@ class CardAuction(Market):
         self.asks = Book(("seller", "qty", "price"))
 
     def bid(self, agent, qty: float, price: float) -> None:
-        self.bids.add(buyer=agent.unique_id, qty=qty, price=price)
+        self.bids.add_row(agent.unique_id, qty, price)
 
     def ask(self, agent, qty: float, price: float) -> None:
-        self.asks.add(seller=agent.unique_id, qty=qty, price=price)
+        self.asks.add_row(agent.unique_id, qty, price)
 
 
 #: market kinds by name (a new market registers here and is built by the model)

@@ -81,12 +81,15 @@ class GreyMarket(CardAuction):
             b.on_demand_seen(seen)
         res = clear_uniform(bids["qty"], bids["price"], asks["qty"], asks["price"])
         if res.traded:
-            b_left, a_left = res.bid_fill.copy(), res.ask_fill.copy()
+            # Python floats pair the fills with the same arithmetic as numpy's, without the
+            # cost of a numpy scalar per step (most bids of a week are not filled)
+            b_left, a_left = res.bid_fill.tolist(), res.ask_fill.tolist()
+            buyers, sellers = bids["buyer"].tolist(), asks["seller"].tolist()
             i = j = 0
             while i < len(b_left) and j < len(a_left):
                 q = min(b_left[i], a_left[j])
                 if q > TINY:
-                    buyer, broker = by_id[int(bids["buyer"][i])], by_id[int(asks["seller"][j])]
+                    buyer, broker = by_id[buyers[i]], by_id[sellers[j]]
                     q = min(q, broker.gpus)
                     deposit = g.deposit_share * q * res.price
                     buyer.pay(broker.account, deposit, "grey_deposit")
@@ -101,9 +104,9 @@ class GreyMarket(CardAuction):
                     i += 1
                 if a_left[j] <= TINY:
                     j += 1
-        offered = asks["qty"]
-        for k in range(len(offered)):
-            by_id[int(asks["seller"][k])].on_sale(float(res.ask_fill[k] / max(offered[k], 1e-12)))
+        sold = zip(asks["seller"].tolist(), res.ask_fill.tolist(), asks["qty"].tolist())
+        for seller, filled, offered in sold:
+            by_id[seller].on_sale(filled / max(offered, 1e-12))
         # The grey price is what deals close at (DOMAIN §6 reports prices dealt); before the first
         # deal, the middle of the brokers' and buyers' quotes.
         self.deal_price = float(res.price) if res.traded else float("nan")

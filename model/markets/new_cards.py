@@ -9,6 +9,8 @@ read off the backlog against the planned output. Publishes ``card_price_new`` (t
 
 from __future__ import annotations
 
+from itertools import compress
+
 import numpy as np
 
 from model.markets.base import Market, register
@@ -121,7 +123,7 @@ class NewCardMarket(Market):
         stock = m.cards[m.acct_stock]
         make = float(min(max(backlog - stock, 0.0), hop_cap))
         m.cards.transfer(m.acct_fab, m.acct_stock, make, "made")
-        ng_wanted = sum(q for q, ok in zip(self.book.outstanding, self.book.nextgen_ok) if ok)
+        ng_wanted = sum(compress(self.book.outstanding, self.book.nextgen_ok))
         ng_make_eq = float(min(max(ng_wanted, 0.0), ng_eq_cap))
         self.vendor_output = make + ng_make_eq
         dlv = self.book.allocate_columns(m.cards[m.acct_stock], ng_make_eq, cfg.vendor.max_customer_share)
@@ -149,14 +151,17 @@ class NewCardMarket(Market):
             # the rest of a defaulting customer's lot stays in stock and the order lapses.
             infra = cfg.cloud.infra_capex_per_gpu if agent.builds_datacentres else 0.0
             bill = cost + infra * (hopper + ng_eq)
-            room = max(0.0, agent.cash + agent.credit_limit())
-            if bill > room:
-                share = room / bill
-                hopper, ng_eq, cost = hopper * share, ng_eq * share, cost * share
+            cash = agent.cash
+            if not bill <= cash:  # credit (never negative) only matters when cash falls short
+                room = max(0.0, cash + agent.credit_limit())
+                if bill > room:
+                    share = room / bill
+                    hopper, ng_eq, cost = hopper * share, ng_eq * share, cost * share
             ng_cards = ng_eq / equiv
             if hopper > 0:
                 agent.on_purchase(hopper, (cost - ng_eq * self.price * share_ng) / hopper)
-            m.nextgen_cards.transfer(m.acct_fab, agent.account, ng_cards, "made")
+            if ng_cards != 0.0:  # a zero transfer books nothing (most lots are Hopper only)
+                m.nextgen_cards.transfer(m.acct_fab, agent.account, ng_cards, "made")
             m.cards.transfer(m.acct_stock, agent.account, hopper, "delivered")
             agent.receive_cards(hopper, hopper * self.effective_perf(product), ng_cards, ng_eq)
             agent.pay(m.vendor.account, cost, "cards")
@@ -174,16 +179,12 @@ class NewCardMarket(Market):
         ob = self.book
         if not ob.outstanding:
             return
-        verdicts: dict[tuple[str, str], bool] = {}  # one rule lookup per product and region
-
-        def allowed(p: str, r: str) -> bool:
-            if (p, r) not in verdicts:
-                verdicts[p, r] = m.rules.allowed(m.catalog[p], r, m.date)
-            return verdicts[p, r]
-
-        keep = [allowed(p, r) if r != "US" else True for p, r in zip(ob.product, ob.region)]
-        if not all(keep):
-            ob.cancel(keep)
+        # one rule lookup per product and region on the book (US buyers are never barred)
+        rules, parts, date = m.rules, m.catalog, m.date
+        pairs = set(zip(ob.product, ob.region))
+        barred = {(p, r) for p, r in pairs if r != "US" and not rules.allowed(parts[p], r, date)}
+        if barred:
+            ob.cancel([(p, r) not in barred for p, r in zip(ob.product, ob.region)])
 
     def report(self) -> dict[str, float]:
         return {
@@ -222,7 +223,7 @@ class NewCardMarket(Market):
         )
         # The next generation's own queue: orders that take it, against its own planned output.
         ng_planned = plan[m.steps + 1 :, 1] * m.cfg.supply.nextgen_h100_equivalents
-        ng_backlog = sum(q for q, ok in zip(self.book.outstanding, self.book.nextgen_ok) if ok)
+        ng_backlog = sum(compress(self.book.outstanding, self.book.nextgen_ok))
         if plan[: m.steps + 1, 1].sum() <= 0 and ng_planned[:13].sum() <= 0:
             self.nextgen_lead_time_weeks = float("nan")  # nothing made nor due within a quarter
         else:

@@ -25,6 +25,7 @@ class ReservationMarket(Market):
         self.book = ReservationBook()
         self.deliverable = np.ones((1, 2))  # (clouds, tiers): share of reserved GPUs served
         self._held = None  # this week's entitlements, computed once
+        self._account_by_uid = np.full(0, -1, dtype=np.int64)  # holders' ledger accounts, by id
         self.price = 0.0  # reserved_price
         self.gpus = 0.0  # reservations_gpus
 
@@ -41,7 +42,8 @@ class ReservationMarket(Market):
 
     def held(self, agent, tier: int, future: bool = False) -> float:
         """GPUs of the agent's reservations on a tier (deliverable share only, unless `future`)."""
-        per_holder = self._entitlements()[1 if future else 0][tier]
+        held = self._held if self._held is not None else self._entitlements()  # asked ~50 times a week
+        per_holder = held[1 if future else 0][tier]
         uid = agent.unique_id
         return float(per_holder[uid]) if uid < len(per_holder) else 0.0
 
@@ -125,8 +127,8 @@ class ReservationMarket(Market):
         rb = self.book
         due = rb.weekly_due(m.steps)
         ks = (due > 0).nonzero()[0]
-        balance, by_id, clouds = m.cash.balance, m.population.by_id, m.population.clouds
-        payers = np.array([by_id[h].account for h in rb.holder[ks].tolist()], dtype=np.int64)
+        balance, clouds = m.cash.balance, m.population.clouds
+        payers = self._accounts_of(rb.holder[ks])
         amounts = due[ks]
         # When every holder clearly has the cash for all its contracts (a margin far above
         # rounding), no one defaults and the payments can be booked in one go, in the same order.
@@ -144,6 +146,24 @@ class ReservationMarket(Market):
                     rb.terminate(k, m.steps)
         if m.steps % QUARTER_WEEKS == 0:
             rb.expire(m.steps)
+
+    def _accounts_of(self, uids: np.ndarray) -> np.ndarray:
+        """Ledger accounts of holders by unique id, from a table filled as holders first pay (a
+        firm's account never changes), instead of looking each holder up every week."""
+        table = self._account_by_uid
+        if not uids.size:
+            return np.zeros(0, dtype=np.int64)
+        if int(uids.max()) >= len(table):
+            grown = np.full(int(uids.max()) + 1, -1, dtype=np.int64)
+            grown[: len(table)] = table
+            table = self._account_by_uid = grown
+        accounts = table[uids]
+        if (accounts < 0).any():
+            by_id = self.model.population.by_id
+            for uid in np.unique(uids[accounts < 0]).tolist():
+                table[uid] = by_id[uid].account
+            accounts = table[uids]
+        return accounts
 
     def report(self) -> dict[str, float]:
         return {"reserved_price": self.price, "reservations_gpus": self.gpus}

@@ -70,8 +70,10 @@ class UsedCardMarket(CardAuction):
     def _settle(self, bids, asks, res) -> None:
         """Pair filled bids and asks in order and move cards and cash between them."""
         by_id = self.model.population.by_id
-        b_left = res.bid_fill.copy()
-        a_left = res.ask_fill.copy()
+        # Python floats: numpy's arithmetic, without a numpy scalar per step
+        b_left = res.bid_fill.tolist()
+        a_left = res.ask_fill.tolist()
+        buyers, sellers = bids["buyer"].tolist(), asks["seller"].tolist()
         i = j = 0
         while i < len(b_left) and j < len(a_left):
             if b_left[i] <= TINY:
@@ -81,7 +83,7 @@ class UsedCardMarket(CardAuction):
                 j += 1
                 continue
             q = min(b_left[i], a_left[j])
-            buyer, seller = by_id[int(bids["buyer"][i])], by_id[int(asks["seller"][j])]
+            buyer, seller = by_id[buyers[i]], by_id[sellers[j]]
             q = min(q, seller.gpus)
             if q > TINY:
                 buyer.on_purchase(q, res.price)

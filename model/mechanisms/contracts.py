@@ -8,9 +8,16 @@ the holder's (and the provider's capacity stays committed) whatever the holder d
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from model.mechanisms.vocabulary import HOURS_PER_WEEK
+
+#: types a value may have to be written into an int64 / float64 column as concatenating it would
+#: store it (bool, unsigned and other widths change a concatenated column's dtype)
+_AS_INT64 = frozenset((int, np.int64))
+_AS_FLOAT64 = frozenset((int, float, np.int64, np.float64))
 
 
 class ReservationBook:
@@ -25,6 +32,15 @@ class ReservationBook:
         self.end = np.zeros(0, dtype=np.int64)  # exclusive
         self.price = np.zeros(0)  # USD per GPU-hour
         self.prepaid_share = np.zeros(0)
+        # committed() of one week, by (n_providers, tier, horizon): asked at every delivery and
+        # signing. The columns change only through sign (which adds its row to these sums),
+        # terminate and expire (which drop them).
+        self._committed: dict[tuple[int, int, int], np.ndarray] = {}
+        self._committed_step: int | None = None
+        self._dtypes = [getattr(self, c).dtype for c in self._cols]
+        self._stored_as_is = tuple(_AS_INT64 if d.kind == "i" else _AS_FLOAT64 for d in self._dtypes)
+        self._buffers: list[np.ndarray] | None = None  # see _append_in_place
+        self._views: tuple = ()
 
     def __len__(self) -> int:
         return len(self.gpus)
@@ -43,20 +59,60 @@ class ReservationBook:
         """Add a contract; returns the prepayment due now."""
         if gpus <= 0 or weeks <= 0:
             raise ValueError("a reservation needs gpus > 0 and weeks > 0")
-        row = dict(
-            holder=holder,
-            provider=provider,
-            tier=tier,
-            gpus=gpus,
-            start=start,
-            end=start + weeks,
-            price=price,
-            prepaid_share=prepaid_share,
-        )
-        for c in self._cols:
-            col = getattr(self, c)
-            setattr(self, c, np.concatenate((col, [row[c]])))  # np.append, without its wrapper
+        row = (holder, provider, tier, gpus, start, start + weeks, price, prepaid_share)
+        if not self._append_in_place(row):
+            for c, value in zip(self._cols, row):
+                setattr(self, c, np.concatenate((getattr(self, c), [value])))  # np.append, unwrapped
+        self._add_to_committed(self.provider[-1], self.tier[-1], self.gpus[-1], self.start[-1], self.end[-1])
         return prepaid_share * price * gpus * HOURS_PER_WEEK * weeks
+
+    def _append_in_place(self, row: tuple) -> bool:
+        """Append a row by writing it into spare room behind the columns (each column a view of
+        a longer buffer), instead of copying eight arrays at every signing. Only values of the
+        types that concatenation would store the same way (ints in every column, floats in the
+        float columns) go this way; anything else, or columns replaced since (expire), returns
+        False or rebuilds the buffers."""
+        if not all(map(frozenset.__contains__, self._stored_as_is, map(type, row))):
+            return False
+        cols = _COLUMNS(self)
+        n = len(cols[0])
+        bufs = self._buffers
+        if bufs is None or n >= len(bufs[0]) or not all(map(operator.is_, cols, self._views)):
+            if [col.dtype for col in cols] != self._dtypes:
+                return False
+            bufs = []
+            for col in cols:
+                buf = np.empty(max(64, 2 * (n + 1)), dtype=col.dtype)
+                buf[:n] = col
+                bufs.append(buf)
+            self._buffers = bufs
+        try:
+            for buf, value in zip(bufs, row):
+                buf[n] = value
+        except OverflowError:  # an int past int64: concatenation decides what to store
+            return False
+        views = tuple(buf[: n + 1] for buf in bufs)
+        self.__dict__.update(zip(self._cols, views))
+        self._views = views
+        return True
+
+    def _add_to_committed(self, provider, tier, gpus, start, end) -> None:
+        """Count a contract just signed in the kept committed() sums: bincount adds the weights
+        in row order, so adding the last row to the sum of the others gives the same bits."""
+        step = self._committed_step
+        if step is None:
+            return
+        for key, per in list(self._committed.items()):
+            _, t, horizon = key
+            if t != tier or not (start <= step + horizon and step < end):
+                continue
+            if 0 <= provider < len(per):
+                per = per.astype(np.float64)  # a copy (bincount counts no rows as integers)
+                per[provider] += gpus
+                per.setflags(write=False)
+                self._committed[key] = per
+            else:  # a provider past the end lengthens the count: count again when asked
+                del self._committed[key]
 
     def active(self, step: int) -> np.ndarray:
         return (self.start <= step) & (step < self.end)
@@ -73,17 +129,35 @@ class ReservationBook:
         return np.bincount(self.holder[m], weights=self.gpus[m], minlength=n_holders)
 
     def committed(self, step: int, n_providers: int, tier: int, horizon: int = 0) -> np.ndarray:
-        """GPUs each provider has committed on a tier, now or starting within `horizon` weeks."""
+        """GPUs each provider has committed on a tier, now or starting within `horizon` weeks
+        (read-only: kept for the week and shared by every asker)."""
+        key = (n_providers, tier, horizon)
+        if step != self._committed_step:
+            self._committed.clear()
+            self._committed_step = step
+        else:
+            found = self._committed.get(key)
+            if found is not None:
+                return found
         m = (self.start <= step + horizon) & (step < self.end) & (self.tier == tier)
-        return np.bincount(self.provider[m], weights=self.gpus[m], minlength=n_providers)
+        per = np.bincount(self.provider[m], weights=self.gpus[m], minlength=n_providers)
+        per.setflags(write=False)
+        self._committed[key] = per
+        return per
 
     def terminate(self, index: int, step: int) -> None:
         """End a contract now (the holder defaulted); prepaid money is not returned."""
         self.end[index] = min(self.end[index], step)
+        self._committed.clear()
 
     def expire(self, step: int) -> None:
         """Forget contracts that have ended (keeps the arrays short over long runs)."""
         keep = self.end > step
+        self._committed.clear()
         if not keep.all():
             for c in self._cols:
                 setattr(self, c, getattr(self, c)[keep])
+
+
+#: the book's columns, read in one go
+_COLUMNS = operator.attrgetter(*ReservationBook._cols)

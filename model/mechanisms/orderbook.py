@@ -9,9 +9,13 @@ a driver (:func:`model.drivers.weekly_output`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import NamedTuple
 
 import numpy as np
+
+#: the order book's parallel columns, one entry per order
+COLUMNS = ("customer", "product", "region", "nextgen_ok", "weight", "price", "placed", "shell", "outstanding")
 
 
 def prorata_allocate(supply: float, want, weight, cap) -> np.ndarray:
@@ -20,13 +24,16 @@ def prorata_allocate(supply: float, want, weight, cap) -> np.ndarray:
     Water-filling: what a capped order cannot take is shared again among the others.
     """
     want = np.asarray(want, dtype=np.float64)
-    limit = np.minimum(want, np.asarray(cap, dtype=np.float64))
-    w = np.asarray(weight, dtype=np.float64) * want
     got = np.zeros_like(want)
     left = float(supply)
+    if left <= 1e-12:  # nothing to share (the vendor makes no next-generation cards yet)
+        return got
+    limit = np.minimum(want, np.asarray(cap, dtype=np.float64))
+    w = np.asarray(weight, dtype=np.float64) * want
+    weighted = w > 0
     for _ in range(len(want) + 1):
         room = limit - got
-        open_ = (room > 1e-12) & (w > 0)
+        open_ = (room > 1e-12) & weighted
         if left <= 1e-12 or not open_.any():
             break
         share = left * w * open_ / w[open_].sum()
@@ -92,23 +99,11 @@ class OrderBook:
 
     def cancel(self, keep) -> float:
         """Drop orders where keep[i] is False; returns the quantity cancelled."""
-        dropped = 0.0
+        keep = list(keep)
         self._per_customer = None
-        for name in (
-            "customer",
-            "product",
-            "region",
-            "nextgen_ok",
-            "weight",
-            "price",
-            "placed",
-            "shell",
-            "outstanding",
-        ):
-            col = getattr(self, name)
-            if name == "outstanding":
-                dropped = float(sum(q for q, k in zip(col, keep) if not k))
-            setattr(self, name, [x for x, k in zip(col, keep) if k])
+        dropped = float(sum(compress(self.outstanding, [not k for k in keep])))
+        for name in COLUMNS:
+            setattr(self, name, list(compress(getattr(self, name), keep)))
         return dropped
 
     def allocate(self, hopper: float, nextgen_eq: float, max_share: float) -> list[Delivery]:
@@ -154,22 +149,33 @@ class OrderBook:
         ng_ok = np.array(self.nextgen_ok, dtype=bool)
         ng = prorata_allocate(nextgen_eq, np.where(ng_ok, want, 0.0), weight, cap)
         hop = prorata_allocate(hopper, want - ng, weight, np.maximum(cap - ng, 0.0))
-        served = ((hop + ng) > 0).nonzero()[0]
-        rows = served.tolist()
-        out = dict(
-            customer=[self.customer[i] for i in rows],
-            product=[self.product[i] for i in rows],
-            region=[self.region[i] for i in rows],
-            price=[self.price[i] for i in rows],
-            shell=[self.shell[i] for i in rows],
-            hopper=hop[served],
-            nextgen_eq=ng[served],
-        )
+        served = (hop + ng) > 0
+        if served.all():  # the usual week: every order gets its pro-rata share
+            out = dict(
+                customer=self.customer[:],
+                product=self.product[:],
+                region=self.region[:],
+                price=self.price[:],
+                shell=self.shell[:],
+                hopper=hop,
+                nextgen_eq=ng,
+            )
+        else:
+            is_served = served.tolist()
+            out = dict(
+                customer=list(compress(self.customer, is_served)),
+                product=list(compress(self.product, is_served)),
+                region=list(compress(self.region, is_served)),
+                price=list(compress(self.price, is_served)),
+                shell=list(compress(self.shell, is_served)),
+                hopper=hop[served],
+                nextgen_eq=ng[served],
+            )
         left = want - ng - hop
         self._per_customer = None
         self.outstanding = left.tolist()
         if (left <= 1e-9).any():
-            self.cancel(list(left > 1e-9))
+            self.cancel((left > 1e-9).tolist())
         return out
 
 

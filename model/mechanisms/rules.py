@@ -71,7 +71,9 @@ class RuleBook:
     def __init__(self, rules: list[ExportRule], enabled: bool = True):
         self.rules = sorted(rules, key=lambda r: r.effective) if enabled else []
         # Answers are pure functions of (product, region, date) and asked thousands of times a
-        # run; a book never changes (the model builds a new one when rules change).
+        # run; a book never changes (the model builds a new one when rules change). They are
+        # kept by the product's identity (hashing a product hashes all its specs) next to the
+        # product itself, which keeps it alive, so its id cannot be reused.
         self._verdicts: dict = {}
         self._pending: dict = {}
 
@@ -80,11 +82,11 @@ class RuleBook:
         return cls([ExportRule.from_config(r) for r in cfg.policy.rules], cfg.policy.export_controls)
 
     def verdict(self, p: Product, region: str, when: dt.date) -> Verdict:
-        key = (p, region, when)
+        key = (id(p), region, when)
         found = self._verdicts.get(key)
         if found is None:
-            found = self._verdicts[key] = self._decide(p, region, when)
-        return found
+            found = self._verdicts[key] = (p, self._decide(p, region, when))
+        return found[1]
 
     def _decide(self, p: Product, region: str, when: dt.date) -> Verdict:
         deciding = None
@@ -102,10 +104,11 @@ class RuleBook:
 
     def pending_ban(self, p: Product, region: str, when: dt.date) -> ExportRule | None:
         """A rule buyers know of that will forbid a sale that is legal today (stockpiling cue)."""
-        key = (p, region, when)
-        if key not in self._pending:
-            self._pending[key] = self._first_pending(p, region, when)
-        return self._pending[key]
+        key = (id(p), region, when)
+        found = self._pending.get(key)
+        if found is None:
+            found = self._pending[key] = (p, self._first_pending(p, region, when))
+        return found[1]
 
     def _first_pending(self, p: Product, region: str, when: dt.date) -> ExportRule | None:
         if not self.allowed(p, region, when):

@@ -272,3 +272,28 @@ def test_pay_running_costs_as_far_as_cash_and_credit_reach(world):
     legacy_only.pay_running_costs()
     assert world.cash[world.acct_power] == pytest.approx(5_000.0)
     assert legacy_only.cash == pytest.approx(0.0)
+
+
+def test_capacity_total_is_the_sum_of_the_tiers_to_the_bit(world):
+    rng = np.random.default_rng(4)
+    cloud = world.add_cloud(legacy=3000.0)
+    for step in range(0, 200, 7):
+        world.steps = step
+        world.give_cards(cloud, float(rng.uniform(0, 500)))
+        cloud.large_eq = float(rng.uniform(0, 2 * cloud.fleet_eq))
+        total = cloud.capacity_total()
+        assert type(total) is np.float64 and total == cloud.capacity().sum()
+
+
+def test_turned_away_demand_is_counted_once_per_price_and_again_for_new_lines(world):
+    rng = np.random.default_rng(9)
+    clouds = [world.add_cloud(list_price=p) for p in (2.0, 3.0, 2.0, 3.5)]
+    for week in range(3):
+        world.steps = week
+        unmet = rng.uniform(0, 50, 400) * (rng.random(400) < 0.1)
+        limits = rng.uniform(0, 5, 400)
+        for c in clouds:
+            assert c._turned_away(unmet, limits) == float(unmet[limits >= c.list_price].sum())
+        unmet[:] = 0.0  # the same arrays, changed, in a new week: counted again
+        world.steps = week + 100
+        assert all(c._turned_away(unmet, limits) == 0.0 for c in clouds)

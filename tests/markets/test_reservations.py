@@ -90,3 +90,13 @@ def test_a_holder_short_of_cash_defaults_and_the_others_still_pay(market, monkey
         assert m.population.by_id[h].cash == pytest.approx(before[h] - owed - _own_opex(m.population.by_id[h], m),
                                                  rel=1e-12)
     assert abs(m.cash.total()) < 1e-3
+
+
+def test_holders_accounts_come_from_the_population_once_and_stay(market):
+    m = market
+    rb = m.reservations.book
+    uids = rb.holder.copy()
+    expect = np.array([m.population.by_id[u].account for u in uids.tolist()], dtype=np.int64)
+    np.testing.assert_array_equal(m.reservations._accounts_of(uids), expect)
+    np.testing.assert_array_equal(m.reservations._accounts_of(uids[::-1]), expect[::-1])
+    assert m.reservations._accounts_of(uids[:0]).shape == (0,)
