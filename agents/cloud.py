@@ -285,31 +285,13 @@ class Cloud(Firm):
         self.pay(m.acct_power, cost, "opex")
 
     # -- feedback from the hours market ----------------------------------------------------------
-    #: (week, unmet lines, their limits, {list price: GPUs turned away}): clouds often list at
-    #: the same price, and every cloud hears the same lines (held here, so the very same arrays)
-    _turned_away_seen: tuple = (None, None, None, {})
-
-    def _turned_away(self, unmet, limits) -> float:
-        """GPUs of the week's unmet lines whose limit reaches this cloud's list price."""
-        if not len(unmet):
-            return 0.0
-        step, seen_unmet, seen_limits, by_price = Cloud._turned_away_seen
-        if step != self.model.steps or seen_unmet is not unmet or seen_limits is not limits:
-            by_price = {}
-            Cloud._turned_away_seen = (self.model.steps, unmet, limits, by_price)
-        found = by_price.get(self.list_price)
-        if found is None:
-            # np.compress picks the same lines as a boolean index, in order, faster on a long book
-            found = by_price[self.list_price] = float(np.compress(limits >= self.list_price, unmet).sum())
-        return found
-
     def on_week(
-        self, sold: float, sold_at_list: float, revenue: float, unmet, limits, market_size: float
+        self, sold: float, sold_at_list: float, revenue: float, turned_away: float, market_size: float
     ) -> None:
         """Learn from the week: utilisation (all sales, and sales at list), revenue per hour, and
-        the demand turned away at this cloud's list price, shared among clouds by size (a buyer
-        turned away would have tried any of them)."""
-        turned_away = self._turned_away(unmet, limits)
+        the demand turned away at this cloud's list price (GPUs of unmet lines whose limit reaches
+        it: ``turned_away_at``), shared among clouds by size (a buyer turned away would have tried
+        any of them)."""
         unmet = turned_away * self.size / market_size
         cap = max(self.capacity_total(), 1e-9)
         self.util = 0.8 * self.util + 0.2 * min(1.0, sold / cap)

@@ -378,7 +378,7 @@ def operating_cash(agent) -> float:
     if agent.kind != "cloud":
         return float("nan")
     c = agent.model.cfg.cloud
-    capacity = float(agent.capacity().sum())
+    capacity = float(agent.capacity_total())
     used = agent.util * capacity
     earned = (agent.revenue_rate - c.power_per_gpu_hour) * used * HOURS_PER_WEEK
     return earned - agent.site_cost_per_week() * capacity

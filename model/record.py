@@ -251,7 +251,7 @@ class Recorder:
         (`cost_price` at target utilisation and the hyperscalers' hurdle)."""
         m = self.model
         c = m.cfg.cloud
-        owners = [(cl.cash_cost(), float(cl.capacity().sum())) for cl in m.population.clouds]
+        owners = [(cl.cash_cost(), float(cl.capacity_total())) for cl in m.population.clouds]
         owners += [
             (cr.cash_cost(), cr.fleet_eq) for cr in m.population.creators if cr.build_own and cr.fleet_eq > 0
         ]

@@ -17,7 +17,7 @@ import numpy as np
 
 from model.markets.base import Market, register
 from model.mechanisms.books import Book
-from model.mechanisms.hours import clear_hours, demand_book, supply_book
+from model.mechanisms.hours import clear_hours, demand_book, supply_book, turned_away_at
 from model.mechanisms.vocabulary import HOURS_PER_WEEK, INFERENCE, LARGE, SMALL, TIERS
 
 NAN = float("nan")
@@ -252,9 +252,10 @@ class HoursMarket(Market):
         )
         od_sold = res.od_sold.sum(axis=1)
         all_sizes = sizes.sum()
+        turned_away = turned_away_at(unmet, lines["limit"], [c.list_price for c in clouds])
         for i, c in enumerate(clouds):
             revenue = float(od_sold[i] * hours * od_price[i] + res_revenue[i] + spot_revenue[i])
-            c.on_week(sold_gpus[i], at_list[i], revenue, unmet, lines["limit"], all_sizes)
+            c.on_week(sold_gpus[i], at_list[i], revenue, turned_away[c.list_price], all_sizes)
 
     def _log_week(self, lines, res, clouds) -> None:
         """Who sold hours to whom this week: clouds on demand; holders to resellers; resellers on
@@ -339,7 +340,7 @@ class HoursMarket(Market):
         self.spot_price = (
             float((small * vol[SMALL] + large * vol[LARGE]) / vol.sum()) if vol.sum() > 0 else NAN
         )
-        caps = np.array([c.capacity().sum() for c in clouds])
+        caps = np.array([c.capacity_total() for c in clouds])
         w = caps / caps.sum() if caps.sum() > 0 else np.full(len(caps), 1 / max(1, len(caps)))
         self.cloud_capacity, self.capacity_weights = caps, w
         self.ondemand_price = float(sum(c.list_price * wi for c, wi in zip(clouds, w)))

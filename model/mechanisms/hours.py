@@ -64,6 +64,17 @@ def _posted_totals(served, n_buyers: int, n_sellers: int) -> tuple[np.ndarray, n
     return got, sold
 
 
+def turned_away_at(unmet: np.ndarray, limits: np.ndarray, prices) -> dict[float, float]:
+    """GPUs of the week's unmet lines whose limit reaches each list price, once per distinct
+    price (clouds often list alike): the demand a cloud at that price turned away."""
+    out: dict[float, float] = {}
+    for p in prices:
+        if p not in out:
+            # np.compress picks the same lines as a boolean index, in order, faster on a long book
+            out[p] = float(np.compress(limits >= p, unmet).sum()) if len(unmet) else 0.0
+    return out
+
+
 def _nan_to(x: float, default: float) -> float:
     return default if np.isnan(x) else x
 

@@ -13,6 +13,7 @@ import pytest
 from support.small_world import Order, Quote
 
 from model.mechanisms.finance import card_holding_value
+from model.mechanisms.hours import turned_away_at
 from model.mechanisms.vocabulary import H100, LARGE, SMALL
 
 
@@ -133,8 +134,10 @@ def test_on_week_updates_moving_averages_and_its_share_of_turned_away_demand(wor
     world.give_cards(cloud, 1000)
     unmet = np.array([100.0, 200.0, 300.0])
     limits = np.array([3.0, 5.0, 6.0])       # only buyers willing to pay 5 $/h count: 500 GPUs
-    cloud.on_week(sold=800.0, sold_at_list=600.0, revenue=800 * 168 * 3.5, unmet=unmet,
-                  limits=limits, market_size=2.0)
+    turned_away = turned_away_at(unmet, limits, [cloud.list_price])[cloud.list_price]
+    assert turned_away == 500.0
+    cloud.on_week(sold=800.0, sold_at_list=600.0, revenue=800 * 168 * 3.5, turned_away=turned_away,
+                  market_size=2.0)
     assert cloud.util == pytest.approx(0.8 * 0.5 + 0.2 * 0.8)          # 0.56
     assert cloud.util_list == pytest.approx(0.8 * 0.5 + 0.2 * 0.6)     # 0.52
     share = 500 * 0.5 / 2.0                                             # 125 GPUs, by size
@@ -144,8 +147,7 @@ def test_on_week_updates_moving_averages_and_its_share_of_turned_away_demand(wor
 
 
 def test_on_week_without_sales_keeps_the_revenue_rate(world, cloud):
-    cloud.on_week(sold=0.0, sold_at_list=0.0, revenue=0.0, unmet=np.zeros(0), limits=np.zeros(0),
-                  market_size=1.0)
+    cloud.on_week(sold=0.0, sold_at_list=0.0, revenue=0.0, turned_away=0.0, market_size=1.0)
     assert cloud.revenue_rate == 4.0 and cloud.unmet == 0.0
     assert cloud.util == pytest.approx(0.4)
 
@@ -285,15 +287,14 @@ def test_capacity_total_is_the_sum_of_the_tiers_to_the_bit(world):
         assert type(total) is np.float64 and total == cloud.capacity().sum()
 
 
-def test_turned_away_demand_is_counted_once_per_price_and_again_for_new_lines(world):
+def test_turned_away_is_counted_once_per_distinct_list_price():
     rng = np.random.default_rng(9)
-    clouds = [world.add_cloud(list_price=p) for p in (2.0, 3.0, 2.0, 3.5)]
-    for week in range(3):
-        world.steps = week
+    for _ in range(3):
         unmet = rng.uniform(0, 50, 400) * (rng.random(400) < 0.1)
         limits = rng.uniform(0, 5, 400)
-        for c in clouds:
-            assert c._turned_away(unmet, limits) == float(unmet[limits >= c.list_price].sum())
-        unmet[:] = 0.0  # the same arrays, changed, in a new week: counted again
-        world.steps = week + 100
-        assert all(c._turned_away(unmet, limits) == 0.0 for c in clouds)
+        prices = [2.0, 3.0, 2.0, 3.5]
+        got = turned_away_at(unmet, limits, prices)
+        assert list(got) == [2.0, 3.0, 3.5]
+        for p in prices:
+            assert got[p] == float(unmet[limits >= p].sum())  # the boolean index's sum, to the bit
+    assert turned_away_at(np.zeros(0), np.zeros(0), [2.0]) == {2.0: 0.0}
