@@ -132,11 +132,7 @@ class ModelCreator(Firm):
             self.plan()
         if self.closed:
             return
-        # procure (inline: every active builder's week)
-        if self.build_own:
-            self._order_cards(week)
-        elif self.mode == TRAIN_MODE and self.cloud is not None:
-            self._reserve()
+        self.procure(week)
 
     def keep_up(self) -> None:
         """This week's move of the frontier: a training team's model moves with it; an idle
@@ -281,19 +277,18 @@ class ModelCreator(Firm):
     def inference_need(self) -> float:
         return self.inference_gpus * self.model.drivers.inference_index if self.deployed else 0.0
 
-    def procure(self) -> None:
+    def procure(self, week: dict | None = None) -> None:
+        """Own-cluster builders order cards; training teams that rent reserve clusters."""
         if self.build_own:
-            self._order_cards()
+            self._order_cards(week)
         elif self.mode == TRAIN_MODE and self.cloud is not None:
             self._reserve()
 
     def _reserve(self) -> None:
         m = self.model
         d = m.cfg.demand
-        drv = m.drivers
         held = m.reservations.held(self, LARGE, future=True)
-        job = self.train_gpus * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
-        gap = job - held  # job_gpus(), inline: every training renter asks each week
+        gap = self.job_gpus() - held
         if gap < d.large_cluster_min_gpus:
             return
         cloud = self.cloud
@@ -510,41 +505,41 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
         mode = b.mode
         flags += (mode == TRAIN_MODE, mode == FINETUNE_MODE, b.deployed, b.build_own, b.region != "CN")
     flag = np.array(flags, dtype=bool).reshape(n, 5)
-    account, uid = ids[:, 0], ids[:, 1]
+    account, uid = ids.T
     fleet = num[:, 0]
     train, tune, deployed = flag[:, 0], flag[:, 1], flag[:, 2]
     # nothing to run, nothing to resell
     keep = train | tune | deployed | (fleet != 0) | (m.reservations.held_many(uid, LARGE, future=True) != 0)
-    if keep.all():
-        live = builders
-    elif keep.any():
-        live = [b for b, k in zip(builders, keep.tolist()) if k]
-        num, flag, account, uid, fleet = num[keep], flag[keep], account[keep], uid[keep], fleet[keep]
-        train, tune, deployed = train[keep], tune[keep], deployed[keep]
-        n = len(live)
-    else:
+    if not keep.any():
         return
-    own = np.where(flag[:, 3], fleet, 0.0)
+    live = builders
+    if not keep.all():
+        live = [b for b, k in zip(builders, keep.tolist()) if k]
+        num, flag, account, uid = num[keep], flag[keep], account[keep], uid[keep]
+        n = len(live)
+    # the columns by name (views of the rows kept)
+    fleet, train_gpus, v_train, v_ft, finetune_gpus, inference_gpus, inference_worth = num.T
+    train, tune, deployed, build_own, rents = flag.T
+    own = np.where(build_own, fleet, 0.0)
     ent_large = m.reservations.held_many(uid, LARGE) + own
     ent_small = m.reservations.held_many(uid, SMALL)
-    job = num[:, 1] * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
-    v_train = num[:, 2]
+    job = train_gpus * min(3.0, max(0.2, drv.climate / d.wishlist_climate)) * drv.run_scale
     # Needs, one column each: (0) training on large clusters, (1) the small-cluster job (training
     # experiments, or fine-tuning), (2) inference. Per need: use, GPUs, value of an hour.
-    inf = np.where(deployed, num[:, 5] * drv.inference_index, 0.0)
+    inf = np.where(deployed, inference_gpus * drv.inference_index, 0.0)
     has = np.empty((n, 3), dtype=bool)
     has[:, 0], has[:, 1], has[:, 2] = train, train | tune, inf > 0
     use = np.empty((n, 3), dtype=np.int64)
     use[:, 0], use[:, 1], use[:, 2] = TRAIN, np.where(train, TRAIN, FINETUNE), INFERENCE
     gpus = np.empty((n, 3))
     gpus[:, 0] = np.where(train, job * d.training_duty_cycle, 0.0)
-    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, num[:, 4], 0.0))
+    gpus[:, 1] = np.where(train, job * d.research_share, np.where(tune, finetune_gpus, 0.0))
     gpus[:, 2] = np.where(inf > 0, inf, 0.0)
     values = np.empty((n, 3))
     values[:, 0], values[:, 1], values[:, 2] = (
         v_train,
-        np.where(train, v_train, num[:, 3]),
-        num[:, 6] * drv.inference_value,  # what its served tokens are worth an hour
+        np.where(train, v_train, v_ft),
+        inference_worth * drv.inference_value,  # what its served tokens are worth an hour
     )
     weekly_hours = ((0.0 + gpus[:, 0]) + gpus[:, 1] + gpus[:, 2]) * HOURS_PER_WEEK
     cash = m.cash.balance[account]
@@ -553,7 +548,7 @@ def post_weekly_demand(model, builders: list[ModelCreator]) -> None:
     budget[paid] = (
         d.compute_budget_share * np.maximum(cash[paid], 0.0) / (weekly_hours[paid] * d.budget_weeks)
     )
-    bids = flag[:, 4]  # restricted buyers cannot rent these clusters
+    bids = rents  # restricted buyers cannot rent these clusters
     used, rest = np.empty((n, 3)), np.empty((n, 3))
     for need, tier in enumerate(NEED_TIERS):
         g = gpus[:, need]
