@@ -8,16 +8,9 @@ the holder's (and the provider's capacity stays committed) whatever the holder d
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
 from model.mechanisms.vocabulary import HOURS_PER_WEEK
-
-#: types a value may have to be written into an int64 / float64 column as concatenating it would
-#: store it (bool, unsigned and other widths change a concatenated column's dtype)
-_AS_INT64 = frozenset((int, np.int64))
-_AS_FLOAT64 = frozenset((int, float, np.int64, np.float64))
 
 
 class ReservationBook:
@@ -37,10 +30,6 @@ class ReservationBook:
         # terminate and expire (which drop them).
         self._committed: dict[tuple[int, int, int], np.ndarray] = {}
         self._committed_step: int | None = None
-        self._dtypes = [getattr(self, c).dtype for c in self._cols]
-        self._stored_as_is = tuple(_AS_INT64 if d.kind == "i" else _AS_FLOAT64 for d in self._dtypes)
-        self._buffers: list[np.ndarray] | None = None  # see _append_in_place
-        self._views: tuple = ()
 
     def __len__(self) -> int:
         return len(self.gpus)
@@ -60,41 +49,10 @@ class ReservationBook:
         if gpus <= 0 or weeks <= 0:
             raise ValueError("a reservation needs gpus > 0 and weeks > 0")
         row = (holder, provider, tier, gpus, start, start + weeks, price, prepaid_share)
-        if not self._append_in_place(row):
-            for c, value in zip(self._cols, row):
-                setattr(self, c, np.concatenate((getattr(self, c), [value])))  # np.append, unwrapped
+        for c, value in zip(self._cols, row):
+            setattr(self, c, np.concatenate((getattr(self, c), [value])))  # np.append, unwrapped
         self._add_to_committed(self.provider[-1], self.tier[-1], self.gpus[-1], self.start[-1], self.end[-1])
         return prepaid_share * price * gpus * HOURS_PER_WEEK * weeks
-
-    def _append_in_place(self, row: tuple) -> bool:
-        """Append a row by writing it into spare room behind the columns (each column a view of
-        a longer buffer), instead of copying eight arrays at every signing. Only values of the
-        types that concatenation would store the same way (ints in every column, floats in the
-        float columns) go this way; anything else, or columns replaced since (expire), returns
-        False or rebuilds the buffers."""
-        if not all(map(frozenset.__contains__, self._stored_as_is, map(type, row))):
-            return False
-        cols = _COLUMNS(self)
-        n = len(cols[0])
-        bufs = self._buffers
-        if bufs is None or n >= len(bufs[0]) or not all(map(operator.is_, cols, self._views)):
-            if [col.dtype for col in cols] != self._dtypes:
-                return False
-            bufs = []
-            for col in cols:
-                buf = np.empty(max(64, 2 * (n + 1)), dtype=col.dtype)
-                buf[:n] = col
-                bufs.append(buf)
-            self._buffers = bufs
-        try:
-            for buf, value in zip(bufs, row):
-                buf[n] = value
-        except OverflowError:  # an int past int64: concatenation decides what to store
-            return False
-        views = tuple(buf[: n + 1] for buf in bufs)
-        self.__dict__.update(zip(self._cols, views))
-        self._views = views
-        return True
 
     def _add_to_committed(self, provider, tier, gpus, start, end) -> None:
         """Count a contract just signed in the kept committed() sums: bincount adds the weights
@@ -157,7 +115,3 @@ class ReservationBook:
         if not keep.all():
             for c in self._cols:
                 setattr(self, c, getattr(self, c)[keep])
-
-
-#: the book's columns, read in one go
-_COLUMNS = operator.attrgetter(*ReservationBook._cols)

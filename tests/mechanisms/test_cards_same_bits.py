@@ -163,36 +163,3 @@ def test_rule_answers_are_the_same_for_equal_products_and_distinct_objects():
         for when in (dt.date(2022, 6, 1), dt.date(2024, 6, 1)):
             assert rules.verdict(p, "CN", when) == rules.verdict(twin, "CN", when) == rules._decide(p, "CN", when)
             assert rules.pending_ban(p, "CN", when) == rules.pending_ban(twin, "CN", when)
-
-
-def _sign_plain(cols: dict, row: tuple) -> None:
-    for c, value in zip(ReservationBook._cols, row):
-        cols[c] = np.concatenate((cols[c], [value]))
-
-
-def test_signing_in_place_keeps_the_columns_of_plain_concatenation():
-    rng = np.random.default_rng(13)
-    for _ in range(30):
-        rb = ReservationBook()
-        plain = {c: getattr(rb, c).copy() for c in ReservationBook._cols}
-        for step in range(120):
-            kind = rng.random()
-            gpus = (float(rng.uniform(1, 100)) if kind < 0.6 else np.float64(rng.uniform(1, 100)) if kind < 0.8
-                    else int(rng.integers(1, 50)) if kind < 0.95 else np.float32(rng.uniform(1, 100)))
-            start = int(rng.integers(0, 200)) if rng.random() < 0.97 else np.int64(rng.integers(0, 200))
-            weeks = int(rng.integers(1, 60))
-            price = float(rng.uniform(1, 4)) if rng.random() < 0.98 else 3
-            row = (int(rng.integers(0, 40)), int(rng.integers(0, 5)), int(rng.integers(0, 2)), gpus, start,
-                   start + weeks, price, 0.5)
-            rb.sign(row[0], row[1], row[2], gpus, start, weeks, price, 0.5)
-            _sign_plain(plain, row)
-            if rng.random() < 0.1 and len(rb):
-                k = int(rng.integers(0, len(rb)))
-                rb.terminate(k, step)
-                plain["end"][k] = min(plain["end"][k], step)
-            if rng.random() < 0.05:
-                rb.expire(step)
-                keep = plain["end"] > step
-                plain = {c: col[keep] for c, col in plain.items()}
-            for c in ReservationBook._cols:
-                _same(getattr(rb, c), plain[c])
