@@ -33,50 +33,14 @@ class Clearing:
 
     def indicative(self) -> float:
         """The clearing price, else the middle of the spread, else the one quote there is."""
-        if self.traded:
-            return self.price
-        quotes = [q for q in (self.best_bid, self.best_ask) if math.isfinite(q)]
-        return sum(quotes) / len(quotes) if quotes else float("nan")
+        return self.price if self.traded else mid_of_spread(self.best_bid, self.best_ask)
 
 
-def _fill_by_priority(qty, price, eligible, volume, descending, levels):
-    """Fill `volume` among eligible orders, best price first, pro rata within a price level.
-
-    `levels` holds every eligible price, sorted and unique: orders are ranked by their level's
-    index, a small integer, so the stable sort is a radix sort (ties stay in order of arrival).
-    """
-    fill = np.zeros_like(qty)
-    if volume <= 0 or not eligible.any():
-        return fill
-    e = eligible.nonzero()[0]
-    rank = levels.searchsorted(price[e])
-    if descending:
-        rank = len(levels) - 1 - rank  # smaller rank = higher priority
-    if len(levels) < 2**16:
-        rank = rank.astype(np.uint16)
-    order = rank.argsort(kind="stable")
-    sk, sq = rank[order], qty[e[order]]
-    # price levels: runs of equal ranks in the sorted order
-    new_level = np.empty(sk.size, dtype=bool)
-    new_level[0] = True
-    np.not_equal(sk[1:], sk[:-1], out=new_level[1:])
-    start = new_level.nonzero()[0]
-    level_qty = np.add.reduceat(sq, start)
-    before = np.concatenate([[0.0], level_qty.cumsum()[:-1]])  # qty at strictly better levels
-    share = np.minimum(np.maximum((volume - before) / np.where(level_qty > 0, level_qty, 1.0), 0.0), 1.0)
-    fill[e[order]] = sq * share[new_level.cumsum() - 1]
-    return fill
-
-
-def _sorted_unique_between(a, b, lo: float, hi: float) -> np.ndarray:
-    """Sorted unique values of two sorted arrays, between lo and hi (both included)."""
-    parts = [x[np.searchsorted(x, lo, "left") : np.searchsorted(x, hi, "right")] for x in (a, b)]
-    both = np.concatenate(parts)
-    both.sort(kind="stable")  # two sorted runs: a merge
-    keep = np.empty(both.size, dtype=bool)
-    keep[:1] = True
-    np.not_equal(both[1:], both[:-1], out=keep[1:])
-    return both[keep]
+def mid_of_spread(best_bid: float, best_ask: float) -> float:
+    """The middle of the spread, else the one quote there is, else NaN (a book that did not
+    trade still says where the price lies)."""
+    quotes = [q for q in (best_bid, best_ask) if math.isfinite(q)]
+    return sum(quotes) / len(quotes) if quotes else float("nan")
 
 
 def _book(bid_qty, bid_price, ask_qty, ask_price):
@@ -104,9 +68,11 @@ class PreparedBook:
         self.aq_live, self.ap_live = aq[self.la], ap[self.la]
         self.best_bid = float(self.bp_live.max()) if self.lb.size else float("nan")
         self.best_ask = float(self.ap_live.min()) if self.la.size else float("nan")
+        # a NaN price has no place in a sort or a ranking (max and min pass it on)
+        for side, n, best in (("bid", self.lb.size, self.best_bid), ("ask", self.la.size, self.best_ask)):
+            if n and math.isnan(best):
+                raise ValueError(f"{side} prices must be finite numbers, got NaN in a live {side}")
         self.crosses = bool(self.lb.size and self.la.size and not self.best_bid < self.best_ask)
-        # a NaN price has no place in a sort: such a book takes the general (ranked) form
-        self.nan = math.isnan(self.best_bid) or math.isnan(self.best_ask)
         self._ob: np.ndarray | None = None
         self._sbp = self.bp_live
         self._desc: np.ndarray | None = None
@@ -216,7 +182,8 @@ class PreparedBook:
 def _fill_levels(fill, pos, sq, sp, volume) -> None:
     """Fill `volume` among orders already ranked (quantities `sq` > 0 at prices `sp`, best first,
     ties in order of arrival), pro rata within a price level, writing the fills at `pos` of
-    `fill`: the same sums in the same order as :func:`_fill_by_priority`."""
+    `fill`: per level its orders' total, the running total of better levels, and each order's
+    share of what is left for its level."""
     new_level = np.empty(sp.size, dtype=bool)
     new_level[0] = True
     np.not_equal(sp[1:], sp[:-1], out=new_level[1:])
@@ -236,42 +203,7 @@ def _fill_levels(fill, pos, sq, sp, volume) -> None:
 def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
     """Uniform-price double auction. Quantities must be >= 0; prices finite."""
     book = PreparedBook.of(bid_qty, bid_price, ask_qty, ask_price)
-    if book.nan:
-        return _clear_uniform_ranked(book.bq, book.bp, book.aq, book.ap)
     return book.clearing(*book.uniform_price())
-
-
-def _clear_uniform_ranked(bq, bp, aq, ap) -> Clearing:
-    """The general form of :func:`clear_uniform` (ranks against the candidate prices), kept for
-    books with a NaN price, which have no place in a sort."""
-    live_b, live_a = bq > 0, aq > 0
-    bp_live, ap_live = bp[live_b], ap[live_a]
-    best_bid = float(bp_live.max()) if bp_live.size else float("nan")
-    best_ask = float(ap_live.min()) if ap_live.size else float("nan")
-    if not bp_live.size or not ap_live.size or best_bid < best_ask:
-        return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
-    # Demand D(p): bids priced >= p. Supply S(p): asks priced <= p.
-    ob = bp_live.argsort()
-    sbp, sbq = bp_live[ob], bq[live_b][ob]
-    oa = ap_live.argsort()
-    sap, saq = ap_live[oa], aq[live_a][oa]
-    # Candidate prices: only quotes between the best ask and the best bid can trade (outside that
-    # range demand or supply is zero).
-    cand = _sorted_unique_between(sbp, sap, best_ask, best_bid)
-    suffix = np.concatenate([sbq[::-1].cumsum()[::-1], [0.0]])
-    demand = suffix[sbp.searchsorted(cand, side="left")]
-    prefix = np.concatenate([[0.0], saq.cumsum()])
-    supply = prefix[sap.searchsorted(cand, side="right")]
-    traded = np.minimum(demand, supply)
-    vmax = float(traded.max())
-    if vmax <= 0:
-        return Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
-    best = (traded >= vmax * (1 - 1e-12)).nonzero()[0]
-    price = 0.5 * (cand[best[0]] + cand[best[-1]])
-    # Every eligible quote lies between the best ask and the best bid, so it is a candidate.
-    bid_fill = _fill_by_priority(bq, bp, live_b & (bp >= price), vmax, True, cand)
-    ask_fill = _fill_by_priority(aq, ap, live_a & (ap <= price), vmax, False, cand)
-    return Clearing(float(price), vmax, bid_fill, ask_fill, best_bid, best_ask)
 
 
 def clear_at_price(bid_qty, bid_price, ask_qty, ask_price, price: float) -> Clearing:
@@ -284,30 +216,7 @@ def clear_at_price(bid_qty, bid_price, ask_qty, ask_price, price: float) -> Clea
     :func:`clear_uniform`). With ``price`` equal to :func:`clear_uniform`'s price the two agree.
     """
     book = PreparedBook.of(bid_qty, bid_price, ask_qty, ask_price)
-    if book.nan:
-        return _clear_at_price_ranked(book.bq, book.bp, book.aq, book.ap, price)
     return book.clearing(*book.posted_price(price))
-
-
-def _clear_at_price_ranked(bq, bp, aq, ap, price: float) -> Clearing:
-    """The general form of :func:`clear_at_price`, for books with a NaN price."""
-    if not math.isfinite(price):
-        raise ValueError(f"price must be finite, got {price}")
-    live_b, live_a = bq > 0, aq > 0
-    best_bid = float(bp[live_b].max()) if live_b.any() else float("nan")
-    best_ask = float(ap[live_a].min()) if live_a.any() else float("nan")
-    none = Clearing(float("nan"), 0.0, np.zeros_like(bq), np.zeros_like(aq), best_bid, best_ask)
-    if not live_b.any() or not live_a.any() or best_bid < best_ask:
-        return none
-    p = min(max(float(price), best_ask), best_bid)
-    buy, sell = live_b & (bp >= p), live_a & (ap <= p)
-    volume = float(min(bq[buy].sum(), aq[sell].sum()))
-    if volume <= 0:
-        return none
-    levels = np.unique(np.concatenate([bp[buy], ap[sell]]))
-    bid_fill = _fill_by_priority(bq, bp, buy, volume, True, levels)
-    ask_fill = _fill_by_priority(aq, ap, sell, volume, False, levels)
-    return Clearing(p, volume, bid_fill, ask_fill, best_bid, best_ask)
 
 
 def allocate_posted(capacity, price, bid_qty, bid_limit, priority):

@@ -14,13 +14,12 @@ on-demand capacity and large spot asks left over after the large market carry to
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from model.mechanisms.books import Book
-from model.mechanisms.clearing import PreparedBook, clear_at_price, clear_uniform, serve_posted
+from model.mechanisms.clearing import PreparedBook, mid_of_spread, serve_posted
 from model.mechanisms.vocabulary import LARGE, SMALL
 
 
@@ -84,17 +83,6 @@ def _spot_round(resid, limit, a_qty, a_price, last: float, lately: float):
     week's weight, see :func:`clear_hours`). Returns (rate, volume, indicative price, live bid
     positions, their fills, each ask's fill)."""
     book = PreparedBook(resid, limit, a_qty, a_price)
-    if book.nan:  # the general form, through the public clearings
-        res = clear_uniform(resid, limit, a_qty, a_price)
-        indicative_now = res.indicative()
-        if res.traded and lately > 0 and np.isfinite(last):
-            weight = res.volume / (res.volume + lately)
-            res = clear_at_price(resid, limit, a_qty, a_price, last + weight * (res.price - last))
-            indicative_now = res.price
-        elif not res.traded and np.isfinite(last):
-            indicative_now = min(max(last, _nan_to(res.best_bid, -np.inf)), _nan_to(res.best_ask, np.inf))
-        live = res.bid_fill.nonzero()[0]
-        return res.price, res.volume, indicative_now, live, res.bid_fill[live], res.ask_fill
     price, volume = book.uniform_price()
     if volume > 0:
         indicative_now = price
@@ -103,8 +91,7 @@ def _spot_round(resid, limit, a_qty, a_price, last: float, lately: float):
             price, volume = book.posted_price(last + weight * (price - last))
             indicative_now = price
     else:
-        quotes = [q for q in (book.best_bid, book.best_ask) if math.isfinite(q)]
-        indicative_now = sum(quotes) / len(quotes) if quotes else float("nan")
+        indicative_now = mid_of_spread(book.best_bid, book.best_ask)
         if np.isfinite(last):
             # nothing crossed: the rate stays, but inside the spread (a rate above an ask would
             # be undercut, one below a bid would be taken)
