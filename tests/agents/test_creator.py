@@ -312,7 +312,8 @@ def test_a_deployed_restricted_builder_values_grey_cards_by_what_its_tokens_are_
     (True, IDLE_MODE, "order"), (False, TRAIN_MODE, "reserve"), (False, FINETUNE_MODE, None)])
 def test_procure_owners_order_renters_reserve_for_training(lab, build_own, mode, called):
     calls = []
-    lab._order_cards, lab._reserve = (lambda: calls.append("order")), (lambda: calls.append("reserve"))
+    lab._order_cards = lambda week=None: calls.append("order")
+    lab._reserve = lambda: calls.append("reserve")
     lab.build_own, lab.mode = build_own, mode
     lab.procure()
     assert calls == ([called] if called else [])
