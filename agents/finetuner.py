@@ -277,9 +277,7 @@ class FineTunerPool:
         cash = m.cash.balance[self.account[r_old]]
         value_old = d.value_per_edge_hour * self.edge[r_old] * drv.value_climate
         usable = drv.open_quality >= self.need[r_old]
-        # Enter when an hour is worth more than it costs; leave when it is worth 20% less.
-        start = usable & ~was_active & ~closed & (value_old > price)
-        stop = was_active & (~usable | (value_old < 0.8 * price) | (cash <= 0))
+        start, stop = _enter_and_leave(usable, was_active, ~closed, value_old, price, cash)
         if new.size:  # a new team raises its seed round when it starts
             r = rows[new]
             m.fund_many(self.account[r], self.funding[r])
@@ -318,22 +316,15 @@ class FineTunerPool:
         deployed = self.deployed[r_live] | active
         self.deployed[r_live] = deployed
         self.idle_weeks[r_live] = np.where(~closed_live & ~active, self.idle_weeks[r_live] + 1, 0)
-        # Budget: plan half a year of the current job at most.
-        cash = m.cash.balance[account]
-        inf_need = np.where(deployed, self.inference_gpus[r_live] * drv.inference_index, 0.0)
-        ft_need = np.where(active, self.gpus[r_live], 0.0)
-        hours = (ft_need + inf_need) * HOURS_PER_WEEK * d.budget_weeks
-        budget = np.where(
-            hours > 0,
-            d.compute_budget_share * np.maximum(cash, 0.0) / np.maximum(hours, 1e-9),
-            0.0,
+        self._bid_for_hours(
+            account,
+            value,
+            active,
+            deployed,
+            self.gpus[r_live],
+            self.inference_gpus[r_live],
+            self.inference_worth[r_live],
         )
-        ft_limit = np.minimum(value, budget)
-        inf_limit = np.minimum(drv.inference_value * self.inference_worth[r_live], budget)
-        ok_ft = (ft_need > 0) & (ft_limit > 0)
-        ok_inf = (inf_need > 0) & (inf_limit > 0)
-        m.hours.bid_pooled(account[ok_ft], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])
-        m.hours.bid_pooled(account[ok_inf], INFERENCE, SMALL, inf_need[ok_inf], inf_limit[ok_inf])
 
     def _step_all_founded(self, rows: np.ndarray) -> None:
         """The week of a pool whose every team was founded (most of a run): the rule of
@@ -352,9 +343,7 @@ class FineTunerPool:
         value = d.value_per_edge_hour * self.edge * drv.value_climate
         usable = drv.open_quality >= self.need
         open_ = ~closed
-        # Enter when an hour is worth more than it costs; leave when it is worth 20% less.
-        start = usable & ~was_active & open_ & (value > price)
-        stop = was_active & (~usable | (value < 0.8 * price) | (cash <= 0))
+        start, stop = _enter_and_leave(usable, was_active, open_, value, price, cash)
         active = (was_active | start) & ~stop
         # Follow-on rounds, quarterly, likelier in a warm climate.
         due = open_ & ((m.steps + self.offset) % QUARTER == 0)
@@ -371,10 +360,20 @@ class FineTunerPool:
         deployed = self.deployed | active
         self.deployed = deployed
         self.idle_weeks = np.where(open_ & ~active, self.idle_weeks + 1, 0)
-        # Budget: plan half a year of the current job at most.
+        self._bid_for_hours(
+            account, value, active, deployed, self.gpus, self.inference_gpus, self.inference_worth
+        )
+
+    def _bid_for_hours(self, account, value, active, deployed, gpus, inference_gpus, inference_worth):
+        """Founded teams' lines for hours: the active fine-tune and every deployed model's
+        inference, each at most what an hour is worth, within a budget that plans half a year of
+        the current job at most."""
+        m = self.model
+        drv = m.drivers
+        d = m.cfg.demand
         cash = m.cash.balance[account]
-        inf_need = np.where(deployed, self.inference_gpus * drv.inference_index, 0.0)
-        ft_need = np.where(active, self.gpus, 0.0)
+        inf_need = np.where(deployed, inference_gpus * drv.inference_index, 0.0)
+        ft_need = np.where(active, gpus, 0.0)
         hours = (ft_need + inf_need) * HOURS_PER_WEEK * d.budget_weeks
         budget = np.where(
             hours > 0,
@@ -382,7 +381,7 @@ class FineTunerPool:
             0.0,
         )
         ft_limit = np.minimum(value, budget)
-        inf_limit = np.minimum(drv.inference_value * self.inference_worth, budget)
+        inf_limit = np.minimum(drv.inference_value * inference_worth, budget)
         ok_ft = (ft_need > 0) & (ft_limit > 0)
         ok_inf = (inf_need > 0) & (inf_limit > 0)
         m.hours.bid_pooled(account[ok_ft], FINETUNE, SMALL, ft_need[ok_ft], ft_limit[ok_ft])
@@ -468,3 +467,12 @@ register(
         label="fine-tuning team",
     )
 )
+
+
+def _enter_and_leave(usable, was_active, open_, value, price: float, cash):
+    """Founded teams that start (open, the model serves their need, an hour is worth more than
+    it costs) and stop (the model no longer serves it, an hour is worth 20% less than it costs,
+    or the cash is gone) this week."""
+    start = usable & ~was_active & open_ & (value > price)
+    stop = was_active & (~usable | (value < 0.8 * price) | (cash <= 0))
+    return start, stop

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from model.mechanisms.clearing import Clearing
-from model.mechanisms.hours import HoursResult
+from model.mechanisms.clearing import Clearing, _book
+from model.mechanisms.hours import HoursResult, _nan_to, _posted_totals
 from model.mechanisms.vocabulary import LARGE, SMALL
 
 
@@ -55,19 +55,8 @@ def _sorted_unique_between(a, b, lo: float, hi: float) -> np.ndarray:
     return both[keep]
 
 
-def _book(bid_qty, bid_price, ask_qty, ask_price):
-    """A book's four columns as float arrays; quantities must be >= 0."""
-    bq = np.asarray(bid_qty, dtype=np.float64)
-    bp = np.asarray(bid_price, dtype=np.float64)
-    aq = np.asarray(ask_qty, dtype=np.float64)
-    ap = np.asarray(ask_price, dtype=np.float64)
-    if (bq < 0).any() or (aq < 0).any():
-        raise ValueError("order quantities must be >= 0")
-    return bq, bp, aq, ap
-
-
 def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
-    """Uniform-price double auction. Quantities must be >= 0; prices finite."""
+    """The uniform clearing as it was: candidate prices merged from both sides, ranked fills."""
     bq, bp, aq, ap = _book(bid_qty, bid_price, ask_qty, ask_price)
     live_b, live_a = bq > 0, aq > 0
     bp_live, ap_live = bp[live_b], ap[live_a]
@@ -100,14 +89,7 @@ def clear_uniform(bid_qty, bid_price, ask_qty, ask_price) -> Clearing:
 
 
 def clear_at_price(bid_qty, bid_price, ask_qty, ask_price, price: float) -> Clearing:
-    """Trade a book at one given price instead of the price that clears it.
-
-    The price is first moved into the range where anything can trade (no lower than the best
-    ask, no higher than the best bid), so a book that crosses always trades. At that price the
-    bids priced at or above it meet the asks priced at or below it; the volume is the smaller
-    side, and the long side is rationed best price first, pro rata within a price level (as in
-    :func:`clear_uniform`). With ``price`` equal to :func:`clear_uniform`'s price the two agree.
-    """
+    """The posted-rate clearing as it was: masks over the whole book, levels by ``np.unique``."""
     bq, bp, aq, ap = _book(bid_qty, bid_price, ask_qty, ask_price)
     if not math.isfinite(price):
         raise ValueError(f"price must be finite, got {price}")
@@ -128,24 +110,8 @@ def clear_at_price(bid_qty, bid_price, ask_qty, ask_price, price: float) -> Clea
     return Clearing(p, volume, bid_fill, ask_fill, best_bid, best_ask)
 
 
-def allocate_posted(capacity, price, bid_qty, bid_limit, priority):
-    """Posted-price allocation.
-
-    Sellers (capacity, price) are visited cheapest first; each serves, in `priority` order, the
-    buyers whose limit covers its price, until its capacity runs out. Returns a (sellers x buyers)
-    array of quantities bought. A buyer never buys more than it asked for, a seller never sells
-    more than its capacity.
-    """
-    fills = np.zeros((len(np.atleast_1d(capacity)), len(np.atleast_1d(bid_qty))))
-    for seller, buyers, take in allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
-        fills[seller, buyers] = take
-    return fills
-
-
 def allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
-    """:func:`allocate_posted` as a list of ``(seller, buyer indices, quantities)``, one entry per
-    seller that sold anything, cheapest seller first (the hours market has thousands of buyers
-    and a handful of sellers, so the dense matrix would be mostly zeros)."""
+    """The on-demand allocation as it was: buyers still wanting re-listed after every seller."""
     cap = np.asarray(capacity, dtype=np.float64)
     prc = np.asarray(price, dtype=np.float64)
     prio = np.asarray(priority, dtype=np.int64)
@@ -174,25 +140,6 @@ def allocate_posted_sparse(capacity, price, bid_qty, bid_limit, priority):
     return out
 
 
-def _posted_totals(served, n_buyers: int, n_sellers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per buyer and per seller totals of a sparse posted-price allocation, summed exactly as the
-    dense (sellers x buyers) matrix would be: buyers over sellers in seller order, sellers over
-    a full row of buyers."""
-    got = np.zeros(n_buyers)
-    sold = np.zeros(n_sellers)
-    row = np.zeros(n_buyers)
-    for j, buyers, take in sorted(served, key=lambda s: s[0]):
-        got[buyers] += take
-        row[buyers] = take
-        sold[j] = row.sum()
-        row[buyers] = 0.0
-    return got, sold
-
-
-def _nan_to(x: float, default: float) -> float:
-    return default if np.isnan(x) else x
-
-
 def _append(asks: dict, **cols) -> None:
     for k, v in cols.items():
         asks[k] = np.concatenate([asks[k], np.asarray(v, dtype=asks[k].dtype)])
@@ -212,22 +159,8 @@ def clear_hours(
     quote: np.ndarray | None = None,
     recent_volume: np.ndarray | None = None,
 ) -> HoursResult:
-    """Clear one week.
-
-    od_capacity is (clouds x 2 tiers) GPUs free for on-demand sale at od_price. Clouds with a
-    finite cloud_floor (private clouds) offer what on-demand buyers leave on the spot pool at that
-    floor; the others leave it idle (sticky list prices). A large cluster can always be split and
-    sold as small ones, so in the large round no large ask goes below `small_price` (last week's
-    small-cluster price): large clusters keep whatever premium large buyers pay. A cloud keeps
-    `cloud_holdback` GPUs (per cloud) of what is left idle for on-demand buyers to come, off spot.
-
-    Spot trades at the pool's posted rate: last week's `quote` (per tier) moved toward the price
-    that would clear this week's book by the weight of this week's book in the trade of recent
-    weeks, v / (v + `recent_volume`), with v the volume the clearing would trade. A thin week
-    (a few GPUs against thousands a week lately) barely moves the rate; a week as heavy as the
-    recent ones moves it half way; with nothing traded lately it moves all the way (without a
-    quote or `recent_volume` the clearing price itself). At the rate the long side is rationed.
-    """
+    """One week as it was cleared before the book was prepared once: the same arguments and
+    result as :func:`model.mechanisms.hours.clear_hours`, whose docstring says what they mean."""
     n, n_clouds = len(lines["gpus"]), od_capacity.shape[0]
     floor = np.full(n_clouds, np.nan) if cloud_floor is None else np.asarray(cloud_floor, float)
     asks = {k: np.asarray(v).copy() for k, v in asks.items()}
